@@ -1,0 +1,16 @@
+"""`worker` function: SQS batches of jobs in, partial batch failures out. Logic in `sluice.worker`."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sluice.job_batches import handle_job_batch
+from sluice.observability import logger, metrics, tracer
+from sluice.wiring import job_worker
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle_job_batch(event, context, job_worker())

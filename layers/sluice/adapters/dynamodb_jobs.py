@@ -1,0 +1,214 @@
+"""Job records in DynamoDB, with conditional writes that make every transition happen once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sluice.contracts import ErrorDetail, Job, JobStatus, Served, utc_now
+from sluice.ports import Claim, ClaimOutcome
+
+
+class DynamoJobStore:
+    """Table schema: partition key `id` (S); TTL attribute `expires_at` (epoch seconds).
+
+    `output` is stored as a JSON string: it is opaque to the platform and DynamoDB numbers
+    would turn model scores into Decimals.
+    """
+
+    def __init__(self, client: Any, table_name: str, *, ttl: timedelta = timedelta(days=30)) -> None:
+        self._client = client
+        self._table = table_name
+        self._ttl = ttl
+
+    def create(self, job: Job) -> None:
+        item = _to_item(job)
+        item["expires_at"] = {"N": str(int((job.created_at + self._ttl).timestamp()))}
+        self._client.put_item(
+            TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(id)"
+        )
+
+    def get(self, job_id: str) -> Job | None:
+        response = self._client.get_item(TableName=self._table, Key=_key(job_id), ConsistentRead=True)
+        item = response.get("Item")
+        return _from_item(item) if item else None
+
+    def claim(self, job_id: str, *, lease_seconds: int, now: datetime) -> Claim:
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=_key(job_id),
+                UpdateExpression=(
+                    "SET #status = :running, lease_expires_at = :lease, updated_at = :now "
+                    "ADD attempts :one"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(id) AND (#status = :queued OR "
+                    "(#status = :running AND lease_expires_at < :epoch))"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":running": {"S": JobStatus.RUNNING},
+                    ":queued": {"S": JobStatus.QUEUED},
+                    ":lease": {"N": str(int(now.timestamp()) + lease_seconds)},
+                    ":epoch": {"N": str(int(now.timestamp()))},
+                    ":now": {"S": now.isoformat()},
+                    ":one": {"N": "1"},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            current = self.get(job_id)
+            if current is None:
+                return Claim(ClaimOutcome.MISSING, None)
+            outcome = ClaimOutcome.FINAL if current.status.is_final else ClaimOutcome.BUSY
+            return Claim(outcome, current)
+        return Claim(ClaimOutcome.CLAIMED, _from_item(response["Attributes"]))
+
+    def succeed(self, job_id: str, *, served: Served, output: dict[str, Any]) -> Job:
+        return self._finish(
+            job_id,
+            JobStatus.SUCCEEDED,
+            served=served,
+            extra={"output": {"S": json.dumps(output, separators=(",", ":"))}},
+            allowed_from=(JobStatus.RUNNING,),
+        )
+
+    def fail(self, job_id: str, *, error: ErrorDetail, served: Served | None = None) -> Job:
+        return self._finish(
+            job_id,
+            JobStatus.FAILED,
+            served=served,
+            extra={"error_code": {"S": error.code}, "error_message": {"S": error.message}},
+            # A job that could not be enqueued fails straight from `queued`.
+            allowed_from=(JobStatus.QUEUED, JobStatus.RUNNING),
+        )
+
+    def release(self, job_id: str) -> None:
+        """Hand a running job back to the queue after a retryable failure."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(job_id),
+                UpdateExpression="SET #status = :queued, updated_at = :now REMOVE lease_expires_at",
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":queued": {"S": JobStatus.QUEUED},
+                    ":running": {"S": JobStatus.RUNNING},
+                    ":now": {"S": utc_now().isoformat()},
+                },
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def mark_event_published(self, job_id: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(job_id),
+            UpdateExpression="SET event_published = :true",
+            ExpressionAttributeValues={":true": {"BOOL": True}},
+        )
+
+    def _finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        served: Served | None,
+        extra: dict[str, Any],
+        allowed_from: tuple[JobStatus, ...],
+    ) -> Job:
+        allowed = {f":from{index}": {"S": value} for index, value in enumerate(allowed_from)}
+        values: dict[str, Any] = {
+            ":status": {"S": status},
+            **allowed,
+            ":now": {"S": utc_now().isoformat()},
+            **{f":{name}": value for name, value in extra.items()},
+        }
+        assignments = ["#status = :status", "updated_at = :now", *(f"{name} = :{name}" for name in extra)]
+        if served is not None:
+            for name, value in served.model_dump(exclude={"route"}, exclude_none=True).items():
+                values[f":{name}"] = {"S": str(value)}
+                assignments.append(f"{name} = :{name}")
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=_key(job_id),
+                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE lease_expires_at",
+                # A final state is written once; a late or duplicate writer gets the stored one.
+                ConditionExpression=f"#status IN ({', '.join(allowed)})",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            current = self.get(job_id)
+            if current is None:
+                raise
+            return current
+        return _from_item(response["Attributes"])
+
+
+def _key(job_id: str) -> dict[str, Any]:
+    return {"id": {"S": job_id}}
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
+def _to_item(job: Job) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": {"S": job.id},
+        "tenant": {"S": job.tenant},
+        "route": {"S": job.route},
+        "status": {"S": job.status},
+        "created_at": {"S": job.created_at.isoformat()},
+        "updated_at": {"S": job.updated_at.isoformat()},
+        "attempts": {"N": str(job.attempts)},
+        "event_published": {"BOOL": job.event_published},
+    }
+    for name in ("correlation_id", "endpoint", "variant", "model_version"):
+        value = getattr(job, name)
+        if value is not None:
+            item[name] = {"S": value}
+    if job.output is not None:
+        item["output"] = {"S": json.dumps(job.output, separators=(",", ":"))}
+    if job.error is not None:
+        item["error_code"] = {"S": job.error.code}
+        item["error_message"] = {"S": job.error.message}
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> Job:
+    def text(name: str) -> str | None:
+        value = item.get(name)
+        return value["S"] if value else None
+
+    error_code = text("error_code")
+    output = text("output")
+    return Job(
+        id=item["id"]["S"],
+        tenant=item["tenant"]["S"],
+        route=item["route"]["S"],
+        status=JobStatus(item["status"]["S"]),
+        created_at=datetime.fromisoformat(item["created_at"]["S"]).astimezone(UTC),
+        updated_at=datetime.fromisoformat(item["updated_at"]["S"]).astimezone(UTC),
+        correlation_id=text("correlation_id"),
+        attempts=int(item.get("attempts", {"N": "0"})["N"]),
+        endpoint=text("endpoint"),
+        variant=text("variant"),
+        model_version=text("model_version"),
+        output=json.loads(output) if output else None,
+        error=ErrorDetail(code=error_code, message=text("error_message") or "") if error_code else None,
+        event_published=bool(item.get("event_published", {"BOOL": False})["BOOL"]),
+    )

@@ -1,0 +1,71 @@
+"""SageMaker Runtime InvokeEndpoint, with its failures mapped to domain errors.
+
+botocore retries throttling and 5xx itself (standard mode); it does not retry 424, 429
+(ModelNotReady) or 530, so those surface here and are classified as retryable by the caller.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+from sluice.errors import (
+    EndpointNotFound,
+    EndpointTimeout,
+    EndpointUnavailable,
+    ModelFailed,
+    ModelRejectedInput,
+)
+from sluice.ports import Invocation
+
+_UNAVAILABLE = {
+    "ThrottlingException",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalDependencyException",
+    "ModelNotReadyException",
+}
+
+
+class SageMakerEndpoint:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def invoke(
+        self, endpoint_name: str, payload: dict[str, Any], *, target_variant: str | None = None
+    ) -> Invocation:
+        request: dict[str, Any] = {
+            "EndpointName": endpoint_name,
+            "ContentType": "application/json",
+            "Accept": "application/json",
+            "Body": json.dumps(payload, separators=(",", ":")).encode(),
+        }
+        if target_variant:
+            request["TargetVariant"] = target_variant
+        try:
+            response = self._client.invoke_endpoint(**request)
+        except ReadTimeoutError:
+            raise EndpointTimeout(f"Endpoint {endpoint_name} did not answer in time") from None
+        except ConnectionError:
+            raise EndpointUnavailable(f"Endpoint {endpoint_name} is unreachable") from None
+        except ClientError as error:
+            raise _classify(endpoint_name, error) from None
+        body = json.loads(response["Body"].read())
+        return Invocation(body=body, variant=response.get("InvokedProductionVariant") or target_variant or "")
+
+
+def _classify(endpoint_name: str, error: ClientError) -> Exception:
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code == "ModelError":
+        original = int(error.response.get("OriginalStatusCode", 0) or 0)
+        if 400 <= original < 500:
+            return ModelRejectedInput(f"The model rejected the input (status {original})")
+        return ModelFailed(f"The model on {endpoint_name} failed (status {original or 'unknown'})")
+    if code == "ValidationError" and "not found" in str(error).lower():
+        return EndpointNotFound(f"Endpoint {endpoint_name} does not exist")
+    if code in _UNAVAILABLE or status in (429, 530) or status >= 500:
+        return EndpointUnavailable(f"Endpoint {endpoint_name} is unavailable ({code or status})")
+    return ModelFailed(f"Invoking {endpoint_name} failed ({code or status})")

@@ -1,0 +1,24 @@
+"""Route queues on SQS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sluice.contracts import JobMessage
+
+
+class SqsJobQueue:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def send(self, queue_url: str, message: JobMessage) -> str:
+        response = self._client.send_message(
+            QueueUrl=queue_url,
+            MessageBody=message.model_dump_json(),
+            # Attributes let consumers and the DLQ redrive tooling route without parsing bodies.
+            MessageAttributes={
+                "job_id": {"DataType": "String", "StringValue": message.job_id},
+                "route": {"DataType": "String", "StringValue": message.route},
+            },
+        )
+        return str(response["MessageId"])

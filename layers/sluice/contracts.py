@@ -1,0 +1,134 @@
+"""Wire contracts: the REST request and responses, the job record and the queue message.
+
+These pydantic models are the platform's public shape; contract tests pin them down.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from sluice.config import RouteName
+
+JobId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="Job id (32 lowercase hex digits)")]
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class InferenceMode(StrEnum):
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class InferenceRequest(BaseModel):
+    """Body of `POST /v1/inferences`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    route: RouteName = Field(description="Named route, e.g. `intent`")
+    input: dict[str, JsonValue] = Field(description="Model input; the route defines the fields")
+    mode: InferenceMode = Field(InferenceMode.SYNC, description="`sync` answers now, `async` queues a job")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class Served(BaseModel):
+    """Where a request was served: every response and job record says so."""
+
+    route: str
+    endpoint: str
+    variant: str
+    model_version: str | None = None
+
+
+class SyncInferenceResponse(Served):
+    id: str
+    status: JobStatus = JobStatus.SUCCEEDED
+    output: dict[str, Any]
+    pii: dict[str, int] = Field(default_factory=dict, description="Redacted entities, counts per type")
+    latency_ms: float
+
+
+class AcceptedJob(BaseModel):
+    id: str
+    status: JobStatus = JobStatus.QUEUED
+    route: str
+    pii: dict[str, int] = Field(default_factory=dict)
+
+
+class JobView(BaseModel):
+    """Body of `GET /v1/inferences/{id}`."""
+
+    id: str
+    route: str
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    endpoint: str | None = None
+    variant: str | None = None
+    model_version: str | None = None
+    output: dict[str, Any] | None = None
+    error: ErrorDetail | None = None
+
+
+class Job(BaseModel):
+    """The job record in DynamoDB. Holds no input: the redacted input travels in the queue message."""
+
+    id: str
+    tenant: str
+    route: str
+    status: JobStatus = JobStatus.QUEUED
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    correlation_id: str | None = None
+    attempts: int = 0
+    endpoint: str | None = None
+    variant: str | None = None
+    model_version: str | None = None
+    output: dict[str, Any] | None = None
+    error: ErrorDetail | None = None
+    event_published: bool = False
+
+    def view(self) -> JobView:
+        return JobView.model_validate(self.model_dump(exclude={"tenant", "attempts", "correlation_id"}))
+
+
+class JobMessage(BaseModel):
+    """Body of a route queue message: everything the worker needs to run the job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    job_id: JobId
+    tenant: str
+    route: RouteName
+    input: dict[str, JsonValue]
+    correlation_id: str | None = None

@@ -1,0 +1,105 @@
+"""Domain errors with stable codes. The API maps each to one HTTP status, in one place.
+
+Messages never contain request content: they may reach logs, responses and events.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+
+class SluiceError(Exception):
+    """Base error: `code` is a stable, documented identifier; `status` the HTTP status it maps to."""
+
+    code = "INTERNAL_ERROR"
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+    retryable = False
+
+    def __init__(self, message: str, *, retry_after_seconds: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after_seconds = retry_after_seconds
+
+
+class InvalidRequest(SluiceError):
+    code = "INVALID_REQUEST"
+    status = HTTPStatus.BAD_REQUEST
+
+
+class MalformedJson(SluiceError):
+    code = "MALFORMED_JSON"
+    status = HTTPStatus.BAD_REQUEST
+
+
+class UnknownRoute(SluiceError):
+    code = "UNKNOWN_ROUTE"
+    status = HTTPStatus.BAD_REQUEST
+
+
+class PayloadTooLarge(SluiceError):
+    code = "INPUT_TOO_LARGE"
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+class UnsupportedMediaType(SluiceError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+
+
+class JobNotFound(SluiceError):
+    code = "JOB_NOT_FOUND"
+    status = HTTPStatus.NOT_FOUND
+
+
+class IdempotencyKeyReused(SluiceError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+class IdempotencyInProgress(SluiceError):
+    code = "IDEMPOTENCY_IN_PROGRESS"
+    status = HTTPStatus.CONFLICT
+    retryable = True
+
+
+class ModelRejectedInput(SluiceError):
+    """The model container answered with a client error: the caller can fix the input."""
+
+    code = "MODEL_REJECTED_INPUT"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+class ModelFailed(SluiceError):
+    """The model container failed on a valid request."""
+
+    code = "MODEL_ERROR"
+    status = HTTPStatus.BAD_GATEWAY
+
+
+class EndpointUnavailable(SluiceError):
+    """The endpoint is throttling, not ready, or failing; the same call may succeed later."""
+
+    code = "ENDPOINT_UNAVAILABLE"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    retryable = True
+
+
+class EndpointTimeout(SluiceError):
+    code = "ENDPOINT_TIMEOUT"
+    status = HTTPStatus.GATEWAY_TIMEOUT
+    retryable = True
+
+
+class EndpointNotFound(SluiceError):
+    """The route points at an endpoint that does not exist: a deployment fault, not the caller's."""
+
+    code = "ENDPOINT_NOT_FOUND"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class JobBusy(SluiceError):
+    """Another worker holds the job's lease; the message is retried after its visibility timeout."""
+
+    code = "JOB_BUSY"
+    status = HTTPStatus.CONFLICT
+    retryable = True

@@ -1,0 +1,13 @@
+"""The one Logger, Tracer and Metrics of the platform.
+
+Log identifiers and counts, never payloads: this platform exists to keep personal data out
+of places. Service name and namespace come from POWERTOOLS_* variables set by the stack.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger(service="sluice")
+tracer = Tracer(service="sluice")
+metrics = Metrics(namespace="Sluice", service="sluice")

@@ -1,0 +1,72 @@
+"""Ports: what the platform logic needs from the outside world. Adapters implement them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sluice.contracts import ErrorDetail, Job, JobMessage, Served
+from sluice.events import Event
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"  # this worker now owns the job
+    FINAL = "final"  # already succeeded or failed: a redelivery, nothing to do
+    BUSY = "busy"  # another worker holds an unexpired lease
+    MISSING = "missing"  # no such job record
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    job: Job | None
+
+
+class JobStore(Protocol):
+    def create(self, job: Job) -> None: ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def claim(self, job_id: str, *, lease_seconds: int, now: datetime) -> Claim: ...
+
+    def succeed(self, job_id: str, *, served: Served, output: dict[str, Any]) -> Job: ...
+
+    def fail(self, job_id: str, *, error: ErrorDetail, served: Served | None = None) -> Job: ...
+
+    def release(self, job_id: str) -> None: ...
+
+    def mark_event_published(self, job_id: str) -> None: ...
+
+
+class JobQueue(Protocol):
+    def send(self, queue_url: str, message: JobMessage) -> str: ...
+
+
+@dataclass(frozen=True)
+class Invocation:
+    body: dict[str, Any]
+    variant: str
+
+
+class ModelEndpoint(Protocol):
+    def invoke(
+        self, endpoint_name: str, payload: dict[str, Any], *, target_variant: str | None = None
+    ) -> Invocation: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: Event[Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class RedactedInput:
+    input: dict[str, Any]
+    counts: dict[str, int]
+
+
+class InputRedactor(Protocol):
+    """Strips personal data from a request input before it is routed anywhere."""
+
+    def redact(self, value: dict[str, Any], *, tenant: str, allow: tuple[str, ...]) -> RedactedInput: ...

@@ -1,0 +1,168 @@
+"""The queued path: claim jobs, invoke the model once per micro-batch, record every outcome.
+
+A job's record in DynamoDB is its single source of truth. Claiming it is a conditional write,
+so a message SQS delivers twice finds the job running (retried later) or final (acknowledged
+without touching the model). That gives the "one invocation per job" guarantee with the
+table we already have; a second idempotency table would hold the same state twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sluice.contracts import ErrorDetail, Job, JobMessage, Served, utc_now
+from sluice.errors import SluiceError, UnknownRoute
+from sluice.events import Event, InferenceCompleted
+from sluice.model_io import parse_predictions, to_model_payload
+from sluice.observability import logger, metrics
+from sluice.ports import ClaimOutcome, EventPublisher, JobStore, ModelEndpoint
+from sluice.routing import RouteTable, RouteTarget
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One SQS message carrying a job."""
+
+    message_id: str
+    receive_count: int
+    message: JobMessage
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happens to the message: acknowledged, or left for SQS to redeliver."""
+
+    retry: bool
+    reason: str = ""
+
+
+DONE = Outcome(retry=False)
+
+
+class JobWorker:
+    def __init__(
+        self,
+        *,
+        routes: RouteTable,
+        jobs: JobStore,
+        endpoint: ModelEndpoint,
+        events: EventPublisher,
+        lease_seconds: int,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._routes = routes
+        self._jobs = jobs
+        self._endpoint = endpoint
+        self._events = events
+        self._lease_seconds = lease_seconds
+        self._clock = clock
+
+    def run(self, deliveries: Iterable[Delivery]) -> dict[str, Outcome]:
+        """Process a batch; returns an outcome per message id."""
+        outcomes: dict[str, Outcome] = {}
+        first_delivery: dict[str, str] = {}
+        claimed: dict[str, list[Delivery]] = defaultdict(list)
+        duplicates: list[Delivery] = []
+        for delivery in deliveries:
+            job_id = delivery.message.job_id
+            if job_id in first_delivery:
+                duplicates.append(delivery)  # same job twice in one batch: settle once
+                continue
+            first_delivery[job_id] = delivery.message_id
+            outcome = self._claim(delivery)
+            if outcome is None:
+                claimed[delivery.message.route].append(delivery)
+            else:
+                outcomes[delivery.message_id] = outcome
+
+        for route_name, group in claimed.items():
+            outcomes.update(self._serve_route(route_name, group))
+        for delivery in duplicates:
+            outcomes[delivery.message_id] = outcomes[first_delivery[delivery.message.job_id]]
+        return outcomes
+
+    def _claim(self, delivery: Delivery) -> Outcome | None:
+        job_id = delivery.message.job_id
+        claim = self._jobs.claim(job_id, lease_seconds=self._lease_seconds, now=self._clock())
+        if claim.outcome is ClaimOutcome.CLAIMED:
+            return None
+        if claim.outcome is ClaimOutcome.FINAL and claim.job is not None:
+            metrics.add_metric(name="RedeliveredFinalJobs", unit=MetricUnit.Count, value=1)
+            return self._announce(claim.job)
+        logger.warning("job not claimable", extra={"job_id": job_id, "claim": claim.outcome})
+        return Outcome(retry=True, reason=f"job {claim.outcome}")
+
+    def _serve_route(self, route_name: str, group: list[Delivery]) -> dict[str, Outcome]:
+        try:
+            route = self._routes.resolve(route_name)
+        except UnknownRoute as error:
+            return {d.message_id: self._finish_failed(d, error, served=None) for d in group}
+        outcomes: dict[str, Outcome] = {}
+        for start in range(0, len(group), route.batch_size):
+            outcomes.update(self._serve_chunk(route, group[start : start + route.batch_size]))
+        return outcomes
+
+    def _serve_chunk(self, route: RouteTarget, chunk: list[Delivery]) -> dict[str, Outcome]:
+        served = Served(route=route.name, endpoint=route.endpoint_name, variant=route.variant)
+        try:
+            invocation = self._endpoint.invoke(
+                route.endpoint_name, to_model_payload([d.message.input for d in chunk])
+            )
+            predictions = parse_predictions(invocation.body, expected=len(chunk))
+        except SluiceError as error:
+            if len(chunk) > 1 and not error.retryable:
+                # One bad input must not fail its neighbours: serve them one by one.
+                return {k: v for d in chunk for k, v in self._serve_chunk(route, [d]).items()}
+            return {d.message_id: self._settle_failure(route, d, error, served) for d in chunk}
+        metrics.add_metric(name="ModelInvocations", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="JobsPerInvocation", unit=MetricUnit.Count, value=len(chunk))
+        metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=len(chunk))
+        served = served.model_copy(
+            update={"variant": invocation.variant or route.variant, "model_version": predictions.model_version}
+        )
+        return {
+            d.message_id: self._announce(self._jobs.succeed(d.message.job_id, served=served, output=output))
+            for d, output in zip(chunk, predictions.outputs, strict=True)
+        }
+
+    def _settle_failure(
+        self, route: RouteTarget, delivery: Delivery, error: SluiceError, served: Served
+    ) -> Outcome:
+        if error.retryable and delivery.receive_count < route.max_receive_count:
+            self._jobs.release(delivery.message.job_id)
+            return Outcome(retry=True, reason=error.code)
+        # Out of attempts (or not retryable): the job fails with a reason instead of rotting in a DLQ.
+        return self._finish_failed(delivery, error, served=served)
+
+    def _finish_failed(self, delivery: Delivery, error: SluiceError, served: Served | None) -> Outcome:
+        detail = ErrorDetail(code=error.code, message=error.message)
+        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+        job = self._jobs.fail(delivery.message.job_id, error=detail, served=served)
+        return self._announce(job)
+
+    def _announce(self, job: Job) -> Outcome:
+        """Publish InferenceCompleted once per final job; a failed publish is retried by redelivery."""
+        if job.event_published:
+            return DONE
+        detail = InferenceCompleted(
+            job_id=job.id,
+            tenant=job.tenant,
+            route=job.route,
+            status=job.status,
+            endpoint=job.endpoint,
+            variant=job.variant,
+            model_version=job.model_version,
+            error_code=job.error.code if job.error else None,
+        )
+        try:
+            self._events.publish(Event.wrap(detail, correlation_id=job.correlation_id))
+        except Exception:
+            logger.exception("event publish failed", extra={"job_id": job.id})
+            return Outcome(retry=True, reason="EVENT_PUBLISH_FAILED")
+        self._jobs.mark_event_published(job.id)
+        return DONE
