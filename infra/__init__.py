@@ -1,0 +1,1 @@
+"""CDK constructs for Sluice, one per concern; `stack.py` only composes them."""

@@ -1,0 +1,109 @@
+"""Local (Docker-free) asset bundling: the Lambda layer and the SageMaker model artifact.
+
+CDK calls `try_bundle` during synth. Results are cached under `.build/` keyed by a hash of
+their inputs, so repeated synths (and tests) do not reinstall anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tarfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import ILocalBundling
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_PYTHON_VERSION = "3.14"
+LAMBDA_PLATFORM = "manylinux2014_x86_64"
+
+
+def layer_requirements() -> list[str]:
+    """The layer's pins are the project's runtime dependencies in pyproject.toml."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return list(project["dependencies"])
+
+
+def _digest(*parts: str | Path) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Path):
+            for file in sorted(p for p in part.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+                digest.update(str(file.relative_to(part)).encode())
+                digest.update(file.read_bytes())
+        else:
+            digest.update(part.encode())
+    return digest.hexdigest()[:16]
+
+
+@jsii.implements(ILocalBundling)
+class LayerBundler:
+    """pip-installs the runtime dependencies for Lambda's platform, plus the `sluice` package."""
+
+    def try_bundle(self, output_dir: str, **_: Any) -> bool:
+        requirements = layer_requirements()
+        cache = ROOT / ".build" / f"layer-{_digest(*requirements, LAMBDA_PYTHON_VERSION)}"
+        if not cache.exists():
+            staging = cache.with_suffix(".tmp")
+            shutil.rmtree(staging, ignore_errors=True)
+            subprocess.run(  # noqa: S603 - fixed argv, no shell
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-compile",
+                    "--platform",
+                    LAMBDA_PLATFORM,
+                    "--implementation",
+                    "cp",
+                    "--python-version",
+                    LAMBDA_PYTHON_VERSION,
+                    "--only-binary=:all:",
+                    "--target",
+                    str(staging / "python"),
+                    *requirements,
+                ],
+                check=True,
+            )
+            # boto3/botocore come with the Lambda runtime; a second copy only slows cold starts.
+            for pattern in ("boto3*", "botocore*", "s3transfer*", "*.dist-info/RECORD"):
+                for path in (staging / "python").glob(pattern):
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+            staging.rename(cache)
+        shutil.copytree(cache, output_dir, dirs_exist_ok=True)
+        shutil.copytree(
+            ROOT / "layers" / "sluice",
+            Path(output_dir) / "python" / "sluice",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            dirs_exist_ok=True,
+        )
+        return True
+
+
+@jsii.implements(ILocalBundling)
+class ModelArtifactBundler:
+    """Packs the trained model (`.sluice/model`) with `model/inference.py` into model.tar.gz."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self._model_dir = model_dir
+
+    def try_bundle(self, output_dir: str, **_: Any) -> bool:
+        if not (self._model_dir / "metrics.json").exists():
+            raise RuntimeError(
+                f"No trained model in {self._model_dir}: run `make model`, or set "
+                "routes[].endpoint.model_data_url in cdk.json to an existing model.tar.gz"
+            )
+        with tarfile.open(Path(output_dir) / "model.tar.gz", "w:gz") as archive:
+            for path in sorted(self._model_dir.iterdir()):
+                if path.name != "code":
+                    archive.add(path, arcname=path.name)
+            archive.add(ROOT / "model" / "inference.py", arcname="code/inference.py")
+            archive.add(ROOT / "model" / "requirements.txt", arcname="code/requirements.txt")
+        return True

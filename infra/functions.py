@@ -1,0 +1,136 @@
+"""A Sluice Lambda function: thin handler from `functions/<name>`, the shared layer, own role.
+
+Every function gets the same secure defaults: latest Python runtime, explicit memory and
+timeout, active X-Ray tracing, a KMS-encrypted log group with retention, and a role of its
+own that starts empty, so each grant in the stack is visible and least-privilege.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import BundlingOptions, DockerImage, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.nag import acknowledge
+
+from infra.bundling import ROOT, LayerBundler
+from sluice.config import FunctionConfig
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+
+
+class SluiceLayer(Construct):
+    """The `sluice` library and its pinned runtime dependencies, bundled without Docker."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Layer",
+            code=lambda_.Code.from_asset(
+                str(ROOT / "layers"),
+                bundling=BundlingOptions(
+                    # Never used: LayerBundler always bundles locally (no Docker here or in CI).
+                    image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.14"),
+                    local=LayerBundler(),
+                ),
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description="sluice library with aws-lambda-powertools and pydantic",
+        )
+
+
+class SluiceFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler_folder: str,
+        description: str,
+        layer: lambda_.ILayerVersion,
+        config: FunctionConfig,
+        environment: dict[str, str],
+        key: kms.IKey,
+        log_retention_days: int,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=retention(log_retention_days),
+            encryption_key=key,
+            removal_policy=removal_policy,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Sluice {handler_folder} function",
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(ROOT / "functions" / handler_folder)),
+            layers=[layer],
+            memory_size=config.memory_mb,
+            timeout=Duration.seconds(config.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            role=self.role,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": f"sluice-{handler_folder}",
+                "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **environment,
+            },
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions",
+        )
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Action::{action}]",
+                "CDK's grants for KMS-encrypted queues and tables; scoped to the platform key",
+            )
+
+
+_RETENTION_DAYS = {
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS",
+    731: "TWO_YEARS",
+    1827: "FIVE_YEARS",
+    3653: "TEN_YEARS",
+}
+
+
+def retention(days: int) -> logs.RetentionDays:
+    """The shortest CloudWatch retention that keeps logs at least `days` days."""
+    chosen = next((d for d in sorted(_RETENTION_DAYS) if d >= days), max(_RETENTION_DAYS))
+    return logs.RetentionDays[_RETENTION_DAYS[chosen]]

@@ -1,0 +1,214 @@
+"""The public REST API: API Gateway in front of the `api` function.
+
+API keys identify tenants and a usage plan caps them; the stage throttles everyone; the body
+is validated against the request schema before a function is paid for; access logs carry
+ids and status codes, never bodies; WAF managed rules sit in front.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from infra.nag import acknowledge
+
+from infra.functions import retention
+from sluice.config import ApiConfig, DeploymentConfig
+
+_ERROR_TEMPLATE = '{"error": {"code": "%s", "message": "%s"}}'
+_GATEWAY_ERRORS = {
+    # API Gateway answers these itself; keep our error envelope and stable codes.
+    apigw.ResponseType.BAD_REQUEST_BODY: (
+        "INVALID_REQUEST",
+        "The request body does not match the API schema",
+    ),
+    apigw.ResponseType.API_CONFIGURATION_ERROR: ("API_CONFIGURATION_ERROR", "The API is misconfigured"),
+    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("NOT_FOUND", "No such resource"),
+    apigw.ResponseType.INVALID_API_KEY: ("INVALID_API_KEY", "A valid x-api-key header is required"),
+    apigw.ResponseType.THROTTLED: ("THROTTLED", "Too many requests; retry with backoff"),
+    apigw.ResponseType.QUOTA_EXCEEDED: ("QUOTA_EXCEEDED", "The API key's quota is used up"),
+    apigw.ResponseType.REQUEST_TOO_LARGE: ("INPUT_TOO_LARGE", "The request body is too large"),
+    apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE: (
+        "UNSUPPORTED_MEDIA_TYPE",
+        "Content-Type must be application/json",
+    ),
+    apigw.ResponseType.DEFAULT_4_XX: ("BAD_REQUEST", "The request was rejected"),
+    apigw.ResponseType.DEFAULT_5_XX: ("INTERNAL_ERROR", "The service failed; retry later"),
+}
+
+
+class RestApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        handler: lambda_.IFunction,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        api_config = config.api
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=retention(config.log_retention_days), encryption_key=key
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            description="Sluice inference API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            deploy_options=apigw.StageOptions(
+                stage_name=config.stage,
+                throttling_rate_limit=api_config.throttle_rate_limit,
+                throttling_burst_limit=api_config.throttle_burst_limit,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # would log request bodies, personal data included
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=False,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+        )
+        for response_type, (code, message) in _GATEWAY_ERRORS.items():
+            self.api.add_gateway_response(
+                f"Gateway{code.title().replace('_', '')}{response_type.response_type}",
+                type=response_type,
+                templates={"application/json": _ERROR_TEMPLATE % (code, message)},
+            )
+        validator = self.api.add_request_validator(
+            "BodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        request_model = self.api.add_model(
+            "InferenceRequest",
+            content_type="application/json",
+            schema=_inference_request_schema(config),
+        )
+        integration = apigw.LambdaIntegration(handler, proxy=True)
+        keyed = {"api_key_required": True}
+
+        v1 = self.api.root.add_resource("v1")
+        inferences = v1.add_resource("inferences")
+        inferences.add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+            request_models={"application/json": request_model},
+            **keyed,
+        )
+        job = inferences.add_resource("{id}")
+        job.add_method(
+            "GET",
+            integration,
+            request_validator=validator,
+            request_parameters={"method.request.path.id": True},
+            **keyed,
+        )
+        # Health and the API description are public so probes and client generators need no key.
+        v1.add_resource("health").add_method("GET", integration)
+        v1.add_resource("openapi.json").add_method("GET", integration)
+
+        self.api_keys = self._tenants(api_config)
+        self._web_acl()
+        acknowledge(
+            self,
+            "AwsSolutions-APIG4",
+            "Tenants authenticate with API keys bound to a usage plan; IAM or Cognito authorizers are a separate decision",
+        )
+        acknowledge(
+            self, "AwsSolutions-COG4", "No Cognito user pool: callers are services identified by API keys"
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-level CloudWatch role uses the AWS managed push-to-logs policy",
+        )
+
+    def _tenants(self, api_config: ApiConfig) -> dict[str, apigw.IApiKey]:
+        plan = self.api.add_usage_plan(
+            "UsagePlan",
+            description="Per-tenant throttling and daily quota",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=api_config.throttle_rate_limit, burst_limit=api_config.throttle_burst_limit
+            ),
+            quota=apigw.QuotaSettings(limit=api_config.quota_per_day, period=apigw.Period.DAY),
+        )
+        plan.add_api_stage(stage=self.api.deployment_stage)
+        keys: dict[str, apigw.IApiKey] = {}
+        for tenant in api_config.tenants:
+            api_key = self.api.add_api_key(
+                f"Tenant{tenant.title().replace('-', '')}", description=f"Tenant {tenant}"
+            )
+            plan.add_api_key(api_key)
+            keys[tenant] = api_key
+        return keys
+
+    def _web_acl(self) -> None:
+        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=name
+                    )
+                ),
+                visibility_config=_visibility(name),
+            )
+
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility("sluice-api"),
+            rules=[
+                managed("AWSManagedRulesCommonRuleSet", 0),
+                managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.api.deployment_stage.stage_arn,
+            web_acl_arn=acl.attr_arn,
+        )
+
+
+def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=False
+    )
+
+
+def _inference_request_schema(config: DeploymentConfig) -> apigw.JsonSchema:
+    """The coarse shape API Gateway checks; the `api` function validates the rest with pydantic."""
+    return apigw.JsonSchema(
+        schema=apigw.JsonSchemaVersion.DRAFT4,
+        title="InferenceRequest",
+        type=apigw.JsonSchemaType.OBJECT,
+        required=["route", "input"],
+        additional_properties=False,
+        properties={
+            "route": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.STRING, enum=[route.name for route in config.routes]
+            ),
+            "input": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
+            "mode": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["sync", "async"]),
+        },
+    )

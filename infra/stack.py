@@ -1,0 +1,119 @@
+"""The Sluice stack: composes one construct per concern and wires least-privilege grants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from constructs import Construct
+
+from infra.encryption import PlatformKey
+from infra.event_bus import PlatformEventBus
+from infra.functions import SluiceFunction, SluiceLayer
+from infra.model_endpoint import ModelEndpoint
+from infra.rest_api import RestApi
+from infra.route_queue import RouteQueue
+from infra.state import StateTables
+from infra.worker import subscribe_worker
+from sluice.config import DeploymentConfig
+from sluice.routing import RouteTable, RouteTarget
+
+
+class SluiceStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal = RemovalPolicy.RETAIN if config.stage == "prod" else RemovalPolicy.DESTROY
+        key = PlatformKey(self, "Encryption", removal_policy=removal).key
+        tables = StateTables(self, "State", key=key, removal_policy=removal)
+        bus = PlatformEventBus(self, "Events", key=key)
+        layer = SluiceLayer(self, "SluiceLayer").layer
+
+        queues = {
+            route.name: RouteQueue(
+                self,
+                f"Queue-{route.name}",
+                route=route,
+                key=key,
+                visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+            )
+            for route in config.routes
+        }
+        endpoints = {
+            route.name: ModelEndpoint(self, f"Model-{route.name}", route=route, key=key)
+            for route in config.routes
+        }
+        route_table = RouteTable(
+            routes={
+                route.name: RouteTarget.from_config(
+                    route,
+                    queue_url=queues[route.name].queue.queue_url,
+                    endpoint_name=endpoints[route.name].endpoint_name,
+                )
+                for route in config.routes
+            }
+        )
+        routes_json = self.to_json_string(route_table.model_dump(mode="json"))
+        common = {
+            "layer": layer,
+            "key": key,
+            "log_retention_days": config.log_retention_days,
+            "removal_policy": removal,
+        }
+
+        api_function = SluiceFunction(
+            self,
+            "ApiFunction",
+            handler_folder="api",
+            description="Sluice REST API: validate, redact, route",
+            config=config.api_function,
+            environment={
+                "JOBS_TABLE_NAME": tables.jobs.table_name,
+                "IDEMPOTENCY_TABLE_NAME": tables.idempotency.table_name,
+                "ROUTES": routes_json,
+                "MAX_REQUEST_BYTES": str(config.max_request_bytes),
+                "IDEMPOTENCY_TTL_SECONDS": str(config.api.idempotency_ttl_seconds),
+                "JOB_TTL_DAYS": str(config.job_ttl_days),
+            },
+            **common,
+        )
+        worker = SluiceFunction(
+            self,
+            "WorkerFunction",
+            handler_folder="worker",
+            description="Sluice worker: serve queued jobs in micro-batches",
+            config=config.worker_function,
+            environment={
+                "JOBS_TABLE_NAME": tables.jobs.table_name,
+                "ROUTES": routes_json,
+                "EVENT_BUS_NAME": bus.bus.event_bus_name,
+                "JOB_LEASE_SECONDS": str(config.worker_visibility_timeout_seconds),
+                "JOB_TTL_DAYS": str(config.job_ttl_days),
+            },
+            **common,
+        )
+
+        tables.jobs.grant_read_write_data(api_function.role)
+        tables.idempotency.grant_read_write_data(api_function.role)
+        tables.jobs.grant_read_write_data(worker.role)
+        bus.bus.grant_put_events_to(worker.role)
+        for route in config.routes:
+            queues[route.name].queue.grant_send_messages(api_function.role)
+            endpoints[route.name].grant_invoke(api_function.role)
+            endpoints[route.name].grant_invoke(worker.role)
+            subscribe_worker(worker, route, queues[route.name])
+
+        api = RestApi(self, "RestApi", config=config, handler=api_function.function, key=key)
+
+        CfnOutput(self, "ApiUrl", value=api.api.url)
+        CfnOutput(self, "JobsTableName", value=tables.jobs.table_name)
+        CfnOutput(self, "IdempotencyTableName", value=tables.idempotency.table_name)
+        CfnOutput(self, "EventBusName", value=bus.bus.event_bus_name)
+        for tenant, api_key in api.api_keys.items():
+            CfnOutput(self, f"ApiKeyId{tenant.title().replace('-', '')}", value=api_key.key_id)
+        for route in config.routes:
+            suffix = route.name.title().replace("-", "")
+            CfnOutput(self, f"QueueUrl{suffix}", value=queues[route.name].queue.queue_url)
+            CfnOutput(self, f"DeadLetterQueueUrl{suffix}", value=queues[route.name].dead_letters.queue_url)
+            CfnOutput(self, f"EndpointName{suffix}", value=endpoints[route.name].endpoint_name)

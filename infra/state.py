@@ -1,0 +1,39 @@
+"""DynamoDB state: the jobs table and the Powertools idempotency table."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+
+def _table(
+    scope: Construct, construct_id: str, *, ttl_attribute: str, key: kms.IKey, removal_policy: RemovalPolicy
+) -> dynamodb.Table:
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryption_key=key,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        time_to_live_attribute=ttl_attribute,
+        removal_policy=removal_policy,
+    )
+
+
+class StateTables(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, removal_policy: RemovalPolicy
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Job records: status, output and error per job id; expire after the configured TTL.
+        self.jobs = _table(self, "Jobs", ttl_attribute="expires_at", key=key, removal_policy=removal_policy)
+        # Powertools Idempotency records for `Idempotency-Key`; attribute names are its defaults.
+        self.idempotency = _table(
+            self, "Idempotency", ttl_attribute="expiration", key=key, removal_policy=RemovalPolicy.DESTROY
+        )
