@@ -1,0 +1,74 @@
+# Sluice: the single interface. `make run` and `make test` set everything up themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TOOLS_VENV := .venv-tools
+CDK := node_modules/.bin/cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install run test lint typecheck unit functional infra e2e synth cfn-lint checkov invoke clean
+
+help:  ## list targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@echo "==> Python environment ($(VENV))"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install --quiet --upgrade pip==25.3
+	@# torch first, pinned: the CPU build is on this machine; an unpinned torch pulls GBs of CUDA.
+	@$(PIP) install --quiet torch==2.13.0
+	@$(PIP) install --quiet -e '.[dev,model]'
+	@touch $@
+
+node_modules/.installed: package.json
+	@echo "==> CDK CLI (npm)"
+	@npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	@echo "==> checkov ($(TOOLS_VENV), kept apart: its pins clash with the CDK's)"
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	@$(TOOLS_VENV)/bin/pip install --quiet -r requirements-tools.txt
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed  ## create .venv and install Python and npm dependencies
+
+-include mk/*.mk
+
+run: install model  ## the whole platform on 127.0.0.1 (API :8000, endpoint :8080, moto :5000)
+	@$(PY) -m sluice_local.platform
+
+test: install model lint typecheck  ## set up, then every test: unit, functional, infra, e2e, synth, cfn-lint, checkov
+	@$(PY) -m pytest -n 2 --dist loadgroup tests/unit tests/functional tests/infra
+	@$(PY) -m pytest tests/e2e
+	@$(MAKE) --no-print-directory synth cfn-lint checkov
+
+lint: install  ## ruff
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+typecheck: install  ## mypy --strict on the library and handlers
+	@$(VENV)/bin/mypy
+
+synth: install model  ## cdk synth (cdk-nag runs as a validation plugin; a finding fails synth)
+	@$(CDK) synth --quiet
+	@echo "==> cdk.out/Sluice.template.json"
+
+cfn-lint: install  ## cfn-lint on the synthesized template
+	@$(VENV)/bin/cfn-lint cdk.out/Sluice.template.json --ignore-checks W3005
+
+checkov: $(TOOLS_VENV)/.installed  ## checkov on the synthesized template (acknowledged checks in .checkov.yaml)
+	@$(TOOLS_VENV)/bin/checkov --quiet --compact --config-file .checkov.yaml -f cdk.out/Sluice.template.json
+
+invoke: install  ## run a handler on a sample event: make invoke FN=api EVENT=events/api/get_health.json
+	@$(PY) -m sluice_local.invoke --function $(FN) --event $(EVENT)
+
+clean:  ## remove build output (keeps .venv and the trained model)
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

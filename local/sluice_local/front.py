@@ -1,0 +1,85 @@
+"""The local API Gateway: HTTP in, REST proxy events to the real `api` handler, HTTP out.
+
+It does what the deployed gateway does before the function runs: checks the API key on keyed
+methods (the key's id becomes the tenant) and caps the body size, answering in the same
+`{"error": {"code", "message"}}` envelope as the stack's gateway responses.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sluice_local.lambda_events import api_gateway_event
+from sluice_local.runtime import FunctionInstances
+
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Resource:
+    pattern: re.Pattern[str]
+    resource: str
+    api_key_required: bool
+
+
+# The stack's resources (infra/rest_api.py), in the same order of precedence.
+RESOURCES = (
+    Resource(re.compile(r"^/v1/inferences$"), "/v1/inferences", True),
+    Resource(re.compile(r"^/v1/inferences/(?P<id>[^/]+)$"), "/v1/inferences/{id}", True),
+    Resource(re.compile(r"^/v1/health$"), "/v1/health", False),
+    Resource(re.compile(r"^/v1/openapi\.json$"), "/v1/openapi.json", False),
+)
+
+
+def _gateway_error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def build_front(api: FunctionInstances, *, api_keys: dict[str, str], stage: str) -> Starlette:
+    """`api_keys` maps key value to key id (the tenant)."""
+
+    async def proxy(request: Request) -> Response:
+        path = request.url.path
+        match = next(((r, m) for r in RESOURCES if (m := r.pattern.match(path))), None)
+        if match is None:
+            return _gateway_error(404, "NOT_FOUND", "No such resource")
+        resource, found = match
+        api_key = request.headers.get("x-api-key")
+        key_id = api_keys.get(api_key or "")
+        if resource.api_key_required and key_id is None:
+            return _gateway_error(403, "INVALID_API_KEY", "A valid x-api-key header is required")
+        raw = await request.body()
+        if len(raw) > API_GATEWAY_MAX_BODY:
+            return _gateway_error(413, "INPUT_TOO_LARGE", "The request body is too large")
+        event = api_gateway_event(
+            method=request.method,
+            path=path,
+            resource=resource.resource,
+            headers=dict(request.headers),
+            query=dict(request.query_params),
+            body=raw.decode("utf-8", errors="replace") if raw else None,
+            path_parameters=found.groupdict() or None,
+            api_key=api_key if key_id else None,
+            api_key_id=key_id,
+            source_ip=request.client.host if request.client else "127.0.0.1",
+            stage=stage,
+        )
+        result = await run_in_threadpool(api.invoke, event)
+        body = result.get("body") or ""
+        content = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+        headers = {k: v if isinstance(v, str) else ",".join(v) for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[name] = ",".join(values)
+        headers.pop("Content-Length", None)
+        return Response(content=content, status_code=result["statusCode"], headers=headers)
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    return Starlette(routes=[Route("/{path:path}", proxy, methods=methods)])

@@ -1,0 +1,235 @@
+"""`make run`: the whole platform on 127.0.0.1, with the deployed handlers and a real model.
+
+Starts a moto server (:5000), the local SageMaker-compatible endpoint (:8080) and the API
+(:8000); creates the stack's resources from cdk.json's typed config; delivers SQS batches
+to the real `worker` handler; writes `.sluice/outputs.json`; stops cleanly on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / ".sluice"
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+
+
+def load_config() -> Any:
+    from sluice.config import DeploymentConfig
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"].get("sluice", {})
+    return DeploymentConfig.model_validate(context)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex((HOST, port)) != 0
+
+
+def _wait_for(url: str, *, timeout_s: float, what: str, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"{what} exited with status {process.returncode}; see the log above")
+        with suppress(OSError):
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+                if response.status == 200:
+                    return
+        time.sleep(0.25)
+    raise SystemExit(f"{what} did not become ready at {url} within {timeout_s:.0f}s")
+
+
+def _local_api_key() -> str:
+    """One key per checkout, kept across restarts so scripts and shells keep working."""
+    path = STATE / "api-key"
+    if not path.exists():
+        STATE.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(30))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _aws_environment(ports: argparse.Namespace) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": f"http://{HOST}:{ports.moto_port}",
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": f"http://{HOST}:{ports.endpoint_port}",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--endpoint-port", type=int, default=8080)
+    parser.add_argument("--moto-port", type=int, default=5000)
+    parser.add_argument("--model-dir", type=Path, default=STATE / "model")
+    parser.add_argument("--api-concurrency", type=int, default=4, help="simulated api instances")
+    parser.add_argument("--worker-concurrency", type=int, default=2, help="pollers per route queue")
+    parser.add_argument("--log-level", default="WARNING", help="handler log level (POWERTOOLS_LOG_LEVEL)")
+    args = parser.parse_args(argv)
+
+    busy = [p for p in (args.api_port, args.endpoint_port, args.moto_port) if not _port_free(p)]
+    if busy:
+        print(f"Ports {busy} on {HOST} are in use: is another `make run` still running?", file=sys.stderr)
+        return 1
+    if not (args.model_dir / "metrics.json").exists():
+        print(f"No trained model in {args.model_dir}: run `make model` first.", file=sys.stderr)
+        return 1
+
+    config = load_config()
+    os.environ.update(_aws_environment(args))
+    os.environ["POWERTOOLS_LOG_LEVEL"] = args.log_level
+    stop = threading.Event()
+    children: list[subprocess.Popen[bytes]] = []
+
+    def shutdown(*_: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+
+    print(f"[1/5] moto server on {HOST}:{args.moto_port}", flush=True)
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address=HOST, port=args.moto_port, verbose=False)
+    moto.start()
+
+    from sluice_local.provision import endpoint_name, function_environment, provision
+
+    endpoint_names = [endpoint_name(route.name) for route in config.routes]
+    print(f"[2/5] model endpoint on {HOST}:{args.endpoint_port} ({', '.join(endpoint_names)})", flush=True)
+    endpoint = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
+        [
+            sys.executable, "-m", "sluice_local.endpoint",
+            "--model-dir", str(args.model_dir), "--host", HOST, "--port", str(args.endpoint_port),
+            *[arg for name in endpoint_names for arg in ("--endpoint", name)],
+        ],
+        cwd=ROOT,
+    )
+    children.append(endpoint)
+
+    try:
+        import boto3
+
+        session = boto3.session.Session(region_name=REGION)
+        print("[3/5] creating the stack's resources from cdk.json", flush=True)
+        resources = provision(
+            config,
+            dynamodb=session.client("dynamodb"),
+            sqs=session.client("sqs"),
+            events=session.client("events"),
+            region=REGION,
+        )
+        os.environ.update(function_environment(config, resources))
+
+        from sluice_local.runtime import FunctionInstances, QueuePoller
+
+        api = FunctionInstances("api", concurrency=args.api_concurrency, timeout_seconds=config.api_function.timeout_seconds)
+        worker = FunctionInstances(
+            "worker", concurrency=args.worker_concurrency, timeout_seconds=config.worker_function.timeout_seconds
+        )
+        sqs = session.client("sqs")
+        pollers = [
+            QueuePoller(
+                sqs=sqs,
+                queue_url=route.queue_url,
+                queue_arn=route.queue_arn,
+                region=REGION,
+                function=worker,
+                batch_size=route.batch_size,
+                stop=stop,
+            )
+            for route in resources.routes.values()
+            for _ in range(args.worker_concurrency)
+        ]
+        for poller in pollers:
+            poller.start()
+
+        print("[4/5] waiting for the model to load", flush=True)
+        _wait_for(f"http://{HOST}:{args.endpoint_port}/ping", timeout_s=300, what="the model endpoint", process=endpoint)
+
+        import uvicorn
+
+        from sluice_local.front import build_front
+
+        api_key = _local_api_key()
+        tenant = config.api.tenants[0]
+        front = build_front(api, api_keys={api_key: f"local-{tenant}"}, stage=config.stage)
+        server = uvicorn.Server(uvicorn.Config(front, host=HOST, port=args.api_port, log_level="warning", access_log=False))
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        thread = threading.Thread(target=server.run, daemon=True, name="api-front")
+        thread.start()
+        api_url = f"http://{HOST}:{args.api_port}/"
+        _wait_for(f"{api_url}v1/health", timeout_s=30, what="the API")
+
+        outputs = {
+            "ApiUrl": api_url,
+            "ApiKey": api_key,
+            "ApiKeyId": f"local-{tenant}",
+            "AwsEndpointUrl": os.environ["AWS_ENDPOINT_URL"],
+            "SageMakerRuntimeEndpointUrl": os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"],
+            **resources.outputs(),
+        }
+        STATE.mkdir(exist_ok=True)
+        (STATE / "outputs.json").write_text(json.dumps(outputs, indent=2) + "\n")
+        print("[5/5] ready", flush=True)
+        print(_banner(outputs), flush=True)
+
+        while not stop.wait(0.5):
+            if endpoint.poll() is not None:
+                print("The model endpoint stopped; shutting down.", file=sys.stderr)
+                return 1
+        server.should_exit = True
+        thread.join(timeout=5)
+        return 0
+    finally:
+        stop.set()
+        for child in children:
+            child.terminate()
+            with suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=10)
+            if child.poll() is None:
+                child.kill()
+        moto.stop()
+        with suppress(FileNotFoundError):
+            (STATE / "outputs.json").unlink()
+        print("Sluice stopped.", flush=True)
+
+
+def _banner(outputs: dict[str, Any]) -> str:
+    url = outputs["ApiUrl"].rstrip("/")
+    return f"""
+  Sluice is running locally.
+    API           {url}   (key in .sluice/outputs.json)
+    AWS (moto)    {outputs['AwsEndpointUrl']}
+    Model         {outputs['SageMakerRuntimeEndpointUrl']}
+
+  Try it:
+    curl -s {url}/v1/inferences -H 'Content-Type: application/json' -H 'x-api-key: {outputs['ApiKey']}' \\
+      -d '{{"route": "intent", "input": {{"text": "I still have not received my new card"}}, "mode": "sync"}}'
+
+  Ctrl-C stops everything.
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""A local stand-in for the Lambda runtime: loads the real handlers and feeds them SQS batches.
+
+Pollers keep the deployed event source semantics: batches up to the route's batch size
+within a one-second window, partial batch failures (failed items stay on the queue until
+their visibility timeout ends), the whole batch retried when the handler raises, and the
+queue's redrive policy moving a message to the DLQ after maxReceiveCount receives.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sluice_local.lambda_events import sqs_event
+
+ROOT = Path(__file__).resolve().parents[2]
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+_module_ids = itertools.count()
+
+
+@dataclass
+class LocalContext:
+    """The parts of Lambda's context object that Powertools reads."""
+
+    function_name: str
+    timeout_seconds: int
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    @property
+    def function_version(self) -> str:
+        return "$LATEST"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_handler(function: str) -> tuple[ModuleType, Handler]:
+    """Import `functions/<function>/handler.py` as a fresh module: one per simulated instance."""
+    path = ROOT / "functions" / function / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"sluice_function_{function}_{next(_module_ids)}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, module.lambda_handler
+
+
+class FunctionInstances:
+    """A small pool of handler instances; like Lambda, each serves one event at a time."""
+
+    def __init__(self, function: str, *, concurrency: int, timeout_seconds: int) -> None:
+        self._function = function
+        self._timeout = timeout_seconds
+        self._free: list[Handler] = [load_handler(function)[1] for _ in range(concurrency)]
+        self._available = threading.Condition()
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        with self._available:
+            self._available.wait_for(lambda: bool(self._free))
+            handler = self._free.pop()
+        try:
+            return handler(event, LocalContext(function_name=f"sluice-{self._function}", timeout_seconds=self._timeout))
+        finally:
+            with self._available:
+                self._free.append(handler)
+                self._available.notify()
+
+
+class QueuePoller(threading.Thread):
+    def __init__(
+        self,
+        *,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        region: str,
+        function: FunctionInstances,
+        batch_size: int,
+        stop: threading.Event,
+        batching_window_seconds: float = 1.0,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> None:
+        super().__init__(daemon=True, name=f"poller-{queue_url.rsplit('/', 1)[-1]}")
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._queue_arn = queue_arn
+        self._region = region
+        self._function = function
+        self._batch_size = batch_size
+        self._stop_event = stop
+        self._window = batching_window_seconds
+        self._on_batch = on_batch
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # the poller must outlive a flaky moment of the local moto server
+                if not self._stop_event.is_set():
+                    time.sleep(0.5)
+
+    def poll_once(self) -> int:
+        messages = self._receive_batch()
+        if not messages:
+            return 0
+        event = sqs_event(messages, queue_arn=self._queue_arn, region=self._region)
+        try:
+            response = self._function.invoke(event)
+            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        except Exception:
+            failed = {message["MessageId"] for message in messages}  # an error retries the whole batch
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])],
+            )
+        if self._on_batch:
+            self._on_batch(len(done), len(failed))
+        return len(messages)
+
+    def _receive_batch(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline: float | None = None
+        while len(messages) < self._batch_size and not self._stop_event.is_set():
+            wait = 1 if deadline is None else 0
+            received = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(10, self._batch_size - len(messages)),
+                WaitTimeSeconds=wait,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if received:
+                messages.extend(received)
+                deadline = deadline or time.monotonic() + self._window
+            if deadline is None and not received:
+                break
+            if deadline is not None and (not received or time.monotonic() >= deadline):
+                break
+        return messages
