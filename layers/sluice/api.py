@@ -13,7 +13,10 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 
 from sluice import __version__
@@ -116,8 +119,8 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
     def domain_error(error: SluiceError) -> Response[dict[str, Any]]:
         return error_response(error)
 
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
+    def invalid_request(error: RequestValidationError | RequestUnsupportedContentType) -> Response[dict[str, Any]]:
         try:
             guard_request(app, dependencies().max_request_bytes)
         except SluiceError as guard_error:

@@ -126,17 +126,16 @@ class DynamoJobStore:
         allowed_from: tuple[JobStatus, ...],
     ) -> Job:
         allowed = {f":from{index}": {"S": value} for index, value in enumerate(allowed_from)}
-        values: dict[str, Any] = {
-            ":status": {"S": status},
-            **allowed,
-            ":now": {"S": utc_now().isoformat()},
-            **{f":{name}": value for name, value in extra.items()},
-        }
-        assignments = ["#status = :status", "updated_at = :now", *(f"{name} = :{name}" for name in extra)]
+        attributes = dict(extra)
+        attributes["status"] = {"S": status}
+        attributes["updated_at"] = {"S": utc_now().isoformat()}
         if served is not None:
             for name, value in served.model_dump(exclude={"route"}, exclude_none=True).items():
-                values[f":{name}"] = {"S": str(value)}
-                assignments.append(f"{name} = :{name}")
+                attributes[name] = {"S": str(value)}
+        # Every name goes through a placeholder: several (status, output, ...) are reserved words.
+        names = {f"#{name}": name for name in attributes}
+        values = {**allowed, **{f":{name}": value for name, value in attributes.items()}}
+        assignments = [f"#{name} = :{name}" for name in attributes]
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -144,7 +143,7 @@ class DynamoJobStore:
                 UpdateExpression="SET " + ", ".join(assignments) + " REMOVE lease_expires_at",
                 # A final state is written once; a late or duplicate writer gets the stored one.
                 ConditionExpression=f"#status IN ({', '.join(allowed)})",
-                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )

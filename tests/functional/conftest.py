@@ -1,0 +1,137 @@
+"""Functional tests: the real api and worker logic on moto, SageMaker behind a fake port."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from moto import mock_aws
+
+from sluice.adapters.dynamodb_jobs import DynamoJobStore
+from sluice.adapters.eventbridge import EventBridgePublisher
+from sluice.adapters.sqs_queue import SqsJobQueue
+from sluice.api import ApiDependencies, build_app
+from sluice.config import DeploymentConfig, RouteConfig
+from sluice.idempotency import IdempotentSubmit
+from sluice.inference import InferenceService
+from sluice.job_batches import handle_job_batch
+from sluice.worker import JobWorker
+from sluice_local.lambda_events import sqs_event
+from sluice_local.provision import LocalResources, provision, route_table
+from sluice_local.runtime import LocalContext
+from tests.fakes import CountingRedactor, FakeIntentEndpoint
+
+REGION = "us-east-1"
+
+
+@dataclass
+class Platform:
+    config: DeploymentConfig
+    resources: LocalResources
+    endpoint: FakeIntentEndpoint
+    app: Any
+    worker: JobWorker
+    sqs: Any
+    dynamodb: Any
+    events: Any
+    completed_events_queue: str
+    delivered: list[dict[str, Any]] = field(default_factory=list)
+
+    def call(self, event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        response = self.app.resolve(event, LocalContext(function_name="api", timeout_seconds=29))
+        headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers[name.lower()] = ",".join(values)
+        return response["statusCode"], json.loads(response["body"] or "null"), headers
+
+    def receive(self, route: str = "intent", max_messages: int = 10) -> list[dict[str, Any]]:
+        return self.sqs.receive_message(
+            QueueUrl=self.resources.routes[route].queue_url,
+            MaxNumberOfMessages=max_messages,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+
+    def run_worker(self, messages: list[dict[str, Any]], route: str = "intent") -> set[str]:
+        """Deliver `messages` as one Lambda batch; deletes the ones that succeeded, returns failed ids."""
+        event = sqs_event(messages, queue_arn=self.resources.routes[route].queue_arn, region=REGION)
+        response = handle_job_batch(event, LocalContext(function_name="worker", timeout_seconds=60), self.worker)
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        for message in {m["MessageId"]: m for m in messages}.values():
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(
+                    QueueUrl=self.resources.routes[route].queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return failed
+
+    def drain(self, route: str = "intent") -> int:
+        """Run the worker until the queue is empty, as the event source mapping would."""
+        processed = 0
+        while messages := self.receive(route):
+            self.run_worker(messages, route)
+            processed += len(messages)
+        return processed
+
+    def job(self, job_id: str, tenant: str = "tenant-acme") -> dict[str, Any]:
+        status, body, _ = self.call(_get_event(job_id, tenant))
+        assert status == 200, body
+        return body
+
+    def completed_events(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.completed_events_queue, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        return [json.loads(message["Body"]) for message in messages]
+
+
+def _get_event(job_id: str, tenant: str) -> dict[str, Any]:
+    from tests.sample_events import api_event
+
+    event = api_event("get_inference", tenant=tenant)
+    event["path"] = f"/v1/inferences/{job_id}"
+    event["pathParameters"] = {"id": job_id}
+    return event
+
+
+@pytest.fixture
+def platform() -> Iterator[Platform]:
+    config = DeploymentConfig(routes=(RouteConfig(name="intent", batch_size=8, max_receive_count=3),))
+    endpoint = FakeIntentEndpoint()
+    with mock_aws():
+        session = boto3.session.Session(region_name=REGION)
+        dynamodb, sqs, events = session.client("dynamodb"), session.client("sqs"), session.client("events")
+        resources = provision(config, dynamodb=dynamodb, sqs=sqs, events=events, region=REGION)
+        # Observe the bus the way a consumer would: a rule delivering to a queue.
+        sink = sqs.create_queue(QueueName="completed-events")["QueueUrl"]
+        sink_arn = sqs.get_queue_attributes(QueueUrl=sink, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name="completed", EventBusName=resources.event_bus,
+            EventPattern=json.dumps({"source": ["sluice"], "detail-type": ["InferenceCompleted"]}),
+        )
+        events.put_targets(Rule="completed", EventBusName=resources.event_bus, Targets=[{"Id": "sink", "Arn": sink_arn}])
+
+        routes = route_table(config, resources)
+        jobs = DynamoJobStore(dynamodb, resources.jobs_table)
+        service = InferenceService(
+            routes=routes, jobs=jobs, queue=SqsJobQueue(sqs), endpoint=endpoint, redactor=CountingRedactor()
+        )
+        store = DynamoDBPersistenceLayer(table_name=resources.idempotency_table, boto3_client=dynamodb)
+        dependencies = ApiDependencies(
+            service=service,
+            idempotent_submit=IdempotentSubmit(store, ttl_seconds=3600),
+            max_request_bytes=config.max_request_bytes,
+        )
+        app = build_app(lambda: dependencies)
+        worker = JobWorker(
+            routes=routes,
+            jobs=jobs,
+            endpoint=endpoint,
+            events=EventBridgePublisher(events, resources.event_bus),
+            lease_seconds=config.worker_visibility_timeout_seconds,
+        )
+        yield Platform(config, resources, endpoint, app, worker, sqs, dynamodb, events, sink)
