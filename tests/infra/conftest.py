@@ -1,0 +1,33 @@
+"""Infra tests synthesize the real stack, with cdk-nag on and asset bundling skipped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_app(tmp_path: Path, **context_overrides: Any) -> App:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["sluice"] = {**context["sluice"], **context_overrides}
+    # Skipping bundling keeps tests offline and fast; `make synth` bundles for real.
+    return App(context={**context, "aws:cdk:bundling-stacks": []}, outdir=str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    from infra.config import load_config
+    from infra.nag import enable_nag
+    from infra.stack import SluiceStack
+
+    app = make_app(tmp_path_factory.mktemp("cdk"))
+    stack = SluiceStack(app, "Sluice", config=load_config(app))
+    enable_nag(app)
+    app.synth()  # raises if any cdk-nag finding is unacknowledged
+    return Template.from_stack(stack)

@@ -1,0 +1,173 @@
+"""Properties of the synthesized stack that operators and auditors rely on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from tests.infra.conftest import make_app
+
+
+def test_route_queue_has_kms_dlq_and_visibility_six_times_worker_timeout(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "KmsMasterKeyId": Match.any_value(),
+            "VisibilityTimeout": 360,
+            "RedrivePolicy": {"deadLetterTargetArn": Match.any_value(), "maxReceiveCount": 3},
+        },
+    )
+
+
+def test_every_queue_is_encrypted_and_tls_only(template: Template) -> None:
+    queues = template.find_resources("AWS::SQS::Queue")
+    assert len(queues) == 2
+    assert all("KmsMasterKeyId" in q["Properties"] for q in queues.values())
+    template.resource_count_is("AWS::SQS::QueuePolicy", 2)
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+
+
+def test_worker_reports_batch_item_failures(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 16, "MaximumBatchingWindowInSeconds": 1},
+    )
+
+
+def test_dead_letters_raise_an_alarm(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold"},
+    )
+
+
+def test_tables_are_kms_encrypted_with_pitr_and_ttl(template: Template) -> None:
+    for ttl_attribute in ("expires_at", "expiration"):
+        template.has_resource_properties(
+            "AWS::DynamoDB::Table",
+            {
+                "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": Match.any_value()},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "TimeToLiveSpecification": {"AttributeName": ttl_attribute, "Enabled": True},
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            },
+        )
+
+
+def test_endpoint_runs_on_the_configured_gpu_with_kms(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "KmsKeyId": Match.any_value(),
+            "ProductionVariants": [Match.object_like({"InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 1})],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "EnableNetworkIsolation": True,
+            "PrimaryContainer": Match.object_like(
+                {"Environment": Match.object_like({"SAGEMAKER_PROGRAM": "inference.py"})}
+            ),
+        },
+    )
+    template.resource_count_is("AWS::SageMaker::Endpoint", 1)
+
+
+def test_gpu_instance_type_comes_from_config(tmp_path: Path) -> None:
+    from infra.config import load_config
+    from infra.stack import SluiceStack
+
+    app = make_app(tmp_path, routes=[{"name": "intent", "endpoint": {"instance_type": "ml.g6.2xlarge"}}])
+    template = Template.from_stack(SluiceStack(app, "Sluice", config=load_config(app)))
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"InstanceType": "ml.g6.2xlarge"})]},
+    )
+
+
+def test_api_stage_throttles_logs_access_and_never_traces_data(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
+            "TracingEnabled": True,
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100, "DataTraceEnabled": False}
+                    )
+                ]
+            ),
+        },
+    )
+
+
+def test_tenants_need_api_keys_under_a_usage_plan(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan", {"Quota": {"Limit": 100000, "Period": "DAY"}, "Throttle": Match.any_value()}
+    )
+    template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    template.has_resource_properties("AWS::ApiGateway::Method", {"HttpMethod": "POST", "ApiKeyRequired": True})
+    template.has_resource_properties(
+        "AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True, "ValidateRequestParameters": True}
+    )
+
+
+def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(template: Template) -> None:
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert len(functions) == 2
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.14"
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["MemorySize"] >= 128
+        assert properties["Timeout"] <= 60
+        assert properties["Layers"]
+
+
+def test_each_function_has_its_own_role(template: Template) -> None:
+    roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in template.find_resources("AWS::Lambda::Function").values()}
+    assert len(roles) == 2
+
+
+def test_log_groups_are_encrypted_with_retention(template: Template) -> None:
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    assert groups
+    for group in groups.values():
+        assert "KmsKeyId" in group["Properties"]
+        assert group["Properties"]["RetentionInDays"] == 30
+
+
+def test_outputs_tell_a_caller_where_things_are(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    for name in ("ApiUrl", "JobsTableName", "EventBusName", "QueueUrlIntent", "EndpointNameIntent"):
+        assert name in outputs
+
+
+def test_no_fixed_physical_names(template: Template) -> None:
+    for resource_type, name_property in (
+        ("AWS::Lambda::Function", "FunctionName"),
+        ("AWS::SQS::Queue", "QueueName"),
+        ("AWS::DynamoDB::Table", "TableName"),
+    ):
+        assert all(name_property not in r["Properties"] for r in template.find_resources(resource_type).values())
+
+
+def test_invalid_context_fails_synth(tmp_path: Path) -> None:
+    from infra.config import load_config
+
+    app = make_app(tmp_path, routes=[{"name": "intent", "batch_size": 0}])
+    with pytest.raises(ValueError, match="cdk.json context 'sluice' is invalid"):
+        load_config(app)

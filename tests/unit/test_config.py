@@ -1,0 +1,53 @@
+"""The typed deployment config: the same model validates cdk.json at synth and the local platform."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from sluice.config import DeploymentConfig, RouteConfig
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+
+
+def test_the_committed_cdk_json_is_a_valid_deployment_config() -> None:
+    context = json.loads(CDK_JSON.read_text())["context"]["sluice"]
+
+    config = DeploymentConfig.model_validate(context)
+
+    assert [route.name for route in config.routes] == ["intent"]
+    assert config.route("intent").endpoint.instance_type == "ml.g5.xlarge"
+
+
+def test_queue_visibility_timeout_is_six_times_the_worker_timeout() -> None:
+    config = DeploymentConfig.model_validate({"worker_function": {"timeout_seconds": 45}})
+    assert config.worker_visibility_timeout_seconds == 270
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"routes": []},
+        {"routes": [{"name": "intent"}, {"name": "intent"}]},
+        {"routes": [{"name": "Intent!"}]},
+        {"routes": [{"name": "intent", "endpoint": {"instance_type": "g5.xlarge"}}]},
+        {"routes": [{"name": "intent", "time_budget_ms": 60_000}]},
+        {"routes": [{"name": "intent", "pii_allow": ["email"]}]},
+        {"stage": "qa"},
+        {"max_request_bytes": 1024, "routes": [{"name": "intent", "max_input_bytes": 4096}]},
+        {"unknown_setting": True},
+    ],
+)
+def test_invalid_config_is_rejected(context: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        DeploymentConfig.model_validate(context)
+
+
+def test_route_defaults_protect_the_endpoint() -> None:
+    route = RouteConfig(name="intent")
+    assert route.max_input_bytes == 256 * 1024
+    assert route.required_text_fields == ("text",)
+    assert route.pii_allow == ()
