@@ -56,6 +56,7 @@ lint: install  ## ruff
 
 typecheck: install  ## mypy --strict on the library and handlers
 	@$(VENV)/bin/mypy
+	@for handler in functions/*/handler.py; do $(VENV)/bin/mypy $$handler || exit 1; done
 
 synth: install model  ## cdk synth (cdk-nag runs as a validation plugin; a finding fails synth)
 	@$(CDK) synth --quiet

@@ -14,9 +14,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.nag import acknowledge
-
 from infra.bundling import ROOT, LayerBundler
+from infra.nag import acknowledge
 from sluice.config import FunctionConfig
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14

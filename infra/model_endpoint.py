@@ -14,9 +14,8 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from infra.nag import acknowledge
-
 from infra.bundling import ROOT, ModelArtifactBundler
+from infra.nag import acknowledge
 from sluice.config import RouteConfig
 
 

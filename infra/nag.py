@@ -7,9 +7,8 @@ fails synthesis.
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, App, Validations
-from constructs import IConstruct
 from cdk_nag import AwsSolutionsChecks
-
+from constructs import IConstruct
 
 _PACK = "AwsSolutions"
 

@@ -14,9 +14,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from infra.nag import acknowledge
-
 from infra.functions import retention
+from infra.nag import acknowledge
 from sluice.config import ApiConfig, DeploymentConfig
 
 _ERROR_TEMPLATE = '{"error": {"code": "%s", "message": "%s"}}'

@@ -22,7 +22,9 @@ class FakeIntentEndpoint:
         self._failures = failures
         self._lock = threading.Lock()
 
-    def invoke(self, endpoint_name: str, payload: dict[str, Any], *, target_variant: str | None = None) -> Invocation:
+    def invoke(
+        self, endpoint_name: str, payload: dict[str, Any], *, target_variant: str | None = None
+    ) -> Invocation:
         instances = payload["instances"]
         with self._lock:
             self.calls.append(instances)

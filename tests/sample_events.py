@@ -24,8 +24,14 @@ def load_event(name: str, **overrides: Any) -> dict[str, Any]:
     return event
 
 
-def api_event(name: str, *, body: Any = None, raw_body: str | None = None, headers: dict[str, str] | None = None,
-              tenant: str | None = None) -> dict[str, Any]:
+def api_event(
+    name: str,
+    *,
+    body: Any = None,
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+    tenant: str | None = None,
+) -> dict[str, Any]:
     """An API Gateway sample event with its body, headers or calling tenant changed."""
     event = load_event(f"api/{name}.json")
     if raw_body is not None:

@@ -18,6 +18,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.metrics import MetricUnit
 
 from sluice import __version__
 from sluice.contracts import (
@@ -38,11 +40,12 @@ from sluice.idempotency import IdempotentSubmit
 from sluice.inference import Caller, InferenceService
 from sluice.observability import logger, metrics
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_ERRORS: dict[int | str, Any] = {
-    status: {"description": status.phrase, "content": {"application/json": {"schema": ErrorResponse.model_json_schema()}}}
+_ERRORS: dict[int, OpenAPIResponse] = {
+    status: {
+        "description": status.phrase,
+        "content": {"application/json": {"schema": ErrorResponse.model_json_schema()}},
+    }
     for status in (HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.SERVICE_UNAVAILABLE)
 }
 
@@ -67,7 +70,10 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
         "/v1/inferences",
         summary="Run an inference, now (sync) or as a queued job (async)",
         responses={
-            200: {"description": "Answered", "content": {"application/json": {"model": SyncInferenceResponse}}},
+            200: {
+                "description": "Answered",
+                "content": {"application/json": {"model": SyncInferenceResponse}},
+            },
             202: {"description": "Queued", "content": {"application/json": {"model": AcceptedJob}}},
             **_ERRORS,
         },
@@ -120,7 +126,9 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
         return error_response(error)
 
     @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
-    def invalid_request(error: RequestValidationError | RequestUnsupportedContentType) -> Response[dict[str, Any]]:
+    def invalid_request(
+        error: RequestValidationError | RequestUnsupportedContentType,
+    ) -> Response[dict[str, Any]]:
         try:
             guard_request(app, dependencies().max_request_bytes)
         except SluiceError as guard_error:
@@ -168,5 +176,9 @@ def _error(
     return _json(status, body.model_dump(mode="json"), headers)
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
-    return Response(status_code=int(status), content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+def _json(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=int(status), content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializeAsAny
 
 from sluice.contracts import JobStatus, utc_now
 
@@ -37,14 +37,15 @@ class EventMetadata(BaseModel):
 
 class Event(BaseModel, Generic[DetailT]):
     metadata: EventMetadata
-    detail: DetailT
+    # SerializeAsAny: the envelope is generic, the detail serializes with all of its own fields.
+    detail: SerializeAsAny[DetailT]
 
     @classmethod
     def wrap(cls, detail: DetailT, *, correlation_id: str | None) -> Event[DetailT]:
         metadata = EventMetadata(
             name=detail.event_name, version=detail.event_version, correlation_id=correlation_id
         )
-        return Event[type(detail)](metadata=metadata, detail=detail)  # type: ignore[misc]
+        return cls(metadata=metadata, detail=detail)
 
 
 class InferenceCompleted(EventDetail):

@@ -25,8 +25,8 @@ from sluice.errors import IdempotencyInProgress, IdempotencyKeyReused
 Answer = dict[str, Any]
 
 
-def _mark_replayed(answer: Answer, _: DataRecord) -> Answer:
-    return {**answer, "replayed": True}
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    return {**response, "replayed": True}
 
 
 class IdempotentSubmit:

@@ -81,7 +81,9 @@ class InferenceService:
     def _enqueue(
         self, route: RouteTarget, value: dict[str, Any], pii_counts: dict[str, int], caller: Caller
     ) -> AcceptedJob:
-        job = Job(id=new_job_id(), tenant=caller.tenant, route=route.name, correlation_id=caller.correlation_id)
+        job = Job(
+            id=new_job_id(), tenant=caller.tenant, route=route.name, correlation_id=caller.correlation_id
+        )
         self._jobs.create(job)
         message = JobMessage(
             job_id=job.id,

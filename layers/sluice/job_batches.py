@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json, ValidationError
 
@@ -19,14 +20,14 @@ from sluice.worker import Delivery, JobWorker, Outcome
 
 
 class JobQueueRecord(SqsRecordModel):
-    body: Json[JobMessage]  # type: ignore[assignment]
+    body: Json[JobMessage]
 
 
 class RetryLater(Exception):
     """Leaves the message on the queue; SQS redelivers it after the visibility timeout."""
 
 
-def handle_job_batch(event: dict[str, Any], context: Any, worker: JobWorker) -> dict[str, Any]:
+def handle_job_batch(event: dict[str, Any], context: Any, worker: JobWorker) -> PartialItemFailureResponse:
     deliveries = []
     for raw in event.get("Records", []):
         try:
@@ -43,5 +44,7 @@ def handle_job_batch(event: dict[str, Any], context: Any, worker: JobWorker) -> 
         if outcome.retry:
             raise RetryLater(outcome.reason)
 
-    processor = BatchProcessor(event_type=EventType.SQS, model=JobQueueRecord, raise_on_entire_batch_failure=False)
+    processor = BatchProcessor(
+        event_type=EventType.SQS, model=JobQueueRecord, raise_on_entire_batch_failure=False
+    )
     return process_partial_response(event=event, record_handler=settle, processor=processor, context=context)

@@ -123,7 +123,10 @@ class JobWorker:
         metrics.add_metric(name="JobsPerInvocation", unit=MetricUnit.Count, value=len(chunk))
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=len(chunk))
         served = served.model_copy(
-            update={"variant": invocation.variant or route.variant, "model_version": predictions.model_version}
+            update={
+                "variant": invocation.variant or route.variant,
+                "model_version": predictions.model_version,
+            }
         )
         return {
             d.message_id: self._announce(self._jobs.succeed(d.message.job_id, served=served, output=output))

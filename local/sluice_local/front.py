@@ -75,7 +75,9 @@ def build_front(api: FunctionInstances, *, api_keys: dict[str, str], stage: str)
         result = await run_in_threadpool(api.invoke, event)
         body = result.get("body") or ""
         content = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
-        headers = {k: v if isinstance(v, str) else ",".join(v) for k, v in (result.get("headers") or {}).items()}
+        headers = {
+            k: v if isinstance(v, str) else ",".join(v) for k, v in (result.get("headers") or {}).items()
+        }
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers[name] = ",".join(values)
         headers.pop("Content-Length", None)

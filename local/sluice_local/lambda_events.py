@@ -45,7 +45,12 @@ def api_gateway_event(
             "requestTimeEpoch": int(time.time() * 1000),
             "accountId": "123456789012",
             "apiId": "local",
-            "identity": {"apiKey": api_key, "apiKeyId": api_key_id, "sourceIp": source_ip, "userAgent": headers.get("user-agent")},
+            "identity": {
+                "apiKey": api_key,
+                "apiKeyId": api_key_id,
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent"),
+            },
         },
         "body": body,
         "isBase64Encoded": False,

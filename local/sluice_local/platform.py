@@ -40,15 +40,16 @@ def _port_free(port: int) -> bool:
         return probe.connect_ex((HOST, port)) != 0
 
 
-def _wait_for(url: str, *, timeout_s: float, what: str, process: subprocess.Popen[bytes] | None = None) -> None:
+def _wait_for(
+    url: str, *, timeout_s: float, what: str, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise SystemExit(f"{what} exited with status {process.returncode}; see the log above")
-        with suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
-                if response.status == 200:
-                    return
+        with suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            if response.status == 200:
+                return
         time.sleep(0.25)
     raise SystemExit(f"{what} did not become ready at {url} within {timeout_s:.0f}s")
 
@@ -70,7 +71,7 @@ def _aws_environment(ports: argparse.Namespace) -> dict[str, str]:
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+        "AWS_SECRET_ACCESS_KEY": "local",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
     }
@@ -119,8 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[2/5] model endpoint on {HOST}:{args.endpoint_port} ({', '.join(endpoint_names)})", flush=True)
     endpoint = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
         [
-            sys.executable, "-m", "sluice_local.endpoint",
-            "--model-dir", str(args.model_dir), "--host", HOST, "--port", str(args.endpoint_port),
+            sys.executable,
+            "-m",
+            "sluice_local.endpoint",
+            "--model-dir",
+            str(args.model_dir),
+            "--host",
+            HOST,
+            "--port",
+            str(args.endpoint_port),
             *[arg for name in endpoint_names for arg in ("--endpoint", name)],
         ],
         cwd=ROOT,
@@ -143,9 +151,13 @@ def main(argv: list[str] | None = None) -> int:
 
         from sluice_local.runtime import FunctionInstances, QueuePoller
 
-        api = FunctionInstances("api", concurrency=args.api_concurrency, timeout_seconds=config.api_function.timeout_seconds)
+        api = FunctionInstances(
+            "api", concurrency=args.api_concurrency, timeout_seconds=config.api_function.timeout_seconds
+        )
         worker = FunctionInstances(
-            "worker", concurrency=args.worker_concurrency, timeout_seconds=config.worker_function.timeout_seconds
+            "worker",
+            concurrency=args.worker_concurrency,
+            timeout_seconds=config.worker_function.timeout_seconds,
         )
         sqs = session.client("sqs")
         pollers = [
@@ -165,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
             poller.start()
 
         print("[4/5] waiting for the model to load", flush=True)
-        _wait_for(f"http://{HOST}:{args.endpoint_port}/ping", timeout_s=300, what="the model endpoint", process=endpoint)
+        _wait_for(
+            f"http://{HOST}:{args.endpoint_port}/ping",
+            timeout_s=300,
+            what="the model endpoint",
+            process=endpoint,
+        )
 
         import uvicorn
 
@@ -174,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         api_key = _local_api_key()
         tenant = config.api.tenants[0]
         front = build_front(api, api_keys={api_key: f"local-{tenant}"}, stage=config.stage)
-        server = uvicorn.Server(uvicorn.Config(front, host=HOST, port=args.api_port, log_level="warning", access_log=False))
+        server = uvicorn.Server(
+            uvicorn.Config(front, host=HOST, port=args.api_port, log_level="warning", access_log=False)
+        )
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         thread = threading.Thread(target=server.run, daemon=True, name="api-front")
         thread.start()
@@ -220,11 +239,11 @@ def _banner(outputs: dict[str, Any]) -> str:
     return f"""
   Sluice is running locally.
     API           {url}   (key in .sluice/outputs.json)
-    AWS (moto)    {outputs['AwsEndpointUrl']}
-    Model         {outputs['SageMakerRuntimeEndpointUrl']}
+    AWS (moto)    {outputs["AwsEndpointUrl"]}
+    Model         {outputs["SageMakerRuntimeEndpointUrl"]}
 
   Try it:
-    curl -s {url}/v1/inferences -H 'Content-Type: application/json' -H 'x-api-key: {outputs['ApiKey']}' \\
+    curl -s {url}/v1/inferences -H 'Content-Type: application/json' -H 'x-api-key: {outputs["ApiKey"]}' \\
       -d '{{"route": "intent", "input": {{"text": "I still have not received my new card"}}, "mode": "sync"}}'
 
   Ctrl-C stops everything.

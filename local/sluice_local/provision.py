@@ -56,7 +56,9 @@ def endpoint_name(route: str) -> str:
     return f"{PREFIX}-{route}"
 
 
-def provision(config: DeploymentConfig, *, dynamodb: Any, sqs: Any, events: Any, region: str) -> LocalResources:
+def provision(
+    config: DeploymentConfig, *, dynamodb: Any, sqs: Any, events: Any, region: str
+) -> LocalResources:
     jobs_table = _table(dynamodb, f"{PREFIX}-jobs", ttl_attribute="expires_at")
     idempotency_table = _table(dynamodb, f"{PREFIX}-idempotency", ttl_attribute="expiration")
     bus = f"{PREFIX}-events"
@@ -65,7 +67,9 @@ def provision(config: DeploymentConfig, *, dynamodb: Any, sqs: Any, events: Any,
     routes = {}
     for route in config.routes:
         dlq_url = sqs.create_queue(QueueName=f"{PREFIX}-{route.name}-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         queue_url = sqs.create_queue(
             QueueName=f"{PREFIX}-{route.name}",
             Attributes={
@@ -75,7 +79,9 @@ def provision(config: DeploymentConfig, *, dynamodb: Any, sqs: Any, events: Any,
                 ),
             },
         )["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         routes[route.name] = RouteResources(
             queue_url=queue_url,
             queue_arn=queue_arn,
@@ -84,7 +90,11 @@ def provision(config: DeploymentConfig, *, dynamodb: Any, sqs: Any, events: Any,
             batch_size=route.batch_size,
         )
     return LocalResources(
-        region=region, jobs_table=jobs_table, idempotency_table=idempotency_table, event_bus=bus, routes=routes
+        region=region,
+        jobs_table=jobs_table,
+        idempotency_table=idempotency_table,
+        event_bus=bus,
+        routes=routes,
     )
 
 

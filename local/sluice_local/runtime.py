@@ -63,7 +63,8 @@ def load_handler(function: str) -> tuple[ModuleType, Handler]:
     """Import `functions/<function>/handler.py` as a fresh module: one per simulated instance."""
     path = ROOT / "functions" / function / "handler.py"
     spec = importlib.util.spec_from_file_location(f"sluice_function_{function}_{next(_module_ids)}", path)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module, module.lambda_handler
@@ -83,7 +84,9 @@ class FunctionInstances:
             self._available.wait_for(lambda: bool(self._free))
             handler = self._free.pop()
         try:
-            return handler(event, LocalContext(function_name=f"sluice-{self._function}", timeout_seconds=self._timeout))
+            return handler(
+                event, LocalContext(function_name=f"sluice-{self._function}", timeout_seconds=self._timeout)
+            )
         finally:
             with self._available:
                 self._free.append(handler)
@@ -137,7 +140,10 @@ class QueuePoller(threading.Thread):
         for start in range(0, len(done), 10):
             self._sqs.delete_message_batch(
                 QueueUrl=self._queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
             )
         if self._on_batch:
             self._on_batch(len(done), len(failed))

@@ -60,7 +60,9 @@ class Platform:
     def run_worker(self, messages: list[dict[str, Any]], route: str = "intent") -> set[str]:
         """Deliver `messages` as one Lambda batch; deletes the ones that succeeded, returns failed ids."""
         event = sqs_event(messages, queue_arn=self.resources.routes[route].queue_arn, region=REGION)
-        response = handle_job_batch(event, LocalContext(function_name="worker", timeout_seconds=60), self.worker)
+        response = handle_job_batch(
+            event, LocalContext(function_name="worker", timeout_seconds=60), self.worker
+        )
         failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
         for message in {m["MessageId"]: m for m in messages}.values():
             if message["MessageId"] not in failed:
@@ -108,12 +110,17 @@ def platform() -> Iterator[Platform]:
         resources = provision(config, dynamodb=dynamodb, sqs=sqs, events=events, region=REGION)
         # Observe the bus the way a consumer would: a rule delivering to a queue.
         sink = sqs.create_queue(QueueName="completed-events")["QueueUrl"]
-        sink_arn = sqs.get_queue_attributes(QueueUrl=sink, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sink_arn = sqs.get_queue_attributes(QueueUrl=sink, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         events.put_rule(
-            Name="completed", EventBusName=resources.event_bus,
+            Name="completed",
+            EventBusName=resources.event_bus,
             EventPattern=json.dumps({"source": ["sluice"], "detail-type": ["InferenceCompleted"]}),
         )
-        events.put_targets(Rule="completed", EventBusName=resources.event_bus, Targets=[{"Id": "sink", "Arn": sink_arn}])
+        events.put_targets(
+            Rule="completed", EventBusName=resources.event_bus, Targets=[{"Id": "sink", "Arn": sink_arn}]
+        )
 
         routes = route_table(config, resources)
         jobs = DynamoJobStore(dynamodb, resources.jobs_table)

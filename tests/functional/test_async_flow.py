@@ -15,7 +15,9 @@ def _submit_async(platform: Platform, text: str) -> str:
     return str(answer["id"])
 
 
-def test_hundred_async_requests_all_succeed_with_one_invocation_each_despite_duplicates(platform: Platform) -> None:
+def test_hundred_async_requests_all_succeed_with_one_invocation_each_despite_duplicates(
+    platform: Platform,
+) -> None:
     # Given 100 accepted async requests
     texts = [f"where is my card number {i}" for i in range(100)]
     job_ids = [_submit_async(platform, text) for text in texts]
@@ -28,7 +30,9 @@ def test_hundred_async_requests_all_succeed_with_one_invocation_each_despite_dup
     # When the worker drains the queue, then sees the already-served messages again
     platform.drain()
     for message in first_batch:
-        platform.sqs.send_message(QueueUrl=platform.resources.routes["intent"].queue_url, MessageBody=message["Body"])
+        platform.sqs.send_message(
+            QueueUrl=platform.resources.routes["intent"].queue_url, MessageBody=message["Body"]
+        )
     assert platform.drain() == len(first_batch)
 
     # Then every job succeeded with an output, and the model saw each input exactly once

@@ -42,7 +42,9 @@ def test_throttled_endpoint_leaves_jobs_queued_for_retry_then_they_succeed(platf
 
 def test_retryable_failure_on_last_attempt_fails_the_job_with_a_reason(platform: Platform) -> None:
     # Given an endpoint that is always unavailable
-    platform.endpoint._failures = lambda _: EndpointUnavailable("Endpoint is unavailable (ModelNotReadyException)")
+    platform.endpoint._failures = lambda _: EndpointUnavailable(
+        "Endpoint is unavailable (ModelNotReadyException)"
+    )
     job_id = _submit(platform, "card still not here")
 
     # When the message arrives for the last time the queue allows (maxReceiveCount = 3)
@@ -74,7 +76,9 @@ def test_one_rejected_input_fails_alone_and_its_batch_neighbours_succeed(platfor
     assert platform.job(bad)["error"]["code"] == "MODEL_REJECTED_INPUT"
 
 
-def test_unparseable_message_is_reported_failed_so_it_reaches_the_dead_letter_queue(platform: Platform) -> None:
+def test_unparseable_message_is_reported_failed_so_it_reaches_the_dead_letter_queue(
+    platform: Platform,
+) -> None:
     # Given a message that is not a job
     queue = platform.resources.routes["intent"].queue_url
     platform.sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"not": "a job"}))

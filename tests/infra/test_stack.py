@@ -31,7 +31,11 @@ def test_every_queue_is_encrypted_and_tls_only(template: Template) -> None:
         {
             "PolicyDocument": {
                 "Statement": Match.array_with(
-                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                    [
+                        Match.object_like(
+                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                        )
+                    ]
                 )
             }
         },
@@ -41,14 +45,22 @@ def test_every_queue_is_encrypted_and_tls_only(template: Template) -> None:
 def test_worker_reports_batch_item_failures(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
-        {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 16, "MaximumBatchingWindowInSeconds": 1},
+        {
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 16,
+            "MaximumBatchingWindowInSeconds": 1,
+        },
     )
 
 
 def test_dead_letters_raise_an_alarm(template: Template) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
-        {"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold"},
+        {
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+        },
     )
 
 
@@ -57,7 +69,11 @@ def test_tables_are_kms_encrypted_with_pitr_and_ttl(template: Template) -> None:
         template.has_resource_properties(
             "AWS::DynamoDB::Table",
             {
-                "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": Match.any_value()},
+                "SSESpecification": {
+                    "SSEEnabled": True,
+                    "SSEType": "KMS",
+                    "KMSMasterKeyId": Match.any_value(),
+                },
                 "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                 "TimeToLiveSpecification": {"AttributeName": ttl_attribute, "Enabled": True},
                 "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
@@ -70,7 +86,9 @@ def test_endpoint_runs_on_the_configured_gpu_with_kms(template: Template) -> Non
         "AWS::SageMaker::EndpointConfig",
         {
             "KmsKeyId": Match.any_value(),
-            "ProductionVariants": [Match.object_like({"InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 1})],
+            "ProductionVariants": [
+                Match.object_like({"InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 1})
+            ],
         },
     )
     template.has_resource_properties(
@@ -116,10 +134,13 @@ def test_api_stage_throttles_logs_access_and_never_traces_data(template: Templat
 
 def test_tenants_need_api_keys_under_a_usage_plan(template: Template) -> None:
     template.has_resource_properties(
-        "AWS::ApiGateway::UsagePlan", {"Quota": {"Limit": 100000, "Period": "DAY"}, "Throttle": Match.any_value()}
+        "AWS::ApiGateway::UsagePlan",
+        {"Quota": {"Limit": 100000, "Period": "DAY"}, "Throttle": Match.any_value()},
     )
     template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
-    template.has_resource_properties("AWS::ApiGateway::Method", {"HttpMethod": "POST", "ApiKeyRequired": True})
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method", {"HttpMethod": "POST", "ApiKeyRequired": True}
+    )
     template.has_resource_properties(
         "AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True, "ValidateRequestParameters": True}
     )
@@ -138,7 +159,10 @@ def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(templa
 
 
 def test_each_function_has_its_own_role(template: Template) -> None:
-    roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in template.find_resources("AWS::Lambda::Function").values()}
+    roles = {
+        f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+    }
     assert len(roles) == 2
 
 
@@ -162,12 +186,14 @@ def test_no_fixed_physical_names(template: Template) -> None:
         ("AWS::SQS::Queue", "QueueName"),
         ("AWS::DynamoDB::Table", "TableName"),
     ):
-        assert all(name_property not in r["Properties"] for r in template.find_resources(resource_type).values())
+        assert all(
+            name_property not in r["Properties"] for r in template.find_resources(resource_type).values()
+        )
 
 
 def test_invalid_context_fails_synth(tmp_path: Path) -> None:
     from infra.config import load_config
 
     app = make_app(tmp_path, routes=[{"name": "intent", "batch_size": 0}])
-    with pytest.raises(ValueError, match="cdk.json context 'sluice' is invalid"):
+    with pytest.raises(ValueError, match=r"cdk\.json context 'sluice' is invalid"):
         load_config(app)

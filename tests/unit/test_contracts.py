@@ -19,7 +19,16 @@ def test_inference_request_defaults_to_sync_and_forbids_unknown_fields() -> None
 def test_job_view_never_exposes_tenant_or_bookkeeping() -> None:
     job = Job(id="a" * 32, tenant="tenant-acme", route="intent", attempts=2, correlation_id="c")
     assert set(job.view().model_dump()) == {
-        "id", "route", "status", "created_at", "updated_at", "endpoint", "variant", "model_version", "output", "error",
+        "id",
+        "route",
+        "status",
+        "created_at",
+        "updated_at",
+        "endpoint",
+        "variant",
+        "model_version",
+        "output",
+        "error",
     }
 
 
@@ -41,5 +50,12 @@ def test_inference_completed_envelope_is_versioned_and_carries_no_payload_fields
     assert set(envelope["metadata"]) == {"event_id", "name", "version", "correlation_id", "created_at"}
     assert (envelope["metadata"]["name"], envelope["metadata"]["version"]) == ("InferenceCompleted", 1)
     assert set(envelope["detail"]) == {
-        "job_id", "tenant", "route", "status", "endpoint", "variant", "model_version", "error_code",
+        "job_id",
+        "tenant",
+        "route",
+        "status",
+        "endpoint",
+        "variant",
+        "model_version",
+        "error_code",
     }

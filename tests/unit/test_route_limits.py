@@ -9,8 +9,15 @@ from sluice.inference import check_input
 from sluice.routing import RouteTable, RouteTarget
 
 ROUTE = RouteTarget(
-    name="intent", queue_url="q", endpoint_name="e", variant="AllTraffic", max_input_bytes=100,
-    time_budget_ms=1000, batch_size=4, max_receive_count=3, required_text_fields=("text",),
+    name="intent",
+    queue_url="q",
+    endpoint_name="e",
+    variant="AllTraffic",
+    max_input_bytes=100,
+    time_budget_ms=1000,
+    batch_size=4,
+    max_receive_count=3,
+    required_text_fields=("text",),
 )
 
 
@@ -21,7 +28,7 @@ def test_input_over_the_route_limit_is_too_large() -> None:
 
 @pytest.mark.parametrize("value", [{}, {"text": ""}, {"text": "   "}, {"text": 5}, {"text": None}])
 def test_required_text_field_must_be_a_non_empty_string(value: dict[str, object]) -> None:
-    with pytest.raises(InvalidRequest, match="input.text"):
+    with pytest.raises(InvalidRequest, match=r"input\.text"):
         check_input(ROUTE, value)
 
 

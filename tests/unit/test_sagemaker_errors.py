@@ -47,7 +47,9 @@ def test_errors_are_classified(
     runtime: Any, code: str, status: int, fields: dict[str, Any], expected: type[SluiceError], retryable: bool
 ) -> None:
     with Stubber(runtime) as stub:
-        stub.add_client_error("invoke_endpoint", service_error_code=code, http_status_code=status, modeled_fields=fields)
+        stub.add_client_error(
+            "invoke_endpoint", service_error_code=code, http_status_code=status, modeled_fields=fields
+        )
         with pytest.raises(expected) as caught:
             SageMakerEndpoint(runtime).invoke("e", {"instances": []})
     assert caught.value.retryable is retryable

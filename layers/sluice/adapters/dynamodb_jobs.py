@@ -42,8 +42,7 @@ class DynamoJobStore:
                 TableName=self._table,
                 Key=_key(job_id),
                 UpdateExpression=(
-                    "SET #status = :running, lease_expires_at = :lease, updated_at = :now "
-                    "ADD attempts :one"
+                    "SET #status = :running, lease_expires_at = :lease, updated_at = :now ADD attempts :one"
                 ),
                 ConditionExpression=(
                     "attribute_exists(id) AND (#status = :queued OR "
