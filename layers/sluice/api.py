@@ -143,6 +143,12 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
         )
         return error_response(InvalidRequest(detail or "The request is invalid"))
 
+    @app.exception_handler(Exception)
+    def unexpected_error(error: Exception) -> Response[dict[str, Any]]:
+        # A bug, not the caller's fault: log the type and trace (never the request), answer 500.
+        logger.exception("unhandled error", extra={"error_type": type(error).__name__})
+        return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "The request failed; retry later")
+
     @app.not_found
     def not_found(_: Exception) -> Response[dict[str, Any]]:
         return _error(HTTPStatus.NOT_FOUND, "NOT_FOUND", "No such resource")

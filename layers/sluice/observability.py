@@ -6,7 +6,12 @@ of places. Service name and namespace come from POWERTOOLS_* variables set by th
 
 from __future__ import annotations
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
+
+# Health checks and rejected requests legitimately emit no metric; the warning is noise.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service="sluice")
 tracer = Tracer(service="sluice")
