@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=STATE / "model")
     parser.add_argument("--api-concurrency", type=int, default=4, help="simulated api instances")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="pollers per route queue")
+    parser.add_argument("--outputs", type=Path, default=STATE / "outputs.json", help="where to write stack outputs")
     parser.add_argument("--log-level", default="WARNING", help="handler log level (POWERTOOLS_LOG_LEVEL)")
     args = parser.parse_args(argv)
 
@@ -208,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             "SageMakerRuntimeEndpointUrl": os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"],
             **resources.outputs(),
         }
-        STATE.mkdir(exist_ok=True)
-        (STATE / "outputs.json").write_text(json.dumps(outputs, indent=2) + "\n")
+        args.outputs.parent.mkdir(parents=True, exist_ok=True)
+        args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")
         print("[5/5] ready", flush=True)
         print(_banner(outputs), flush=True)
 
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 child.kill()
         moto.stop()
         with suppress(FileNotFoundError):
-            (STATE / "outputs.json").unlink()
+            args.outputs.unlink()
         print("Sluice stopped.", flush=True)
 
 
