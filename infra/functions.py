@@ -88,6 +88,8 @@ class SluiceFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             role=self.role,
+            reserved_concurrent_executions=config.reserved_concurrency,
+            environment_encryption=key,
             environment={
                 "POWERTOOLS_SERVICE_NAME": f"sluice-{handler_folder}",
                 "POWERTOOLS_METRICS_NAMESPACE": "Sluice",

@@ -19,5 +19,6 @@ def subscribe_worker(worker: SluiceFunction, route: RouteConfig, queue: RouteQue
             batch_size=route.batch_size,
             max_batching_window=window,
             report_batch_item_failures=True,
+            max_concurrency=route.max_worker_concurrency,
         )
     )

@@ -44,6 +44,8 @@ class RouteConfig(_Frozen):
     # Jobs the worker sends to the model in one InvokeEndpoint call (1 disables micro-batching).
     batch_size: int = Field(16, ge=1, le=256)
     max_receive_count: int = Field(3, ge=1, le=20)
+    # Concurrent worker batches for this route: the endpoint's protection against bursts.
+    max_worker_concurrency: int = Field(10, ge=2, le=1000)
     # Fields of `input` that must be non-empty strings (the model's contract).
     required_text_fields: tuple[str, ...] = ("text",)
     # Entity types this route may receive unredacted (explicit opt-out, per type).
@@ -61,6 +63,8 @@ class ApiConfig(_Frozen):
 class FunctionConfig(_Frozen):
     memory_mb: int = Field(512, ge=128, le=10240)
     timeout_seconds: int = Field(30, ge=3, le=900)
+    # None leaves the account's pool shared; a number reserves (and caps) that many instances.
+    reserved_concurrency: int | None = Field(None, ge=1, le=10_000)
 
 
 class DeploymentConfig(_Frozen):

@@ -47,6 +47,7 @@ def test_worker_reports_batch_item_failures(template: Template) -> None:
         "AWS::Lambda::EventSourceMapping",
         {
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 10},
             "BatchSize": 16,
             "MaximumBatchingWindowInSeconds": 1,
         },
@@ -156,6 +157,7 @@ def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(templa
         assert properties["MemorySize"] >= 128
         assert properties["Timeout"] <= 60
         assert properties["Layers"]
+        assert "KmsKeyArn" in properties  # environment variables encrypted with the platform key
 
 
 def test_each_function_has_its_own_role(template: Template) -> None:
