@@ -20,14 +20,20 @@ from sluice_local.platform import ROOT, load_config
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--function", required=True, choices=sorted(p.name for p in (ROOT / "functions").iterdir()))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--function", required=True, choices=sorted(p.name for p in (ROOT / "functions").iterdir())
+    )
     parser.add_argument("--event", required=True, type=Path)
     args = parser.parse_args(argv)
     event: dict[str, Any] = json.loads(args.event.read_text())
 
     os.environ.setdefault("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "http://127.0.0.1:8080")
-    os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+    os.environ.update(
+        {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    )
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.pop("AWS_ENDPOINT_URL", None)
 

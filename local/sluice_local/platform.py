@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=STATE / "model")
     parser.add_argument("--api-concurrency", type=int, default=4, help="simulated api instances")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="pollers per route queue")
-    parser.add_argument("--outputs", type=Path, default=STATE / "outputs.json", help="where to write stack outputs")
+    parser.add_argument(
+        "--outputs", type=Path, default=STATE / "outputs.json", help="where to write stack outputs"
+    )
     parser.add_argument("--log-level", default="WARNING", help="handler log level (POWERTOOLS_LOG_LEVEL)")
     args = parser.parse_args(argv)
 
