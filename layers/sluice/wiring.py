@@ -1,27 +1,17 @@
-"""Composition root: builds each function's dependencies from its settings, once per cold start.
-
-The only place that creates boto3 clients. Clients find local services through boto3's
-standard variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME), so nothing here
-knows whether it runs in AWS or on the local platform.
-"""
+"""Composition root: builds each function's dependencies from its settings, once per cold start."""
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sluice.adapters.clients import client, sagemaker_runtime_client
 
 if TYPE_CHECKING:
     from sluice.api import ApiDependencies
     from sluice.worker import JobWorker
-
-
-def _client(service: str, **config: Any) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(service, config=Config(**config) if config else None)
 
 
 @cache
@@ -38,18 +28,13 @@ def api_dependencies() -> ApiDependencies:
     from sluice.settings import ApiSettings
 
     settings = ApiSettings.model_validate(dict(os.environ))
-    dynamodb = _client("dynamodb")
+    dynamodb = client("dynamodb")
     budget_s = max(route.time_budget_ms for route in settings.routes.routes.values()) / 1000
-    sagemaker = _client(
-        "sagemaker-runtime",
-        read_timeout=budget_s,
-        connect_timeout=min(2.0, budget_s),
-        retries={"mode": "standard", "total_max_attempts": 2},
-    )
+    sagemaker = sagemaker_runtime_client(time_budget_s=budget_s, max_attempts=2)
     service = InferenceService(
         routes=settings.routes,
         jobs=DynamoJobStore(dynamodb, settings.jobs_table, ttl=timedelta(days=settings.job_ttl_days)),
-        queue=SqsJobQueue(_client("sqs")),
+        queue=SqsJobQueue(client("sqs")),
         endpoint=SageMakerEndpoint(sagemaker),
         redactor=PiiInputRedactor(),
     )
@@ -74,11 +59,9 @@ def job_worker() -> JobWorker:
     return JobWorker(
         routes=settings.routes,
         jobs=DynamoJobStore(
-            _client("dynamodb"), settings.jobs_table, ttl=timedelta(days=settings.job_ttl_days)
+            client("dynamodb"), settings.jobs_table, ttl=timedelta(days=settings.job_ttl_days)
         ),
-        endpoint=SageMakerEndpoint(
-            _client("sagemaker-runtime", read_timeout=budget_s, retries={"mode": "standard"})
-        ),
-        events=EventBridgePublisher(_client("events"), settings.event_bus_name),
+        endpoint=SageMakerEndpoint(sagemaker_runtime_client(time_budget_s=budget_s, max_attempts=3)),
+        events=EventBridgePublisher(client("events"), settings.event_bus_name),
         lease_seconds=settings.lease_seconds,
     )
