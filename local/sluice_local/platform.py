@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     config = load_config()
+    if args.worker_batch_size:
+        routes = tuple(route.model_copy(update={"batch_size": args.worker_batch_size}) for route in config.routes)
+        config = config.model_copy(update={"routes": routes})
     os.environ.update(_aws_environment(args))
     os.environ["POWERTOOLS_LOG_LEVEL"] = args.log_level
     stop = threading.Event()
@@ -133,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             "--port",
             str(args.endpoint_port),
             *[arg for name in endpoint_names for arg in ("--endpoint", name)],
+            *(["--max-batch-size", str(args.endpoint_max_batch_size)] if args.endpoint_max_batch_size else []),
         ],
         cwd=ROOT,
     )

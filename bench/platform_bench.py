@@ -1,0 +1,249 @@
+"""End-to-end benchmark of the local platform: sync and async, micro-batching against batch size 1.
+
+Starts `sluice_local.platform` twice on free loopback ports (once with micro-batching in the
+worker and the endpoint, once with both at batch size 1), drives it over HTTP and prints a
+markdown table (also written to bench/results/platform.md, with a plot in platform.png).
+
+    .venv/bin/python bench/platform_bench.py [--sync-requests 400] [--async-jobs 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+TEXTS = [
+    "I still have not received my new card",
+    "How do I top up my account with Apple Pay?",
+    "My card payment was declined at the shop",
+    "Why was I charged a fee for a transfer?",
+    "I want to change my PIN",
+    "The exchange rate on my statement looks wrong",
+]
+
+
+@dataclass(frozen=True)
+class Result:
+    label: str
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def row(self) -> str:
+        return (
+            f"| {self.label} | {self.requests} | {self.per_second:.1f} | "
+            f"{statistics.median(self.latencies_ms):.1f} | {self.percentile(0.99):.1f} |"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_platform(*, micro_batching: bool) -> Iterator[dict[str, Any]]:
+    outputs = Path(tempfile.mkdtemp()) / "outputs.json"
+    batch = [] if micro_batching else ["--worker-batch-size", "1", "--endpoint-max-batch-size", "1"]
+    command = [
+        sys.executable, "-m", "sluice_local.platform", "--outputs", str(outputs),
+        "--api-port", str(_free_port()), "--endpoint-port", str(_free_port()), "--moto-port", str(_free_port()),
+        "--api-concurrency", "8", *batch,
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        while (line := lines.get(timeout=300)) is not None and "[5/5] ready" not in line:
+            pass
+        if line is None:
+            raise SystemExit(f"the platform exited with status {process.wait()}")
+        yield json.loads(outputs.read_text())
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def bench_sync(outputs: dict[str, Any], *, requests: int, concurrency: int, label: str) -> Result:
+    headers = {"x-api-key": outputs["ApiKey"]}
+    latencies: list[float] = []
+    with (
+        httpx.Client(base_url=outputs["ApiUrl"], timeout=60, headers=headers) as http,
+        tqdm(total=requests, desc=label, unit="req") as progress,
+    ):
+
+        def one(i: int) -> None:
+            body = {"route": "intent", "input": {"text": TEXTS[i % len(TEXTS)]}, "mode": "sync"}
+            started = time.perf_counter()
+            response = http.post("/v1/inferences", json=body)
+            latencies.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+            progress.update()
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(one, range(requests)))
+        elapsed = time.perf_counter() - started
+    return Result(label, requests, elapsed, latencies)
+
+
+def bench_async(outputs: dict[str, Any], *, jobs: int, concurrency: int, label: str) -> Result:
+    """Submit `jobs` async requests; time until the last InferenceCompleted event arrives."""
+    session = boto3.session.Session(
+        region_name=outputs["Region"], aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    sqs = session.client("sqs", endpoint_url=outputs["AwsEndpointUrl"])
+    events = session.client("events", endpoint_url=outputs["AwsEndpointUrl"])
+    queue_url = sqs.create_queue(QueueName="bench-completed")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="bench", EventBusName=outputs["EventBusName"], EventPattern=json.dumps({"source": ["sluice"]})
+    )
+    events.put_targets(Rule="bench", EventBusName=outputs["EventBusName"], Targets=[{"Id": "q", "Arn": arn}])
+
+    submitted: dict[str, float] = {}
+    headers = {"x-api-key": outputs["ApiKey"]}
+    with httpx.Client(base_url=outputs["ApiUrl"], timeout=60, headers=headers) as http:
+
+        def submit(i: int) -> None:
+            body = {"route": "intent", "input": {"text": TEXTS[i % len(TEXTS)]}, "mode": "async"}
+            response = http.post("/v1/inferences", json=body)
+            response.raise_for_status()
+            submitted[response.json()["id"]] = time.perf_counter()
+
+        started = time.perf_counter()
+        with (
+            ThreadPoolExecutor(concurrency) as pool,
+            tqdm(total=jobs, desc=f"{label} submit", unit="job") as bar,
+        ):
+            for _ in pool.map(submit, range(jobs)):
+                bar.update()
+
+    latencies: list[float] = []
+    finished = 0.0
+    with tqdm(total=jobs, desc=f"{label} done", unit="job") as bar:
+        while len(latencies) < jobs:
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5).get(
+                "Messages", []
+            )
+            if not messages and time.perf_counter() - started > 600:
+                raise SystemExit("async jobs did not finish within 10 minutes")
+            now = time.perf_counter()
+            for message in messages:
+                detail = json.loads(message["Body"])["detail"]["detail"]
+                if detail["status"] != "succeeded":
+                    raise SystemExit(
+                        f"job {detail['job_id']} ended {detail['status']}: {detail['error_code']}"
+                    )
+                latencies.append((now - submitted.get(detail["job_id"], started)) * 1000)
+                finished = now
+                bar.update()
+            if messages:
+                sqs.delete_message_batch(
+                    QueueUrl=queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+                    ],
+                )
+    return Result(label, jobs, finished - started, latencies)
+
+
+def plot(results: list[Result], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4))
+    axis.barh([r.label for r in results], [r.per_second for r in results], color="#2b6cb0")
+    axis.set_xlabel("requests (or jobs) per second")
+    axis.set_title("Sluice local platform, end to end")
+    for index, result in enumerate(results):
+        axis.text(result.per_second, index, f" {result.per_second:.0f}/s", va="center")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sync-requests", type=int, default=400)
+    parser.add_argument("--async-jobs", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    results: list[Result] = []
+    for micro_batching in (True, False):
+        mode = "micro-batching" if micro_batching else "batch size 1"
+        print(f"==> platform with {mode}", flush=True)
+        with running_platform(micro_batching=micro_batching) as outputs:
+            results.append(
+                bench_sync(
+                    outputs,
+                    requests=args.sync_requests,
+                    concurrency=args.concurrency,
+                    label=f"API sync, {mode}",
+                )
+            )
+            results.append(
+                bench_async(
+                    outputs, jobs=args.async_jobs, concurrency=args.concurrency, label=f"API async, {mode}"
+                )
+            )
+
+    table = "\n".join(
+        [
+            f"Local platform on this machine ({args.concurrency} concurrent clients; async latency is submit to completion event).",
+            "",
+            "| path | requests | per second | p50 ms | p99 ms |",
+            "|---|---:|---:|---:|---:|",
+            *[r.row() for r in results],
+        ]
+    )
+    print("\n" + table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "platform.md").write_text(table + "\n")
+    plot(results, RESULTS / "platform.png")
+    print(f"\nwrote {RESULTS / 'platform.md'} and platform.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
