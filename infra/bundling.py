@@ -7,10 +7,10 @@ their inputs, so repeated synths (and tests) do not reinstall anything.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import shutil
 import subprocess
 import sys
-import tarfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ def _digest(*parts: str | Path) -> str:
 class LayerBundler:
     """pip-installs the runtime dependencies for Lambda's platform, plus the `sluice` package."""
 
-    def try_bundle(self, output_dir: str, **_: Any) -> bool:
+    def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
         requirements = layer_requirements()
         cache = ROOT / ".build" / f"layer-{_digest(*requirements, LAMBDA_PYTHON_VERSION)}"
         if not cache.exists():
@@ -89,21 +89,30 @@ class LayerBundler:
 
 @jsii.implements(ILocalBundling)
 class ModelArtifactBundler:
-    """Packs the trained model (`.sluice/model`) with `model/inference.py` into model.tar.gz."""
+    """Packs the trained model with the current `model/inference.py` into model.tar.gz."""
 
     def __init__(self, model_dir: Path) -> None:
         self._model_dir = model_dir
 
-    def try_bundle(self, output_dir: str, **_: Any) -> bool:
+    def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
         if not (self._model_dir / "metrics.json").exists():
             raise RuntimeError(
                 f"No trained model in {self._model_dir}: run `make model`, or set "
                 "routes[].endpoint.model_data_url in cdk.json to an existing model.tar.gz"
             )
-        with tarfile.open(Path(output_dir) / "model.tar.gz", "w:gz") as archive:
-            for path in sorted(self._model_dir.iterdir()):
-                if path.name != "code":
-                    archive.add(path, arcname=path.name)
-            archive.add(ROOT / "model" / "inference.py", arcname="code/inference.py")
-            archive.add(ROOT / "model" / "requirements.txt", arcname="code/requirements.txt")
+        # The handler ships from the source tree, so a code change never needs a retrain.
+        code = self._model_dir / "code"
+        code.mkdir(exist_ok=True)
+        for name in ("inference.py", "requirements.txt"):
+            shutil.copy2(ROOT / "model" / name, code / name)
+        _model_packager().package(self._model_dir, Path(output_dir) / "model.tar.gz")
         return True
+
+
+def _model_packager() -> Any:
+    spec = importlib.util.spec_from_file_location("sluice_model_package", ROOT / "model" / "package.py")
+    if spec is None or spec.loader is None:
+        raise ImportError("model/package.py is missing")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

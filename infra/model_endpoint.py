@@ -7,7 +7,7 @@ everything the model needs.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, BundlingOptions, BundlingOutput, DockerImage
+from aws_cdk import AssetHashType, Aws, BundlingOptions, BundlingOutput, DockerImage
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
@@ -87,6 +87,8 @@ class ModelEndpoint(Construct):
             self,
             "Artifact",
             path=str(ROOT / "model"),
+            # Hash the packed artifact, not model/: retraining changes the weights, not the code.
+            asset_hash_type=AssetHashType.OUTPUT,
             bundling=BundlingOptions(
                 image=DockerImage.from_registry("public.ecr.aws/docker/library/python:3.12-slim"),
                 local=ModelArtifactBundler(ROOT / ".sluice" / "model"),
