@@ -1,0 +1,74 @@
+"""`detect(text)`: every recognizer over the folded text, overlaps resolved, offsets mapped back.
+
+Fails closed: any internal error, or running past the time budget, raises `PiiDetectionError`
+so the caller rejects the request instead of passing the text on unredacted.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sluice.pii.errors import PiiDetectionError, PiiDetectionTimeout
+from sluice.pii.lexicon import lexicon
+from sluice.pii.names import PeopleAndPlaces
+from sluice.pii.normalize import fold
+from sluice.pii.recognizers import ALL, Doc
+from sluice.pii.recognizers.addresses import AddressBlock
+from sluice.pii.spans import Span, resolve
+
+DEFAULT_MIN_SCORE = 0.5
+DEFAULT_TIME_BUDGET_MS = 250.0
+
+_PEOPLE_AND_PLACES = PeopleAndPlaces()
+_ADDRESS_BLOCK = AddressBlock()
+
+
+def detect(
+    text: str,
+    *,
+    min_score: float = DEFAULT_MIN_SCORE,
+    entities: frozenset[str] | None = None,
+    time_budget_ms: float | None = DEFAULT_TIME_BUDGET_MS,
+) -> list[Span]:
+    """Spans of personal data in `text`, disjoint and sorted, with offsets into `text` itself."""
+    try:
+        warm()  # a one-off cost per process, not charged to the first request's budget
+        deadline = None if time_budget_ms is None else time.perf_counter() + time_budget_ms / 1000
+        return _detect(text, min_score, entities, deadline)
+    except PiiDetectionError:
+        raise
+    except Exception as error:  # fail closed: whatever broke, the text is not let through
+        raise PiiDetectionError(f"PII detection failed: {type(error).__name__}") from None
+
+
+def warm() -> None:
+    """Loads the word lists now (e.g. in a Lambda's init phase) instead of on the first request."""
+    lexicon()
+
+
+def _detect(
+    text: str, min_score: float, entities: frozenset[str] | None, deadline: float | None
+) -> list[Span]:
+    if not text:
+        return []
+    folded = fold(text)
+    doc = Doc(folded.text)
+    found: list[Span] = []
+    for recognizer in (*ALL, _PEOPLE_AND_PLACES):
+        found.extend(recognizer.find(doc))
+        if deadline is not None and time.perf_counter() > deadline:
+            raise PiiDetectionTimeout("PII detection exceeded its time budget")
+    found.extend(_ADDRESS_BLOCK.extend(doc, [s for s in found if s.score >= min_score]))
+    protected = doc.protected
+    kept = [
+        s
+        for s in found
+        if s.score >= min_score
+        and (entities is None or s.entity_type in entities)
+        and not any(s.start < end and start < s.end for start, end in protected)
+    ]
+    spans = []
+    for span in resolve(kept):
+        start, end = folded.to_original(span.start, span.end)
+        spans.append(Span(start, end, span.entity_type, round(span.score, 2)))
+    return spans

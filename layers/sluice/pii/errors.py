@@ -1,0 +1,28 @@
+"""Domain errors of the PII layer. Detection fails closed: callers reject the request (503)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from sluice.errors import SluiceError
+
+
+class PiiDetectionError(SluiceError):
+    """Detection could not finish: the text must not go anywhere unredacted."""
+
+    code = "PII_DETECTION_FAILED"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    retryable = True
+
+
+class PiiDetectionTimeout(PiiDetectionError):
+    """Detection exceeded its time budget."""
+
+    code = "PII_DETECTION_TIMEOUT"
+
+
+class RevealNotPermitted(SluiceError):
+    """A caller without the reveal permission asked for a pseudonym's original value."""
+
+    code = "PII_REVEAL_FORBIDDEN"
+    status = HTTPStatus.FORBIDDEN
