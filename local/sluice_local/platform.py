@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--outputs", type=Path, default=STATE / "outputs.json", help="where to write stack outputs"
     )
+    parser.add_argument(
+        "--worker-batch-size", type=int, help="override every route's batch size (benchmarks)"
+    )
+    parser.add_argument("--endpoint-max-batch-size", type=int, help="the local endpoint's micro-batch cap")
     parser.add_argument("--log-level", default="WARNING", help="handler log level (POWERTOOLS_LOG_LEVEL)")
     args = parser.parse_args(argv)
 
@@ -101,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
 
     config = load_config()
     if args.worker_batch_size:
-        routes = tuple(route.model_copy(update={"batch_size": args.worker_batch_size}) for route in config.routes)
+        routes = tuple(
+            route.model_copy(update={"batch_size": args.worker_batch_size}) for route in config.routes
+        )
         config = config.model_copy(update={"routes": routes})
     os.environ.update(_aws_environment(args))
     os.environ["POWERTOOLS_LOG_LEVEL"] = args.log_level
@@ -115,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, shutdown)
 
     print(f"[1/5] moto server on {HOST}:{args.moto_port}", flush=True)
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the banner
 
     moto = ThreadedMotoServer(ip_address=HOST, port=args.moto_port, verbose=False)
     moto.start()
@@ -136,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
             "--port",
             str(args.endpoint_port),
             *[arg for name in endpoint_names for arg in ("--endpoint", name)],
-            *(["--max-batch-size", str(args.endpoint_max_batch_size)] if args.endpoint_max_batch_size else []),
+            *(
+                ["--max-batch-size", str(args.endpoint_max_batch_size)]
+                if args.endpoint_max_batch_size
+                else []
+            ),
         ],
         cwd=ROOT,
     )
