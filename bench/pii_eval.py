@@ -310,7 +310,10 @@ def render(
             cells = []
             for name in names:
                 t = results[(name, dataset)].per_type[kind]
-                cells.append(f"{t.precision:.2f} / {t.recall:.2f} / {t.f2:.2f}")
+                if gold:
+                    cells.append(f"{t.precision:.2f} / {t.recall:.2f} / {t.f2:.2f}")
+                else:  # no gold of this type: only false positives can be counted
+                    cells.append(f"{t.wrong} false positives")
             lines.append(f"| {kind} | {gold} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += [

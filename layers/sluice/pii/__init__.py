@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sluice.pii.detect import DEFAULT_MIN_SCORE, DEFAULT_TIME_BUDGET_MS, detect, warm
+from sluice.pii.detection import DEFAULT_MIN_SCORE, DEFAULT_TIME_BUDGET_MS, detect, warm
 from sluice.pii.errors import PiiDetectionError, PiiDetectionTimeout, RevealNotPermitted
 from sluice.pii.keys import KeyProvider, LocalKeyFile, StaticKey
 from sluice.pii.spans import Span
@@ -18,17 +18,17 @@ from sluice.pii.vault import InMemoryVault, PseudonymVault
 
 if TYPE_CHECKING:
     from sluice.pii.policy import Operator, RedactionPolicy
-    from sluice.pii.redact import PiiPolicyError, RedactionResult, redact, reidentify
+    from sluice.pii.redaction import PiiPolicyError, RedactionResult, redact, reidentify
 
 # Redaction pulls in pydantic (policy validation): imported on first use so that code that only
 # detects, and cold starts, do not pay for it.
 _LAZY = {
     "Operator": "sluice.pii.policy",
     "RedactionPolicy": "sluice.pii.policy",
-    "PiiPolicyError": "sluice.pii.redact",
-    "RedactionResult": "sluice.pii.redact",
-    "redact": "sluice.pii.redact",
-    "reidentify": "sluice.pii.redact",
+    "PiiPolicyError": "sluice.pii.redaction",
+    "RedactionResult": "sluice.pii.redaction",
+    "redact": "sluice.pii.redaction",
+    "reidentify": "sluice.pii.redaction",
 }
 
 

@@ -1,4 +1,4 @@
-"""Log redaction: every string a Powertools Logger writes goes through `sluice.pii.redact`.
+"""Log redaction: every string a Powertools Logger writes goes through `sluice.pii.redaction`.
 
     from aws_lambda_powertools import Logger
     from sluice.pii.logging import PiiRedactingFormatter
@@ -41,7 +41,7 @@ _LOG_BUDGET_MS = 50.0
 
 def redact_value(value: Any) -> Any:
     """`value` with every string in it (recursively through dicts, lists, tuples) masked."""
-    from sluice.pii.redact import redact
+    from sluice.pii.redaction import redact
 
     if isinstance(value, str):
         try:

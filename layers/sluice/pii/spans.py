@@ -22,14 +22,25 @@ class Span:
         return self.end - self.start
 
 
-def resolve(spans: Iterable[Span]) -> list[Span]:
-    """Keeps the best of overlapping spans (higher score, then longer, then earlier), sorted by start.
+def resolve(spans: Iterable[Span], text: str) -> list[Span]:
+    """Disjoint spans sorted by start: where spans overlap, the better one (higher score, then
+    longer, then earlier) keeps the overlap and the other keeps what sticks out of it.
 
-    The result is disjoint, so a redactor can replace spans right to left without offset fixes.
+    Keeping the remainder matters for redaction: in "John Smithjohn@example.com" the e-mail wins
+    "Smithjohn", yet "John" must still go. A remainder without a letter or digit is dropped.
     """
     kept: list[Span] = []
     for span in sorted(spans, key=lambda s: (-s.score, -(s.end - s.start), s.start)):
-        if span.end > span.start and not any(span.overlaps(k) for k in kept):
-            kept.append(span)
+        pieces = [(span.start, span.end)]
+        for other in kept:
+            pieces = [
+                part
+                for start, end in pieces
+                for part in ((start, min(end, other.start)), (max(start, other.end), end))
+                if part[0] < part[1]
+            ]
+        for start, end in pieces:
+            if any(ch.isalnum() for ch in text[start:end]):
+                kept.append(Span(start, end, span.entity_type, span.score))
     kept.sort(key=lambda s: s.start)
     return kept

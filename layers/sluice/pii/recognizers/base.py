@@ -11,8 +11,9 @@ from sluice.pii.spans import Span
 
 _DIGIT = re.compile(r"\d")
 # Our own redaction output: `<EMAIL_ADDRESS>`, `<PERSON_7f3a9c2b1d4e>`, `<US_SSN#9c1d2e3f4a5b6c7d>`.
-# Recognizers see it as blanks, so redacting a redacted text changes nothing (and "<US_SSN>" is
-# not the context word "ssn" for a number next to it).
+# Recognizers see it as a run of "x": a word, like most values it replaced, so the characters
+# around it keep the boundaries they had (redacting a redacted text changes nothing), and
+# "<US_SSN>" is not the context word "ssn" for a number next to it.
 REDACTION_TOKEN = re.compile(r"<[A-Z][A-Z0-9_]{1,40}(?:_[0-9a-f]{12}|#[0-9a-f]{16})?>")
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -27,7 +28,7 @@ class Doc:
         if "<" in text:
             self.protected = [m.span() for m in REDACTION_TOKEN.finditer(text)]
             for start, end in self.protected:
-                text = text[:start] + " " * (end - start) + text[end:]
+                text = text[:start] + "x" * (end - start) + text[end:]
         self.text = text
         # Most chat text has no digit at all: numeric recognizers skip it without running a regex.
         self.has_digit = _DIGIT.search(text) is not None

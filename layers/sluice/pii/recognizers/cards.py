@@ -59,9 +59,10 @@ def valid_card(value: str) -> bool:
 CREDIT_CARD = PatternRecognizer(
     "CREDIT_CARD",
     # Contiguous digits, 4-4-4-4(-3) groups with one kind of separator, or Amex's 4-6-5.
+    # Only digits bound a number: "cc4929..." or "Smith4929..." still hold a card.
     re.compile(
-        r"(?<![\w-])(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?"
-        r"|\d{4}([ -]?)\d{6}\2\d{4,5}|\d{12,19})(?![\w-])"
+        r"(?<![\d-])(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?"
+        r"|\d{4}([ -]?)\d{6}\2\d{4,5}|\d{12,19})(?![\d-])"
     ),
     score=1.0,
     validate=valid_card,

@@ -63,7 +63,8 @@ class PhoneRecognizer:
         digits = sum(len(g) for g in groups)
         if not 7 <= digits <= 15:
             return 0.0
-        if body.startswith(("+", "00")) and digits >= 8:
+        international = body.startswith("+") or (body.startswith("00") and len(groups) > 1)
+        if international and digits >= 8:
             return 0.8
         if "(" in body or body != value:  # area code in parentheses, or an extension
             return 0.7

@@ -68,7 +68,7 @@ def _detect(
         and not any(s.start < end and start < s.end for start, end in protected)
     ]
     spans = []
-    for span in resolve(kept):
+    for span in resolve(kept, folded.text):
         start, end = folded.to_original(span.start, span.end)
         spans.append(Span(start, end, span.entity_type, round(span.score, 2)))
     return spans

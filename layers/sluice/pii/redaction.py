@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sluice.pii.detect import DEFAULT_TIME_BUDGET_MS, detect
+from sluice.pii.detection import DEFAULT_TIME_BUDGET_MS, detect
 from sluice.pii.errors import PiiDetectionError
 from sluice.pii.keys import KeyProvider
 from sluice.pii.policy import Operator, RedactionPolicy
@@ -48,15 +48,46 @@ def redact(
     vault: PseudonymVault | None = None,
     time_budget_ms: float | None = DEFAULT_TIME_BUDGET_MS,
 ) -> RedactionResult:
-    """Replaces every detected value (unless its type is allowed) and reports what was replaced."""
+    """Replaces every detected value (unless its type is allowed) and reports what was replaced.
+
+    `spans` are the values found in `text` itself. Replacing a value changes what its neighbours
+    look like ("Smith4929..." becomes "<PERSON>4929..."), so the output is checked again until
+    nothing more is found (at most `_MAX_PASSES`): redacting the result changes nothing, and
+    `counts` include what those extra passes found.
+    """
     policy = policy or _DEFAULT_POLICY
+    first: tuple[Span, ...] = ()
+    counts: Counter[str] = Counter()
+    for _ in range(_MAX_PASSES):
+        spans = _spans(text, policy, time_budget_ms)
+        if not spans:
+            break
+        text = _apply(text, spans, policy, tenant, key_provider, vault)
+        counts.update(s.entity_type for s in spans)
+        first = first or tuple(spans)
+    return RedactionResult(text, first, dict(sorted(counts.items())))
+
+
+_MAX_PASSES = 4
+
+
+def _spans(text: str, policy: RedactionPolicy, time_budget_ms: float | None) -> list[Span]:
     spans = [
         s
         for s in detect(text, min_score=policy.min_score, time_budget_ms=time_budget_ms)
         if policy.operator_for(s.entity_type) is not Operator.ALLOW
     ]
-    if not spans:
-        return RedactionResult(text)
+    return _propagate(text, spans) if spans else spans
+
+
+def _apply(
+    text: str,
+    spans: list[Span],
+    policy: RedactionPolicy,
+    tenant: str,
+    key_provider: KeyProvider | None,
+    vault: PseudonymVault | None,
+) -> str:
     key = _key(policy, spans, key_provider)
     pieces: list[str] = []
     cursor = 0
@@ -68,8 +99,37 @@ def redact(
         )
         cursor = span.end
     pieces.append(text[cursor:])
-    counts = Counter(s.entity_type for s in spans)
-    return RedactionResult("".join(pieces), tuple(spans), dict(sorted(counts.items())))
+    return "".join(pieces)
+
+
+def standalone(value: str) -> str:
+    """A regex for `value` where it is not part of a longer word ("Smith" in "Smithson") or number."""
+
+    def edge(ch: str) -> str:
+        return r"\d" if ch.isdigit() else r"[^\W\d_]" if ch.isalpha() else ""
+
+    before, after = edge(value[0]), edge(value[-1])
+    return (f"(?<!{before})" if before else "") + re.escape(value) + (f"(?!{after})" if after else "")
+
+
+def _propagate(text: str, spans: list[Span]) -> list[Span]:
+    """Adds the other standalone occurrences of each detected value ("John Smith ... Smith said").
+
+    A value that is personal data in one place is personal data wherever it recurs, even where
+    the context that gave it away is missing.
+    """
+    values = {text[s.start : s.end]: s for s in spans if s.end - s.start >= 3}
+    extra: list[Span] = []
+    for value, span in values.items():
+        if text.count(value) < 2:
+            continue
+        for match in re.finditer(standalone(value), text):
+            candidate = Span(match.start(), match.end(), span.entity_type, span.score)
+            if not any(candidate.overlaps(s) for s in spans) and not any(
+                candidate.overlaps(s) for s in extra
+            ):
+                extra.append(candidate)
+    return sorted([*spans, *extra], key=lambda s: s.start) if extra else spans
 
 
 def _key(policy: RedactionPolicy, spans: list[Span], key_provider: KeyProvider | None) -> bytes:
