@@ -313,7 +313,7 @@ def render(
                 if gold:
                     cells.append(f"{t.precision:.2f} / {t.recall:.2f} / {t.f2:.2f}")
                 else:  # no gold of this type: only false positives can be counted
-                    cells.append(f"{t.wrong} false positives")
+                    cells.append(f"{t.wrong} spans, no gold of this type")
             lines.append(f"| {kind} | {gold} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += [
