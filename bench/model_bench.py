@@ -1,0 +1,275 @@
+"""Benchmark of the default model: called directly, and through the local endpoint under load.
+
+(a) predict_fn in-process, one text per call against batches of `--batch-size`;
+(b) the local endpoint (`sluice_local.endpoint`, its own process) under `--concurrency` concurrent
+    clients over loopback, one text per request, with micro-batching against max_batch_size=1.
+
+Prints a markdown table and writes it to bench/results/model.md. No plot: matplotlib is not part of
+the dev environment, and the table carries the figures.
+
+    .venv/bin/python bench/model_bench.py [--requests 640] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import httpx
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+ENDPOINT = "sluice-intent"
+
+
+@dataclass(frozen=True)
+class Result:
+    scenario: str
+    texts: int
+    calls: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def texts_per_second(self) -> float:
+        return self.texts / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def row(self) -> str:
+        return (
+            f"| {self.scenario} | {self.texts} | {self.calls} | {self.texts_per_second:.0f} | "
+            f"{statistics.median(self.latencies_ms):.1f} | {self.percentile(0.99):.1f} |"
+        )
+
+
+def load_texts(limit: int) -> list[str]:
+    """Real customer queries from the test split, repeated if more are asked for than it has."""
+    with (ROOT / "data" / "banking77" / "test.csv").open(newline="", encoding="utf-8") as file:
+        texts = [row["text"] for row in csv.DictReader(file)]
+    return [texts[i % len(texts)] for i in range(limit)]
+
+
+# --- (a) the model in-process --------------------------------------------------------------------
+
+
+def bench_direct(model_dir: Path, texts: list[str], batch_size: int) -> list[Result]:
+    from sluice_local.endpoint import load_handler
+
+    handler = load_handler()
+    model = handler.model_fn(str(model_dir))
+    handler.predict_fn([handler.Instance(text) for text in texts[:batch_size]], model)  # warm-up
+
+    results = []
+    for size in (1, batch_size):
+        latencies = []
+        started = time.perf_counter()
+        with tqdm(total=len(texts), desc=f"predict_fn, batch {size}", unit="text", leave=False) as progress:
+            for offset in range(0, len(texts), size):
+                chunk = [handler.Instance(text) for text in texts[offset : offset + size]]
+                call_started = time.perf_counter()
+                handler.predict_fn(chunk, model)
+                latencies.append((time.perf_counter() - call_started) * 1000)
+                progress.update(len(chunk))
+        seconds = time.perf_counter() - started
+        results.append(
+            Result(f"predict_fn, batch size {size}", len(texts), len(latencies), seconds, latencies)
+        )
+    return results
+
+
+# --- (b) the local endpoint under concurrent load ------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_endpoint(model_dir: Path, *, max_batch_size: int, max_wait_ms: float) -> Iterator[str]:
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "sluice_local.endpoint",
+        "--model-dir",
+        str(model_dir),
+        "--port",
+        str(port),
+        "--endpoint",
+        ENDPOINT,
+        "--max-batch-size",
+        str(max_batch_size),
+        "--max-wait-ms",
+        str(max_wait_ms),
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_ready(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            raise SystemExit(f"the endpoint exited with status {process.returncode}:\n{stderr}")
+        try:
+            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)  # the model takes a few seconds to load
+    raise SystemExit(f"the endpoint at {url} was not ready within {timeout_s:.0f}s")
+
+
+async def _load(
+    url: str, texts: list[str], concurrency: int, on_done: Callable[[], Any]
+) -> tuple[float, list[float]]:
+    """`concurrency` clients, each sending its next text as soon as its last answer arrives."""
+    latencies: list[float] = []
+    pending = iter(texts)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def one_client() -> None:
+            for text in pending:
+                body = json.dumps({"instances": [{"text": text}], "top_k": 5})
+                started = time.perf_counter()
+                response = await client.post(
+                    f"/endpoints/{ENDPOINT}/invocations",
+                    content=body,
+                    headers={"Content-Type": "application/json", "Accept": "application/json"},
+                )
+                latencies.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                on_done()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies
+
+
+def bench_endpoint(
+    model_dir: Path, texts: list[str], *, concurrency: int, max_batch_size: int, max_wait_ms: float
+) -> Result:
+    label = "micro-batching" if max_batch_size > 1 else "batch size 1"
+    with running_endpoint(model_dir, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms) as url:
+        asyncio.run(_load(url, texts[: concurrency * 2], concurrency, lambda: None))  # warm-up
+        with tqdm(total=len(texts), desc=f"endpoint, {label}", unit="req", leave=False) as progress:
+            seconds, latencies = asyncio.run(_load(url, texts, concurrency, progress.update))
+    scenario = f"endpoint, {concurrency} clients, " + (
+        f"micro-batching (max {max_batch_size}, {max_wait_ms:g} ms)"
+        if max_batch_size > 1
+        else "max_batch_size=1"
+    )
+    return Result(scenario, len(texts), len(texts), seconds, latencies)
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def report(results: list[Result], args: argparse.Namespace, model_version: str) -> str:
+    direct_1, direct_n, endpoint_n, endpoint_1 = results  # the order main() runs them in
+    lines = [
+        "# Default model benchmark",
+        "",
+        f"`{' '.join(['.venv/bin/python', 'bench/model_bench.py', *sys.argv[1:]])}` on "
+        f"{os.cpu_count()} CPU cores ({platform.machine()}, Python {platform.python_version()}, "
+        f"torch {_torch_version()}, no GPU), model `{model_version}`. "
+        "Latency is per call for predict_fn and per request for the endpoint; "
+        "endpoint requests carry one text each, as the platform's sync path sends them.",
+        "",
+        "| scenario | texts | calls / requests | texts/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(result.row() for result in results),
+        "",
+        f"- predict_fn: batches of {args.batch_size} give "
+        f"{direct_n.texts_per_second / direct_1.texts_per_second:.1f}x the throughput of one text per call.",
+        f"- endpoint: micro-batching serves {endpoint_n.texts_per_second / endpoint_1.texts_per_second:.1f}x "
+        f"the requests/s of max_batch_size=1 under the same {args.concurrency} concurrent clients "
+        "(target: at least 2.5x).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _torch_version() -> str:
+    import torch
+
+    return str(torch.__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model-dir", type=Path, default=ROOT / ".sluice" / "model")
+    parser.add_argument("--direct-texts", type=int, default=512, help="texts for the in-process runs")
+    parser.add_argument("--batch-size", type=int, default=32, help="predict_fn batch size in (a)")
+    parser.add_argument("--requests", type=int, default=640, help="requests per endpoint run")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent endpoint clients")
+    parser.add_argument("--max-batch-size", type=int, default=32, help="the endpoint's micro-batch cap")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--output", type=Path, default=RESULTS / "model.md")
+    args = parser.parse_args(argv)
+    metrics_file = args.model_dir / "metrics.json"
+    if not metrics_file.exists():
+        print(f"No trained model in {args.model_dir}: run `make model` first.", file=sys.stderr)
+        return 1
+    model_version = json.loads(metrics_file.read_text())["model_version"]
+
+    print("[1/3] predict_fn in-process", flush=True)
+    results = bench_direct(args.model_dir, load_texts(args.direct_texts), args.batch_size)
+    texts = load_texts(args.requests)
+    for step, max_batch_size in ((2, args.max_batch_size), (3, 1)):
+        print(f"[{step}/3] endpoint, max_batch_size={max_batch_size}", flush=True)
+        results.append(
+            bench_endpoint(
+                args.model_dir,
+                texts,
+                concurrency=args.concurrency,
+                max_batch_size=max_batch_size,
+                max_wait_ms=args.max_wait_ms,
+            )
+        )
+
+    table = report(results, args, model_version)
+    print("\n" + table)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(table)
+    print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
