@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack
 from constructs import Construct
 
 from infra.encryption import PlatformKey
 from infra.event_bus import PlatformEventBus
 from infra.functions import SluiceFunction, SluiceLayer
 from infra.model_endpoint import ModelEndpoint
+from infra.privacy import PiiKeyMaterial
 from infra.rest_api import RestApi
 from infra.route_queue import RouteQueue
 from infra.state import StateTables
+from infra.uploads import Uploads
 from infra.worker import subscribe_worker
 from sluice.config import DeploymentConfig
 from sluice.routing import RouteTable, RouteTarget
@@ -104,7 +106,45 @@ class SluiceStack(Stack):
             endpoints[route.name].grant_invoke(worker.role)
             subscribe_worker(worker, route, queues[route.name])
 
+        # S3 batch ingestion: uploads bucket → SQS → ingest → route queues; the worker accounts
+        # for batch jobs (results, counters, BatchCompleted).
+        uploads = Uploads(self, "Uploads", config=config, key=key, removal_policy=removal)
+        ingest = SluiceFunction(
+            self,
+            "IngestFunction",
+            handler_folder="ingest",
+            description="Sluice ingest: stream uploaded files of records into route queues",
+            config=config.ingest.function,
+            environment={
+                "JOBS_TABLE_NAME": tables.jobs.table_name,
+                "BATCHES_TABLE_NAME": uploads.batches.table_name,
+                "ROUTES": routes_json,
+                "EVENT_BUS_NAME": bus.bus.event_bus_name,
+                "INGEST_QUEUE_URL": uploads.queue.queue_url,
+                "INGEST_LIMITS": config.ingest.model_dump_json(),
+                "JOB_TTL_DAYS": str(config.job_ttl_days),
+            },
+            **common,
+        )
+        uploads.subscribe(ingest)
+        uploads.grant_ingest(ingest)
+        tables.jobs.grant_write_data(ingest.role)
+        bus.bus.grant_put_events_to(ingest.role)
+        for route in config.routes:
+            queues[route.name].queue.grant_send_messages(ingest.role)
+        uploads.grant_outputs(worker)
+        uploads.batches.grant_read_write_data(worker.role)
+        worker.function.add_environment("BATCHES_TABLE_NAME", uploads.batches.table_name)
+
         api = RestApi(self, "RestApi", config=config, handler=api_function.function, key=key)
+
+        pii_keys = PiiKeyMaterial(self, "PiiKeys", key=key, removal_policy=removal)
+        pii_keys.grant_redact_and_reveal(api_function.role)
+        api_function.function.add_environment("PII_KEY_SECRET_ARN", pii_keys.hmac_key.secret_arn)
+        api_function.function.add_environment("PII_VAULT_TABLE_NAME", pii_keys.vault.table_name)
+        if config.api.reveal_tenants:
+            reveal_key_ids = [api.api_keys[tenant].key_id for tenant in config.api.reveal_tenants]
+            api_function.function.add_environment("REVEAL_TENANTS", Fn.join(",", reveal_key_ids))
 
         CfnOutput(self, "ApiUrl", value=api.api.url)
         CfnOutput(self, "JobsTableName", value=tables.jobs.table_name)
@@ -117,3 +157,7 @@ class SluiceStack(Stack):
             CfnOutput(self, f"QueueUrl{suffix}", value=queues[route.name].queue.queue_url)
             CfnOutput(self, f"DeadLetterQueueUrl{suffix}", value=queues[route.name].dead_letters.queue_url)
             CfnOutput(self, f"EndpointName{suffix}", value=endpoints[route.name].endpoint_name)
+        CfnOutput(self, "UploadsBucket", value=uploads.bucket.bucket_name)
+        CfnOutput(self, "BatchesTableName", value=uploads.batches.table_name)
+        CfnOutput(self, "IngestQueueUrl", value=uploads.queue.queue_url)
+        CfnOutput(self, "IngestDeadLetterQueueUrl", value=uploads.dead_letters.queue_url)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -27,3 +30,18 @@ def lambda_context() -> object:
     from sluice_local.runtime import LocalContext
 
     return LocalContext(function_name="sluice-test", timeout_seconds=30)
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Everything the platform logger writes during the test, formatted as in production."""
+    from sluice.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sluice.ports import Invocation, RedactedInput
@@ -32,7 +32,11 @@ class FakeIntentEndpoint:
         failure = self._failures(instances) if self._failures else None
         if failure is not None:
             raise failure
-        predictions = [{"intents": [{"label": "card_arrival", "score": 0.9}]} for _ in instances]
+        # `echo` plays a generative model that repeats its input: it shows what the model saw.
+        predictions = [
+            {"intents": [{"label": "card_arrival", "score": 0.9}], "echo": item.get("text", "")}
+            for item in instances
+        ]
         return Invocation(body={"predictions": predictions, "model_version": "fake-1"}, variant="AllTraffic")
 
 
@@ -42,6 +46,16 @@ class CountingRedactor:
     def __init__(self) -> None:
         self.calls = 0
 
-    def redact(self, value: dict[str, Any], *, tenant: str, allow: tuple[str, ...]) -> RedactedInput:
+    def redact(
+        self,
+        value: dict[str, Any],
+        *,
+        tenant: str,
+        allow: tuple[str, ...],
+        operators: Mapping[str, str] | None = None,
+    ) -> RedactedInput:
         self.calls += 1
         return RedactedInput(input=value, counts={})
+
+    def reveal(self, value: dict[str, Any], *, tenant: str, can_reveal: bool) -> dict[str, Any]:
+        return value

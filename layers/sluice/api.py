@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -109,8 +109,13 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
         return _json(answer["status"], answer["body"], headers)
 
     @app.get("/v1/inferences/<job_id>", summary="Status and output of an inference job", responses=_ERRORS)
-    def get_inference(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> JobView:
-        return dependencies().service.get(job_id, caller())
+    def get_inference(
+        job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+        reveal: Annotated[
+            bool, Query(description="re-identify pseudonyms (needs the reveal permission)")
+        ] = False,
+    ) -> JobView:
+        return dependencies().service.get(job_id, caller(), reveal=reveal)
 
     @app.get("/v1/health", summary="Liveness of the API")
     def health() -> dict[str, str]:

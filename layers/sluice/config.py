@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 RouteName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
 EntityType = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,40}$")]
+PiiOperator = Literal["mask", "hash", "pseudonymize", "drop"]
 
 # The SageMaker PyTorch inference container (GPU) that hosts model/inference.py in AWS.
 DEFAULT_PYTORCH_IMAGE = "763104351884.dkr.ecr.{region}.amazonaws.com/pytorch-inference:2.6.0-gpu-py312"
@@ -50,6 +51,9 @@ class RouteConfig(_Frozen):
     required_text_fields: tuple[str, ...] = ("text",)
     # Entity types this route may receive unredacted (explicit opt-out, per type).
     pii_allow: tuple[EntityType, ...] = ()
+    # How each entity type is redacted; unlisted types are masked (`<EMAIL_ADDRESS>`).
+    # `hash` is a keyed HMAC-SHA256; `pseudonymize` a stable per-tenant token kept in the vault.
+    pii_operators: dict[EntityType, PiiOperator] = Field(default_factory=dict)
 
 
 class ApiConfig(_Frozen):
@@ -58,6 +62,8 @@ class ApiConfig(_Frozen):
     quota_per_day: int = Field(100_000, ge=1)
     tenants: tuple[RouteName, ...] = ("default",)
     idempotency_ttl_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    # Tenants whose callers may ask for pseudonymized values back (`GET ...?reveal=true`).
+    reveal_tenants: tuple[RouteName, ...] = ()
 
 
 class FunctionConfig(_Frozen):
@@ -65,6 +71,33 @@ class FunctionConfig(_Frozen):
     timeout_seconds: int = Field(30, ge=3, le=900)
     # None leaves the account's pool shared; a number reserves (and caps) that many instances.
     reserved_concurrency: int | None = Field(None, ge=1, le=10_000)
+
+
+class IngestConfig(_Frozen):
+    """S3 batch ingestion: limits that protect the `ingest` function and the routes behind it."""
+
+    function: FunctionConfig = FunctionConfig(memory_mb=512, timeout_seconds=900)
+    # Objects larger than this (as stored, before decompression) are rejected unread.
+    max_file_bytes: int = Field(10 * 1024**3, ge=1024, le=5 * 1024**4)
+    # A gzip member expanding more than this many times is treated as a decompression bomb.
+    max_decompression_ratio: int = Field(200, ge=2, le=10_000)
+    max_decompressed_bytes: int = Field(50 * 1024**3, ge=1024)
+    # A line longer than this is rejected without being held in memory.
+    max_line_bytes: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Records per SendMessageBatch call (SQS allows at most 10).
+    send_batch_size: int = Field(10, ge=1, le=10)
+    # Records between checkpoints: what a killed invocation may have to redo.
+    checkpoint_every_records: int = Field(2000, ge=10, le=1_000_000)
+    # Stop and checkpoint when less than this is left of the invocation's time.
+    time_reserve_ms: int = Field(20_000, ge=1000, le=300_000)
+    # Rejected lines listed one by one in the report; beyond this only counts per code.
+    max_reported_rejections: int = Field(1000, ge=0, le=10_000)
+    max_receive_count: int = Field(5, ge=1, le=20)
+    # Tenant the jobs of uploaded files are accounted to.
+    tenant: RouteName = "uploads"
+    incoming_retention_days: int = Field(7, ge=1, le=3650)
+    results_retention_days: int = Field(30, ge=1, le=3650)
+    access_log_retention_days: int = Field(90, ge=1, le=3650)
 
 
 class DeploymentConfig(_Frozen):
@@ -75,6 +108,7 @@ class DeploymentConfig(_Frozen):
     api: ApiConfig = ApiConfig()
     api_function: FunctionConfig = FunctionConfig(memory_mb=1024, timeout_seconds=29)
     worker_function: FunctionConfig = FunctionConfig(memory_mb=512, timeout_seconds=60)
+    ingest: IngestConfig = IngestConfig()
     job_ttl_days: int = Field(30, ge=1, le=3650)
     log_retention_days: int = Field(30, ge=1, le=3653)
     max_request_bytes: int = Field(512 * 1024, ge=1024, le=6 * 1024 * 1024)
@@ -90,6 +124,13 @@ class DeploymentConfig(_Frozen):
         return routes
 
     @model_validator(mode="after")
+    def _reveal_tenants_exist(self) -> DeploymentConfig:
+        unknown = set(self.api.reveal_tenants) - set(self.api.tenants)
+        if unknown:
+            raise ValueError(f"api.reveal_tenants names unknown tenants: {sorted(unknown)}")
+        return self
+
+    @model_validator(mode="after")
     def _request_fits_largest_input(self) -> DeploymentConfig:
         largest = max(route.max_input_bytes for route in self.routes)
         if self.max_request_bytes < largest:
@@ -103,3 +144,7 @@ class DeploymentConfig(_Frozen):
     def worker_visibility_timeout_seconds(self) -> int:
         # AWS guidance: at least 6x the function timeout, so a throttled retry never overlaps.
         return 6 * self.worker_function.timeout_seconds
+
+    @property
+    def ingest_visibility_timeout_seconds(self) -> int:
+        return 6 * self.ingest.function.timeout_seconds

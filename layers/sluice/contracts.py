@@ -116,6 +116,12 @@ class Job(BaseModel):
     output: dict[str, Any] | None = None
     error: ErrorDetail | None = None
     event_published: bool = False
+    # Jobs queued from an uploaded file: their batch, the caller's record id and the line.
+    batch_id: str | None = None
+    record_id: str | None = None
+    line: int | None = None
+    # The job's outcome was written to its batch's results and counters (exactly once).
+    batch_recorded: bool = False
 
     def view(self) -> JobView:
         return JobView.model_validate(self.model_dump(exclude={"tenant", "attempts", "correlation_id"}))
@@ -132,3 +138,7 @@ class JobMessage(BaseModel):
     route: RouteName
     input: dict[str, JsonValue]
     correlation_id: str | None = None
+    # Set for jobs queued from an uploaded file; absent in messages from the API.
+    batch_id: str | None = None
+    record_id: str | None = None
+    line: int | None = Field(None, ge=1)

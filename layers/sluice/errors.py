@@ -103,3 +103,46 @@ class JobBusy(SluiceError):
     code = "JOB_BUSY"
     status = HTTPStatus.CONFLICT
     retryable = True
+
+
+# S3 batch ingestion. A record error rejects one line of a file (the report names the line and
+# the code); a file error rejects what is left of the file. Neither message quotes the content.
+
+
+class InvalidUtf8(SluiceError):
+    code = "INVALID_UTF8"
+    status = HTTPStatus.BAD_REQUEST
+
+
+class LineTooLong(SluiceError):
+    code = "LINE_TOO_LONG"
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+class InvalidRecordId(SluiceError):
+    code = "INVALID_RECORD_ID"
+    status = HTTPStatus.BAD_REQUEST
+
+
+class FileRejected(SluiceError):
+    """The file as a whole cannot be (further) ingested; `code` says why."""
+
+    code = "FILE_REJECTED"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+FILE_NOT_UTF8 = "FILE_NOT_UTF8"
+UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+WRONG_FORMAT = "WRONG_FORMAT"
+EMPTY_FILE = "EMPTY_FILE"
+NO_RECORDS = "NO_RECORDS"
+CSV_MISSING_COLUMNS = "CSV_MISSING_COLUMNS"
+GZIP_TRUNCATED = "GZIP_TRUNCATED"
+GZIP_CORRUPT = "GZIP_CORRUPT"
+DECOMPRESSION_BOMB = "DECOMPRESSION_BOMB"
+FILE_TOO_LARGE = "FILE_TOO_LARGE"
+SOURCE_CHANGED = "SOURCE_CHANGED"

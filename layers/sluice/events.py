@@ -62,3 +62,24 @@ class InferenceCompleted(EventDetail):
     variant: str | None = None
     model_version: str | None = None
     error_code: str | None = None
+
+
+class BatchCompleted(EventDetail):
+    """Every record of an uploaded file is final. Counts and locations only, never content."""
+
+    event_name: ClassVar[str] = "BatchCompleted"
+    event_version: ClassVar[int] = 1
+
+    batch_id: str
+    tenant: str
+    route: str | None
+    status: str  # "completed", or "failed" when the file itself was rejected (see error_code)
+    error_code: str | None = None
+    received: int
+    rejected: int
+    queued: int
+    succeeded: int
+    failed: int
+    bucket: str
+    report_key: str
+    results_prefix: str

@@ -39,27 +39,36 @@ class InferenceService:
         queue: JobQueue,
         endpoint: ModelEndpoint,
         redactor: InputRedactor,
+        reveal_tenants: frozenset[str] = frozenset(),
     ) -> None:
         self._routes = routes
         self._jobs = jobs
         self._queue = queue
         self._endpoint = endpoint
         self._redactor = redactor
+        self._reveal_tenants = reveal_tenants
 
     def submit(self, request: InferenceRequest, caller: Caller) -> SyncInferenceResponse | AcceptedJob:
         route = self._routes.resolve(request.route)
         check_input(route, request.input)
-        redacted = self._redactor.redact(request.input, tenant=caller.tenant, allow=route.pii_allow)
+        redacted = self._redactor.redact(
+            request.input, tenant=caller.tenant, allow=route.pii_allow, operators=route.pii_operators
+        )
         if request.mode is InferenceMode.SYNC:
             return self._answer_now(route, redacted.input, redacted.counts)
         return self._enqueue(route, redacted.input, redacted.counts, caller)
 
-    def get(self, job_id: str, caller: Caller) -> JobView:
+    def get(self, job_id: str, caller: Caller, *, reveal: bool = False) -> JobView:
         job = self._jobs.get(job_id)
         # Another tenant's job is indistinguishable from a missing one.
         if job is None or job.tenant != caller.tenant:
             raise JobNotFound(f"No inference job with id {job_id}")
-        return job.view()
+        view = job.view()
+        if reveal and view.output is not None:
+            can_reveal = caller.tenant in self._reveal_tenants
+            output = self._redactor.reveal(view.output, tenant=caller.tenant, can_reveal=can_reveal)
+            view = view.model_copy(update={"output": output})
+        return view
 
     def _answer_now(
         self, route: RouteTarget, value: dict[str, Any], pii_counts: dict[str, int]

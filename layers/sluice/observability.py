@@ -10,9 +10,12 @@ import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+from sluice.pii.logging import PiiRedactingFormatter
+
 # Health checks and rejected requests legitimately emit no metric; the warning is noise.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-logger = Logger(service="sluice")
+# Every string a log line carries is redacted: an identifier is fine, an email is not.
+logger = Logger(service="sluice", logger_formatter=PiiRedactingFormatter())
 tracer = Tracer(service="sluice")
 metrics = Metrics(namespace="Sluice", service="sluice")

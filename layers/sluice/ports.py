@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -69,4 +70,21 @@ class RedactedInput:
 class InputRedactor(Protocol):
     """Strips personal data from a request input before it is routed anywhere."""
 
-    def redact(self, value: dict[str, Any], *, tenant: str, allow: tuple[str, ...]) -> RedactedInput: ...
+    def redact(
+        self,
+        value: dict[str, Any],
+        *,
+        tenant: str,
+        allow: tuple[str, ...],
+        operators: Mapping[str, str] | None = None,
+    ) -> RedactedInput: ...
+
+    def reveal(self, value: dict[str, Any], *, tenant: str, can_reveal: bool) -> dict[str, Any]:
+        """Puts back the values behind pseudonyms; refuses callers without the permission."""
+        ...
+
+
+class BatchTracker(Protocol):
+    """Accounts for jobs queued from uploaded files: results, batch counters, completion."""
+
+    def record(self, jobs: Sequence[Job]) -> None: ...

@@ -23,6 +23,7 @@ class RouteTarget(BaseModel):
     max_receive_count: int
     required_text_fields: tuple[str, ...]
     pii_allow: tuple[str, ...] = ()
+    pii_operators: dict[str, str] = {}
 
     @classmethod
     def from_config(cls, route: RouteConfig, *, queue_url: str, endpoint_name: str) -> RouteTarget:
@@ -37,6 +38,7 @@ class RouteTarget(BaseModel):
             max_receive_count=route.max_receive_count,
             required_text_fields=route.required_text_fields,
             pii_allow=route.pii_allow,
+            pii_operators=dict(route.pii_operators),
         )
 
 

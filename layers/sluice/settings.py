@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, Json
 
+from sluice.config import IngestConfig
 from sluice.routing import RouteTable
 
 
@@ -26,6 +27,13 @@ class ApiSettings(_Settings):
     job_ttl_days: int = Field(30, alias="JOB_TTL_DAYS", ge=1)
     pii_key_secret_arn: str | None = Field(None, alias="PII_KEY_SECRET_ARN")
     pii_key_file: str | None = Field(None, alias="PII_KEY_FILE")
+    pii_vault_table: str | None = Field(None, alias="PII_VAULT_TABLE_NAME")
+    # API key ids (tenants) allowed to re-identify pseudonyms; comma-separated.
+    reveal_tenants: str = Field("", alias="REVEAL_TENANTS")
+
+    @property
+    def reveal_tenant_ids(self) -> frozenset[str]:
+        return frozenset(tenant.strip() for tenant in self.reveal_tenants.split(",") if tenant.strip())
 
 
 class WorkerSettings(_Settings):
@@ -34,4 +42,16 @@ class WorkerSettings(_Settings):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     # How long a claimed job is ours: the queue's visibility timeout.
     lease_seconds: int = Field(alias="JOB_LEASE_SECONDS", ge=1)
+    job_ttl_days: int = Field(30, alias="JOB_TTL_DAYS", ge=1)
+    # Set when uploads are ingested: batch jobs then count towards their batch.
+    batches_table: str | None = Field(None, alias="BATCHES_TABLE_NAME", min_length=3)
+
+
+class IngestSettings(_Settings):
+    jobs_table: str = Field(alias="JOBS_TABLE_NAME", min_length=3)
+    batches_table: str = Field(alias="BATCHES_TABLE_NAME", min_length=3)
+    routes: Json[RouteTable] = Field(alias="ROUTES")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    ingest_queue_url: str = Field(alias="INGEST_QUEUE_URL", min_length=1)
+    limits: Json[IngestConfig] = Field(alias="INGEST_LIMITS")
     job_ttl_days: int = Field(30, alias="JOB_TTL_DAYS", ge=1)

@@ -11,6 +11,11 @@ from sluice.adapters.clients import client, sagemaker_runtime_client
 
 if TYPE_CHECKING:
     from sluice.api import ApiDependencies
+    from sluice.ingest.batches import BatchLedger
+    from sluice.ingest.s3_events import Ingestion
+    from sluice.ports import EventPublisher
+    from sluice.privacy import PiiInputRedactor
+    from sluice.settings import ApiSettings
     from sluice.worker import JobWorker
 
 
@@ -24,7 +29,6 @@ def api_dependencies() -> ApiDependencies:
     from sluice.api import ApiDependencies
     from sluice.idempotency import IdempotentSubmit
     from sluice.inference import InferenceService
-    from sluice.privacy import PiiInputRedactor
     from sluice.settings import ApiSettings
 
     settings = ApiSettings.model_validate(dict(os.environ))
@@ -36,7 +40,8 @@ def api_dependencies() -> ApiDependencies:
         jobs=DynamoJobStore(dynamodb, settings.jobs_table, ttl=timedelta(days=settings.job_ttl_days)),
         queue=SqsJobQueue(client("sqs")),
         endpoint=SageMakerEndpoint(sagemaker),
-        redactor=PiiInputRedactor(),
+        redactor=_input_redactor(settings),
+        reveal_tenants=settings.reveal_tenant_ids,
     )
     store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
     return ApiDependencies(
@@ -44,6 +49,27 @@ def api_dependencies() -> ApiDependencies:
         idempotent_submit=IdempotentSubmit(store, ttl_seconds=settings.idempotency_ttl_seconds),
         max_request_bytes=settings.max_request_bytes,
     )
+
+
+def _input_redactor(settings: ApiSettings) -> PiiInputRedactor:
+    from sluice import pii
+    from sluice.privacy import PiiInputRedactor
+
+    key_provider: pii.KeyProvider | None = None
+    if settings.pii_key_secret_arn:
+        from sluice.adapters.pii_keys import SecretsManagerKeyProvider
+
+        key_provider = SecretsManagerKeyProvider(settings.pii_key_secret_arn, client("secretsmanager"))
+    elif settings.pii_key_file:
+        key_provider = pii.LocalKeyFile(settings.pii_key_file)
+    vault = None
+    if settings.pii_vault_table:
+        from sluice.adapters.pii_vault import DynamoPseudonymVault
+
+        vault = DynamoPseudonymVault(settings.pii_vault_table, client("dynamodb"))
+    # Load the detector's word lists now, during init, not on the first request's clock.
+    pii.warm()
+    return PiiInputRedactor(key_provider=key_provider, vault=vault)
 
 
 @cache
@@ -56,12 +82,65 @@ def job_worker() -> JobWorker:
 
     settings = WorkerSettings.model_validate(dict(os.environ))
     budget_s = max(route.time_budget_ms for route in settings.routes.routes.values()) / 1000
+    events = EventBridgePublisher(client("events"), settings.event_bus_name)
     return JobWorker(
         routes=settings.routes,
         jobs=DynamoJobStore(
             client("dynamodb"), settings.jobs_table, ttl=timedelta(days=settings.job_ttl_days)
         ),
         endpoint=SageMakerEndpoint(sagemaker_runtime_client(time_budget_s=budget_s, max_attempts=3)),
-        events=EventBridgePublisher(client("events"), settings.event_bus_name),
+        events=events,
         lease_seconds=settings.lease_seconds,
+        batches=_batch_ledger(settings.batches_table, settings.jobs_table, settings.job_ttl_days, events)
+        if settings.batches_table
+        else None,
     )
+
+
+def _batch_ledger(batches_table: str, jobs_table: str, ttl_days: int, events: EventPublisher) -> BatchLedger:
+    from sluice.adapters.dynamodb_batches import DynamoBatchStore
+    from sluice.adapters.s3_objects import S3Objects
+    from sluice.ingest.batches import BatchLedger
+
+    return BatchLedger(
+        batches=DynamoBatchStore(
+            client("dynamodb"), batches_table, jobs_table=jobs_table, ttl=timedelta(days=ttl_days)
+        ),
+        objects=S3Objects(client("s3")),
+        events=events,
+    )
+
+
+@cache
+def ingestion() -> Ingestion:
+    from sluice.adapters.dynamodb_batches import DynamoBatchStore
+    from sluice.adapters.dynamodb_jobs import DynamoJobStore
+    from sluice.adapters.eventbridge import EventBridgePublisher
+    from sluice.adapters.s3_objects import S3Objects
+    from sluice.adapters.sqs_batches import SqsBatchSender
+    from sluice.ingest.s3_events import Ingestion
+    from sluice.ingest.service import IngestService
+    from sluice.privacy import PiiInputRedactor
+    from sluice.settings import IngestSettings
+
+    settings = IngestSettings.model_validate(dict(os.environ))
+    dynamodb = client("dynamodb")
+    sqs = SqsBatchSender(client("sqs"))
+    events = EventBridgePublisher(client("events"), settings.event_bus_name)
+    ledger = _batch_ledger(settings.batches_table, settings.jobs_table, settings.job_ttl_days, events)
+    service = IngestService(
+        routes=settings.routes,
+        limits=settings.limits,
+        objects=S3Objects(client("s3")),
+        batches=DynamoBatchStore(
+            dynamodb,
+            settings.batches_table,
+            jobs_table=settings.jobs_table,
+            ttl=timedelta(days=settings.job_ttl_days),
+        ),
+        jobs=DynamoJobStore(dynamodb, settings.jobs_table, ttl=timedelta(days=settings.job_ttl_days)),
+        queue=sqs,
+        redactor=PiiInputRedactor(),
+        ledger=ledger,
+    )
+    return Ingestion(service=service, continuations=sqs, queue_url=settings.ingest_queue_url)

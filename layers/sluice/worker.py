@@ -20,7 +20,7 @@ from sluice.errors import SluiceError, UnknownRoute
 from sluice.events import Event, InferenceCompleted
 from sluice.model_io import parse_predictions, to_model_payload
 from sluice.observability import logger, metrics
-from sluice.ports import ClaimOutcome, EventPublisher, JobStore, ModelEndpoint
+from sluice.ports import BatchTracker, ClaimOutcome, EventPublisher, JobStore, ModelEndpoint
 from sluice.routing import RouteTable, RouteTarget
 
 
@@ -54,6 +54,7 @@ class JobWorker:
         events: EventPublisher,
         lease_seconds: int,
         clock: Callable[[], datetime] = utc_now,
+        batches: BatchTracker | None = None,
     ) -> None:
         self._routes = routes
         self._jobs = jobs
@@ -61,6 +62,7 @@ class JobWorker:
         self._events = events
         self._lease_seconds = lease_seconds
         self._clock = clock
+        self._batches = batches
 
     def run(self, deliveries: Iterable[Delivery]) -> dict[str, Outcome]:
         """Process a batch; returns an outcome per message id."""
@@ -68,12 +70,14 @@ class JobWorker:
         first_delivery: dict[str, str] = {}
         claimed: dict[str, list[Delivery]] = defaultdict(list)
         duplicates: list[Delivery] = []
+        firsts: list[Delivery] = []
         for delivery in deliveries:
             job_id = delivery.message.job_id
             if job_id in first_delivery:
                 duplicates.append(delivery)  # same job twice in one batch: settle once
                 continue
             first_delivery[job_id] = delivery.message_id
+            firsts.append(delivery)
             outcome = self._claim(delivery)
             if outcome is None:
                 claimed[delivery.message.route].append(delivery)
@@ -82,9 +86,28 @@ class JobWorker:
 
         for route_name, group in claimed.items():
             outcomes.update(self._serve_route(route_name, group))
+        self._record_batches(firsts, outcomes)
         for delivery in duplicates:
             outcomes[delivery.message_id] = outcomes[first_delivery[delivery.message.job_id]]
         return outcomes
+
+    def _record_batches(self, deliveries: list[Delivery], outcomes: dict[str, Outcome]) -> None:
+        """Jobs from uploaded files also count towards their batch; until they have, they retry."""
+        settled = [
+            d
+            for d in deliveries
+            if d.message.batch_id and not outcomes.get(d.message_id, Outcome(retry=True)).retry
+        ]
+        if self._batches is None or not settled:
+            return
+        # Re-read the records: the batch fields and the `batch_recorded` flag live there.
+        jobs = [job for d in settled if (job := self._jobs.get(d.message.job_id)) and job.status.is_final]
+        try:
+            self._batches.record(jobs)
+        except Exception:
+            logger.exception("batch accounting failed", extra={"jobs": len(jobs)})
+            for delivery in settled:
+                outcomes[delivery.message_id] = Outcome(retry=True, reason="BATCH_RECORD_FAILED")
 
     def _claim(self, delivery: Delivery) -> Outcome | None:
         job_id = delivery.message.job_id

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sluice.config import DeploymentConfig
 from sluice.routing import RouteTable, RouteTarget
 
 PREFIX = "sluice-local"
+STATE_DIR = Path(__file__).resolve().parents[2] / ".sluice"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,13 @@ class LocalResources:
     idempotency_table: str
     event_bus: str
     routes: dict[str, RouteResources] = field(default_factory=dict)
+    pii_vault_table: str = ""
+    # S3 batch ingestion (sluice_local.uploads): empty until provisioned.
+    uploads_bucket: str = ""
+    batches_table: str = ""
+    ingest_queue_url: str = ""
+    ingest_queue_arn: str = ""
+    ingest_dead_letter_queue_url: str = ""
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs, as the deployed stack would name them."""
@@ -46,6 +55,11 @@ class LocalResources:
             outputs[f"QueueUrl{suffix}"] = route.queue_url
             outputs[f"DeadLetterQueueUrl{suffix}"] = route.dead_letter_queue_url
             outputs[f"EndpointName{suffix}"] = route.endpoint_name
+        if self.uploads_bucket:
+            outputs["UploadsBucket"] = self.uploads_bucket
+            outputs["BatchesTableName"] = self.batches_table
+            outputs["IngestQueueUrl"] = self.ingest_queue_url
+            outputs["IngestDeadLetterQueueUrl"] = self.ingest_dead_letter_queue_url
         return outputs
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,6 +75,7 @@ def provision(
 ) -> LocalResources:
     jobs_table = _table(dynamodb, f"{PREFIX}-jobs", ttl_attribute="expires_at")
     idempotency_table = _table(dynamodb, f"{PREFIX}-idempotency", ttl_attribute="expiration")
+    pii_vault_table = _table(dynamodb, f"{PREFIX}-pii-vault", ttl_attribute=None, key="pk")
     bus = f"{PREFIX}-events"
     if bus not in {b["Name"] for b in events.list_event_buses()["EventBuses"]}:
         events.create_event_bus(Name=bus)
@@ -95,6 +110,7 @@ def provision(
         idempotency_table=idempotency_table,
         event_bus=bus,
         routes=routes,
+        pii_vault_table=pii_vault_table,
     )
 
 
@@ -112,8 +128,18 @@ def route_table(config: DeploymentConfig, resources: LocalResources) -> RouteTab
 
 
 def function_environment(config: DeploymentConfig, resources: LocalResources) -> dict[str, str]:
-    """The environment the stack gives the `api` and `worker` functions, for the local resources."""
+    """The environment the stack gives the functions, for the local resources."""
+    uploads = (
+        {
+            "BATCHES_TABLE_NAME": resources.batches_table,
+            "INGEST_QUEUE_URL": resources.ingest_queue_url,
+            "INGEST_LIMITS": config.ingest.model_dump_json(),
+        }
+        if resources.uploads_bucket
+        else {}
+    )
     return {
+        **uploads,
         "JOBS_TABLE_NAME": resources.jobs_table,
         "IDEMPOTENCY_TABLE_NAME": resources.idempotency_table,
         "EVENT_BUS_NAME": resources.event_bus,
@@ -122,20 +148,30 @@ def function_environment(config: DeploymentConfig, resources: LocalResources) ->
         "IDEMPOTENCY_TTL_SECONDS": str(config.api.idempotency_ttl_seconds),
         "JOB_LEASE_SECONDS": str(config.worker_visibility_timeout_seconds),
         "JOB_TTL_DAYS": str(config.job_ttl_days),
+        # Locally the HMAC key is a file (0600) instead of a Secrets Manager secret.
+        "PII_KEY_FILE": str(STATE_DIR / "pii.key"),
+        "PII_VAULT_TABLE_NAME": resources.pii_vault_table,
+        "REVEAL_TENANTS": ",".join(local_tenant_id(tenant) for tenant in config.api.reveal_tenants),
         "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
     }
 
 
-def _table(dynamodb: Any, name: str, *, ttl_attribute: str) -> str:
+def local_tenant_id(tenant: str) -> str:
+    """The local stand-in for an API key id, which is the tenant id the handlers see."""
+    return f"local-{tenant}"
+
+
+def _table(dynamodb: Any, name: str, *, ttl_attribute: str | None, key: str = "id") -> str:
     if name in dynamodb.list_tables()["TableNames"]:
         return name
     dynamodb.create_table(
         TableName=name,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
-    )
+    if ttl_attribute:
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
+        )
     return name

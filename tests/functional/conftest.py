@@ -20,11 +20,13 @@ from sluice.config import DeploymentConfig, RouteConfig
 from sluice.idempotency import IdempotentSubmit
 from sluice.inference import InferenceService
 from sluice.job_batches import handle_job_batch
+from sluice.pii import InMemoryVault, StaticKey
+from sluice.privacy import PiiInputRedactor
 from sluice.worker import JobWorker
 from sluice_local.lambda_events import sqs_event
 from sluice_local.provision import LocalResources, provision, route_table
 from sluice_local.runtime import LocalContext
-from tests.fakes import CountingRedactor, FakeIntentEndpoint
+from tests.fakes import FakeIntentEndpoint
 
 REGION = "us-east-1"
 
@@ -102,7 +104,15 @@ def _get_event(job_id: str, tenant: str) -> dict[str, Any]:
 
 @pytest.fixture
 def platform() -> Iterator[Platform]:
-    config = DeploymentConfig(routes=(RouteConfig(name="intent", batch_size=8, max_receive_count=3),))
+    config = DeploymentConfig(
+        routes=(
+            RouteConfig(name="intent", batch_size=8, max_receive_count=3),
+            # A route that opts out of email redaction and pseudonymizes names instead of masking.
+            RouteConfig(
+                name="support", pii_allow=("EMAIL_ADDRESS",), pii_operators={"PERSON": "pseudonymize"}
+            ),
+        )
+    )
     endpoint = FakeIntentEndpoint()
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
@@ -124,8 +134,14 @@ def platform() -> Iterator[Platform]:
 
         routes = route_table(config, resources)
         jobs = DynamoJobStore(dynamodb, resources.jobs_table)
+        redactor = PiiInputRedactor(key_provider=StaticKey(b"k" * 32), vault=InMemoryVault())
         service = InferenceService(
-            routes=routes, jobs=jobs, queue=SqsJobQueue(sqs), endpoint=endpoint, redactor=CountingRedactor()
+            routes=routes,
+            jobs=jobs,
+            queue=SqsJobQueue(sqs),
+            endpoint=endpoint,
+            redactor=redactor,
+            reveal_tenants=frozenset({"tenant-acme"}),
         )
         store = DynamoDBPersistenceLayer(table_name=resources.idempotency_table, boto3_client=dynamodb)
         dependencies = ApiDependencies(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
@@ -23,9 +24,9 @@ def test_route_queue_has_kms_dlq_and_visibility_six_times_worker_timeout(templat
 
 def test_every_queue_is_encrypted_and_tls_only(template: Template) -> None:
     queues = template.find_resources("AWS::SQS::Queue")
-    assert len(queues) == 2
+    assert len(queues) == 4  # the route queue and the ingest queue, each with its DLQ
     assert all("KmsMasterKeyId" in q["Properties"] for q in queues.values())
-    template.resource_count_is("AWS::SQS::QueuePolicy", 2)
+    template.resource_count_is("AWS::SQS::QueuePolicy", 4)
     template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {
@@ -147,25 +148,31 @@ def test_tenants_need_api_keys_under_a_usage_plan(template: Template) -> None:
     )
 
 
+def _sluice_functions(template: Template) -> dict[str, Any]:
+    """Our functions (api, worker, ingest), not CDK's custom-resource handlers."""
+    return {
+        name: function
+        for name, function in template.find_resources("AWS::Lambda::Function").items()
+        if "POWERTOOLS_SERVICE_NAME" in function["Properties"].get("Environment", {}).get("Variables", {})
+    }
+
+
 def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(template: Template) -> None:
-    functions = template.find_resources("AWS::Lambda::Function")
-    assert len(functions) == 2
+    functions = _sluice_functions(template)
+    assert len(functions) == 3
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14"
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["MemorySize"] >= 128
-        assert properties["Timeout"] <= 60
+        assert properties["Timeout"] <= 900
         assert properties["Layers"]
         assert "KmsKeyArn" in properties  # environment variables encrypted with the platform key
 
 
 def test_each_function_has_its_own_role(template: Template) -> None:
-    roles = {
-        f["Properties"]["Role"]["Fn::GetAtt"][0]
-        for f in template.find_resources("AWS::Lambda::Function").values()
-    }
-    assert len(roles) == 2
+    roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in _sluice_functions(template).values()}
+    assert len(roles) == 3
 
 
 def test_log_groups_are_encrypted_with_retention(template: Template) -> None:
@@ -199,3 +206,24 @@ def test_invalid_context_fails_synth(tmp_path: Path) -> None:
     app = make_app(tmp_path, routes=[{"name": "intent", "batch_size": 0}])
     with pytest.raises(ValueError, match=r"cdk\.json context 'sluice' is invalid"):
         load_config(app)
+
+
+def test_pii_key_and_vault_are_encrypted_and_only_the_api_can_use_them(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {"KmsKeyId": Match.any_value(), "GenerateSecretString": Match.object_like({"PasswordLength": 64})},
+    )
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "SSESpecification": Match.object_like({"SSEType": "KMS"}),
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+    )
+    api_environment = next(
+        f["Properties"]["Environment"]["Variables"]
+        for f in _sluice_functions(template).values()
+        if "IDEMPOTENCY_TABLE_NAME" in f["Properties"]["Environment"]["Variables"]
+    )
+    assert {"PII_KEY_SECRET_ARN", "PII_VAULT_TABLE_NAME"} <= set(api_environment)

@@ -31,6 +31,16 @@ class DynamoJobStore:
             TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(id)"
         )
 
+    def create_if_absent(self, job: Job) -> bool:
+        """Create the job unless a job with its id exists; False means it was already queued."""
+        try:
+            self.create(job)
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            return False
+        return True
+
     def get(self, job_id: str) -> Job | None:
         response = self._client.get_item(TableName=self._table, Key=_key(job_id), ConsistentRead=True)
         item = response.get("Item")
@@ -175,10 +185,12 @@ def _to_item(job: Job) -> dict[str, Any]:
         "attempts": {"N": str(job.attempts)},
         "event_published": {"BOOL": job.event_published},
     }
-    for name in ("correlation_id", "endpoint", "variant", "model_version"):
+    for name in ("correlation_id", "endpoint", "variant", "model_version", "batch_id", "record_id"):
         value = getattr(job, name)
         if value is not None:
             item[name] = {"S": value}
+    if job.line is not None:
+        item["line"] = {"N": str(job.line)}
     if job.output is not None:
         item["output"] = {"S": json.dumps(job.output, separators=(",", ":"))}
     if job.error is not None:
@@ -209,4 +221,8 @@ def _from_item(item: dict[str, Any]) -> Job:
         output=json.loads(output) if output else None,
         error=ErrorDetail(code=error_code, message=text("error_message") or "") if error_code else None,
         event_published=bool(item.get("event_published", {"BOOL": False})["BOOL"]),
+        batch_id=text("batch_id"),
+        record_id=text("record_id"),
+        line=int(item["line"]["N"]) if "line" in item else None,
+        batch_recorded=bool(item.get("batch_recorded", {"BOOL": False})["BOOL"]),
     )

@@ -116,6 +116,19 @@ def test_phone_valid(phone: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("(jo@example.com, +44 20 7946 0958) thanks", "+44 20 7946 0958"),
+        ("(+44 20 7946 0958)", "+44 20 7946 0958"),
+        ("call me (212) 555-0147)", "(212) 555-0147"),
+    ],
+)
+def test_phone_inside_sentence_parentheses(text: str, phone: str) -> None:
+    # The sentence's own brackets are not part of the number and must not hide it.
+    assert found(text, "PHONE_NUMBER") == [phone]
+
+
+@pytest.mark.parametrize(
     "text", ["in 2019 and 2020", "version 1.2.3.4", "on 2013-03-14", "costs 1,000,000", "12:53:39"]
 )
 def test_phone_near_miss(text: str) -> None:

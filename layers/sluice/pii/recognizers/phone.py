@@ -29,6 +29,15 @@ _CONTEXT = words(
 )
 
 
+def _trim_unmatched(value: str, start: int) -> tuple[str, int]:
+    """Drop a parenthesis that belongs to the sentence, not the number: "(call +44 20 7946 0958)"."""
+    while value.endswith(")") and value.count(")") > value.count("("):
+        value = value[:-1].rstrip(" -.")
+    while value.startswith("(") and value.count("(") > value.count(")"):
+        value, start = value[1:], start + 1
+    return value, start
+
+
 def _balanced(value: str) -> bool:
     depth = 0
     for ch in value:
@@ -44,8 +53,8 @@ class PhoneRecognizer:
         if not doc.has_digit:
             return
         for match in _CANDIDATE.finditer(doc.text):
-            value = match.group().rstrip(" -.")
-            start, end = match.start(), match.start() + len(value)
+            value, start = _trim_unmatched(match.group().rstrip(" -."), match.start())
+            end = start + len(value)
             score = self._score(value)
             if score and score < 0.75 and _CONTEXT & doc.words_near(start, end):
                 score = 0.75

@@ -1,0 +1,198 @@
+"""S3 batch ingestion: the uploads bucket, its event queue, the batches table, the ingest function.
+
+Uploads land in `incoming/<route>/`; ObjectCreated events go to an SQS queue (not straight to
+Lambda) so bursts are buffered, failures retried and the leftovers kept in a DLQ with an alarm.
+Reports and results are written back to the same bucket under `reports/` and `results/`.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.aws_lambda_event_sources import SqsEventSource
+from constructs import Construct
+
+from infra.functions import SluiceFunction
+from infra.nag import acknowledge
+from sluice.config import DeploymentConfig
+
+INCOMING = "incoming/"
+# The singleton custom resource CDK adds for bucket notifications (its id is fixed by CDK).
+_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+OUTPUT_PREFIXES = ("results/", "reports/")
+
+
+class Uploads(Construct):
+    """The bucket teams drop files into, with its access logs, lifecycle and event queue."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        ingest = config.ingest
+        # S3 server access logs can only be delivered to an SSE-S3 bucket, not SSE-KMS.
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            # The log delivery group writes through an ACL, which needs ObjectWriter ownership.
+            object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(ingest.access_log_retention_days))],
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.access_logs, "AwsSolutions-S1", "This is the access-log bucket; logging it would recurse"
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            # Versions make every upload its own batch, even under a reused key.
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="uploads/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="incoming",
+                    prefix=INCOMING,
+                    expiration=Duration.days(ingest.incoming_retention_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
+                *(
+                    s3.LifecycleRule(
+                        id=prefix.rstrip("/"),
+                        prefix=prefix,
+                        expiration=Duration.days(ingest.results_retention_days),
+                        noncurrent_version_expiration=Duration.days(1),
+                    )
+                    for prefix in OUTPUT_PREFIXES
+                ),
+                s3.LifecycleRule(id="multipart", abort_incomplete_multipart_upload_after=Duration.days(1)),
+            ],
+            removal_policy=removal_policy,
+        )
+        # The event queue has a key of its own: S3 needs a grant on it whose condition names the
+        # bucket, and the bucket is encrypted with the platform key, which would make a cycle.
+        queue_key = kms.Key(
+            self,
+            "IngestQueueKey",
+            description="Sluice: encrypts the ingest queue (S3 event notifications)",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        self.dead_letters = sqs.Queue(
+            self,
+            "IngestDeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=queue_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "IngestQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=queue_key,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(config.ingest_visibility_timeout_seconds),
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letters, max_receive_count=ingest.max_receive_count
+            ),
+        )
+        # SqsDestination also lets s3.amazonaws.com use the key (GenerateDataKey, Decrypt) to
+        # write into the KMS-encrypted queue.
+        self.bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.queue),
+            s3.NotificationKeyFilter(prefix=INCOMING),
+        )
+        handler = Stack.of(self).node.try_find_child(_NOTIFICATIONS_HANDLER)
+        if handler is not None:
+            acknowledge(
+                handler,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                "CDK's bucket-notifications custom resource; it only writes its own logs",
+            )
+        self.dead_letter_alarm = cloudwatch.Alarm(
+            self,
+            "IngestDeadLettersAlarm",
+            alarm_description="Uploaded files whose ingestion failed repeatedly (ingest DLQ)",
+            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.batches = dynamodb.Table(
+            self,
+            "Batches",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expires_at",
+            removal_policy=removal_policy,
+        )
+
+    def subscribe(self, function: SluiceFunction) -> None:
+        # One file per invocation: a file can use the whole timeout, and continues by re-queueing.
+        function.function.add_event_source(
+            SqsEventSource(self.queue, batch_size=1, report_batch_item_failures=True, max_concurrency=10)
+        )
+
+    def grant_ingest(self, function: SluiceFunction) -> None:
+        self.bucket.grant_read(function.role, f"{INCOMING}*")
+        self.bucket.grant_put(function.role, "reports/*")
+        self.queue.grant_send_messages(function.role)  # continuations of long files
+        self.batches.grant_read_write_data(function.role)
+        for action in ("s3:GetBucket*", "s3:GetObject*", "s3:List*"):
+            acknowledge(
+                function.role,
+                f"AwsSolutions-IAM5[Action::{action}]",
+                "CDK's read grant on the uploads bucket, scoped to incoming/*",
+            )
+        self._acknowledge_prefixes(function, ("incoming/*", "reports/*"))
+
+    def grant_outputs(self, function: SluiceFunction) -> None:
+        """Results and reports: the worker writes them as batch jobs finish."""
+        for prefix in OUTPUT_PREFIXES:
+            self.bucket.grant_put(function.role, f"{prefix}*")
+        self._acknowledge_prefixes(function, tuple(f"{prefix}*" for prefix in OUTPUT_PREFIXES))
+
+    def _acknowledge_prefixes(self, function: SluiceFunction, patterns: tuple[str, ...]) -> None:
+        bucket_id = Stack.of(self).resolve(self.bucket.bucket_arn)["Fn::GetAtt"][0]
+        acknowledge(
+            function.role,
+            "AwsSolutions-IAM5[Action::s3:Abort*]",
+            "CDK's put grant: lets the function abort its own multipart uploads of reports and results",
+        )
+        for pattern in patterns:
+            acknowledge(
+                function.role,
+                f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{pattern}]",
+                "Objects are named per batch at run time; the grant is scoped to one prefix",
+            )

@@ -1,0 +1,222 @@
+"""Batch records in DynamoDB: the ingestion checkpoint and the exactly-once outcome counters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sluice.contracts import ErrorDetail, JobStatus
+from sluice.ingest.model import Batch, BatchStatus, Rejection
+from sluice.ingest.ports import CheckpointConflict
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+class DynamoBatchStore:
+    """Table schema: partition key `id` (S); TTL attribute `expires_at` (epoch seconds).
+
+    Counting a job's outcome is one transaction over the job record (flag `batch_recorded`,
+    set once) and the batch record (ADD to a counter), so a redelivered job never counts twice
+    and a crash never leaves a job flagged but uncounted.
+    """
+
+    def __init__(
+        self, client: Any, table_name: str, *, jobs_table: str, ttl: timedelta = timedelta(days=30)
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._jobs_table = jobs_table
+        self._ttl = ttl
+
+    def start(self, batch: Batch) -> Batch:
+        item = {**_reading_side(batch), **_identity(batch)}
+        item["expires_at"] = {"N": str(int((batch.created_at + self._ttl).timestamp()))}
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(id)"
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != _CONDITION_FAILED:
+                raise
+            stored = self.get(batch.id)
+            if stored is None:
+                raise
+            return stored
+        return batch
+
+    def get(self, batch_id: str) -> Batch | None:
+        response = self._client.get_item(TableName=self._table, Key=_key(batch_id), ConsistentRead=True)
+        item = response.get("Item")
+        return _from_item(item) if item else None
+
+    def checkpoint(self, batch: Batch, *, previous_line: int) -> None:
+        attributes = _reading_side(batch)
+        names = {f"#{name}": name for name in attributes}
+        values = {f":{name}": value for name, value in attributes.items()}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(batch.id),
+                UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
+                ConditionExpression="#line = :previous AND #current = :reading",
+                ExpressionAttributeNames={**names, "#current": "status"},
+                ExpressionAttributeValues={
+                    **values,
+                    ":previous": {"N": str(previous_line)},
+                    ":reading": {"S": BatchStatus.READING},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == _CONDITION_FAILED:
+                raise CheckpointConflict(batch.id) from None
+            raise
+
+    def record_outcome(self, batch_id: str, job_id: str, status: JobStatus) -> bool:
+        counter = "succeeded" if status is JobStatus.SUCCEEDED else "failed"
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._jobs_table,
+                            "Key": _key(job_id),
+                            "UpdateExpression": "SET batch_recorded = :true",
+                            "ConditionExpression": "attribute_exists(id) AND attribute_not_exists(batch_recorded)",
+                            "ExpressionAttributeValues": {":true": {"BOOL": True}},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _key(batch_id),
+                            "UpdateExpression": f"ADD {counter} :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            if not reasons and _CONDITION_FAILED.removesuffix("Exception") in str(error):
+                return False
+            raise
+        return True
+
+    def claim_completion(self, batch_id: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(batch_id),
+                UpdateExpression="SET #status = :completed, updated_at = :now",
+                ConditionExpression="#status = :read",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":completed": {"S": BatchStatus.COMPLETED},
+                    ":read": {"S": BatchStatus.READ},
+                    ":now": {"S": datetime.now(UTC).isoformat()},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == _CONDITION_FAILED:
+                return False
+            raise
+        return True
+
+    def mark_event_published(self, batch_id: str, *, now: datetime) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(batch_id),
+            UpdateExpression="SET event_published = :true, updated_at = :now",
+            ExpressionAttributeValues={":true": {"BOOL": True}, ":now": {"S": now.isoformat()}},
+        )
+
+
+def _key(item_id: str) -> dict[str, Any]:
+    return {"id": {"S": item_id}}
+
+
+def _identity(batch: Batch) -> dict[str, Any]:
+    """What never changes after the batch starts (the outcome counters start at 0)."""
+    item: dict[str, Any] = {
+        "id": {"S": batch.id},
+        "bucket": {"S": batch.bucket},
+        "object_key": {"S": batch.key},
+        "version": {"S": batch.version},
+        "tenant": {"S": batch.tenant},
+        "succeeded": {"N": "0"},
+        "failed": {"N": "0"},
+        "event_published": {"BOOL": False},
+        "created_at": {"S": batch.created_at.isoformat()},
+    }
+    if batch.version_id:
+        item["version_id"] = {"S": batch.version_id}
+    if batch.route:
+        item["route"] = {"S": batch.route}
+    return item
+
+
+def _reading_side(batch: Batch) -> dict[str, Any]:
+    """What ingestion owns: written at start and at every checkpoint."""
+    item: dict[str, Any] = {
+        "status": {"S": batch.status},
+        "received": {"N": str(batch.received)},
+        "rejected": {"N": str(batch.rejected)},
+        "queued": {"N": str(batch.queued)},
+        "line": {"N": str(batch.line)},
+        "byte_offset": {"N": str(batch.offset)},
+        "rejections": {"S": json.dumps([[r.line, r.code] for r in batch.rejections], separators=(",", ":"))},
+        "rejected_by_code": {"S": json.dumps(batch.rejected_by_code, separators=(",", ":"))},
+        "updated_at": {"S": batch.updated_at.isoformat()},
+    }
+    if batch.compressed is not None:
+        item["compressed"] = {"BOOL": batch.compressed}
+    if batch.columns is not None:
+        item["columns"] = {"S": json.dumps(batch.columns)}
+    if batch.error is not None:
+        item["error_code"] = {"S": batch.error.code}
+        item["error_message"] = {"S": batch.error.message}
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> Batch:
+    def text(name: str) -> str | None:
+        value = item.get(name)
+        return value["S"] if value else None
+
+    def number(name: str) -> int:
+        return int(item.get(name, {"N": "0"})["N"])
+
+    error_code = text("error_code")
+    columns = text("columns")
+    return Batch(
+        id=item["id"]["S"],
+        bucket=item["bucket"]["S"],
+        key=item["object_key"]["S"],
+        version_id=text("version_id"),
+        version=item["version"]["S"],
+        tenant=item["tenant"]["S"],
+        route=text("route"),
+        status=BatchStatus(item["status"]["S"]),
+        received=number("received"),
+        rejected=number("rejected"),
+        queued=number("queued"),
+        succeeded=number("succeeded"),
+        failed=number("failed"),
+        line=number("line"),
+        offset=number("byte_offset"),
+        compressed=item["compressed"]["BOOL"] if "compressed" in item else None,
+        columns=tuple(json.loads(columns)) if columns else None,
+        rejections=[Rejection(line=line, code=code) for line, code in json.loads(text("rejections") or "[]")],
+        rejected_by_code=json.loads(text("rejected_by_code") or "{}"),
+        error=ErrorDetail(code=error_code, message=text("error_message") or "") if error_code else None,
+        event_published=bool(item.get("event_published", {"BOOL": False})["BOOL"]),
+        created_at=datetime.fromisoformat(item["created_at"]["S"]),
+        updated_at=datetime.fromisoformat(item["updated_at"]["S"]),
+    )

@@ -1,0 +1,322 @@
+"""Ingest one uploaded object: stream it, validate and redact each record, queue jobs.
+
+Progress is checkpointed in the batch record (line, byte offset, counts) before the
+invocation's time runs out; a later run resumes there. Lines after the last checkpoint may be
+read twice, which is harmless: job ids derive from (bucket, key, version, line), job records
+are created only if absent, and the worker's claim makes a repeated message a no-op.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sluice.config import IngestConfig
+from sluice.contracts import ErrorDetail, Job, JobMessage, utc_now
+from sluice.errors import (
+    EMPTY_FILE,
+    FILE_NOT_UTF8,
+    FILE_TOO_LARGE,
+    NO_RECORDS,
+    FileRejected,
+    InvalidUtf8,
+    LineTooLong,
+    SluiceError,
+    UnknownRoute,
+)
+from sluice.inference import check_input
+from sluice.ingest.batches import BatchLedger
+from sluice.ingest.model import Batch, BatchStatus, Rejection, SourceObject, batch_id_for, job_id_for
+from sluice.ingest.ports import BatchStore, JobBatchQueue, ObjectStore, QueuedJobs
+from sluice.ingest.reader import Line, gunzip, is_gzip, split_lines
+from sluice.ingest.records import (
+    FileFormat,
+    ParsedRecord,
+    check_jsonl_shape,
+    csv_columns,
+    decode,
+    format_of,
+    parse_csv,
+    parse_jsonl,
+)
+from sluice.observability import logger, metrics
+from sluice.ports import InputRedactor
+from sluice.routing import RouteTable, RouteTarget
+
+INCOMING_PREFIX = "incoming/"
+
+
+class IngestOutcome(StrEnum):
+    DONE = "done"  # the file is fully accounted for (read to the end, or rejected)
+    CONTINUE = "continue"  # time ran out: checkpointed, to be resumed by another invocation
+
+
+def route_of(key: str) -> str | None:
+    """`incoming/<route>/<file>` names the route; anything else has none."""
+    if not key.startswith(INCOMING_PREFIX):
+        return None
+    route, separator, name = key.removeprefix(INCOMING_PREFIX).partition("/")
+    return route if separator and name and route else None
+
+
+class IngestService:
+    def __init__(
+        self,
+        *,
+        routes: RouteTable,
+        limits: IngestConfig,
+        objects: ObjectStore,
+        batches: BatchStore,
+        jobs: QueuedJobs,
+        queue: JobBatchQueue,
+        redactor: InputRedactor,
+        ledger: BatchLedger,
+    ) -> None:
+        self._routes = routes
+        self._limits = limits
+        self._objects = objects
+        self._batches = batches
+        self._jobs = jobs
+        self._queue = queue
+        self._redactor = redactor
+        self._ledger = ledger
+
+    def ingest(self, source: SourceObject, *, remaining_ms: Callable[[], int]) -> IngestOutcome:
+        fresh = Batch(
+            id=batch_id_for(source.bucket, source.key, source.version),
+            bucket=source.bucket,
+            key=source.key,
+            version_id=source.version_id,
+            version=source.version,
+            tenant=self._limits.tenant,
+            route=route_of(source.key),
+        )
+        batch = self._batches.start(fresh)
+        if batch.status is not BatchStatus.READING:
+            # A repeated event for a file already read: only make sure it completes.
+            self._ledger.settle(batch.id)
+            return IngestOutcome.DONE
+        return _Run(self, source, batch, remaining_ms).execute()
+
+    # The run below reaches these through its service, keeping one set of dependencies.
+    def _route(self, batch: Batch) -> RouteTarget:
+        try:
+            return self._routes.resolve(batch.route or "")
+        except UnknownRoute:
+            raise FileRejected(
+                UnknownRoute.code,
+                f"the key must start with incoming/<route>/; routes: {sorted(self._routes.routes)}",
+            ) from None
+
+
+@dataclass
+class _Pending:
+    line: int
+    record: ParsedRecord
+    input: dict[str, Any]
+
+
+class _Run:
+    """One invocation's pass over the file, from the batch's checkpoint."""
+
+    def __init__(
+        self, service: IngestService, source: SourceObject, batch: Batch, remaining_ms: Callable[[], int]
+    ) -> None:
+        self._s = service
+        self._limits = service._limits
+        self._source = source
+        self.batch = batch
+        self._remaining_ms = remaining_ms
+        self._checkpointed_line = batch.line
+        self._since_checkpoint = 0
+        self._pending: list[_Pending] = []
+        self._route: RouteTarget | None = None
+        self._format = FileFormat.JSONL
+
+    def execute(self) -> IngestOutcome:
+        try:
+            if not self._read():
+                self._flush()
+                self._checkpoint()
+                logger.info("ingest paused", extra={"batch_id": self.batch.id, "line": self.batch.line})
+                return IngestOutcome.CONTINUE
+            self._flush()
+            if self.batch.received == 0:
+                code = NO_RECORDS if self.batch.columns is not None else EMPTY_FILE
+                raise FileRejected(code, "the file has no records")
+        except FileRejected as rejected:
+            # Records read before the error stay queued and accounted for; the report says why
+            # the rest of the file was not read.
+            self._flush()
+            self.batch.error = ErrorDetail(code=rejected.code, message=rejected.message)
+            metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
+        self.batch.status = BatchStatus.READ
+        self._checkpoint(report=False)
+        self._s._ledger.settle(self.batch.id)
+        logger.info(
+            "ingest finished",
+            extra={
+                "batch_id": self.batch.id,
+                "received": self.batch.received,
+                "rejected": self.batch.rejected,
+                "queued": self.batch.queued,
+                "error_code": self.batch.error.code if self.batch.error else None,
+            },
+        )
+        return IngestOutcome.DONE
+
+    def _read(self) -> bool:
+        """Take every line after the checkpoint; False when time ran short first."""
+        if self.batch.line == 0 and self._source.size > self._limits.max_file_bytes:
+            raise FileRejected(FILE_TOO_LARGE, f"the file is over {self._limits.max_file_bytes} bytes")
+        self._route = self._s._route(self.batch)
+        self._format = format_of(self.batch.key)
+        for line in self._lines():
+            if line.number <= self.batch.line:
+                continue  # gzip resumes by decompressing again and skipping what is accounted for
+            self._take(line)
+            if self._since_checkpoint >= self._limits.checkpoint_every_records:
+                self._flush()
+                self._checkpoint()
+            if self._remaining_ms() < self._limits.time_reserve_ms:
+                return False
+        return True
+
+    def _lines(self) -> Iterator[Line]:
+        resume_plain = self.batch.compressed is False and self.batch.offset > 0
+        start = self.batch.offset if resume_plain else 0
+        chunks = self._s._objects.read(
+            self._source.bucket, self._source.key, version_id=self._source.version_id, start=start
+        )
+        first = next(chunks, b"")
+        if self.batch.compressed is None:
+            self.batch.compressed = is_gzip(first)
+        stream: Iterator[bytes] = itertools.chain([first], chunks)
+        if self.batch.compressed:
+            stream = gunzip(
+                stream,
+                max_ratio=self._limits.max_decompression_ratio,
+                max_bytes=self._limits.max_decompressed_bytes,
+            )
+        return split_lines(
+            stream,
+            max_line_bytes=self._limits.max_line_bytes,
+            first_number=self.batch.line + 1 if resume_plain else 1,
+            start=start,
+        )
+
+    def _take(self, line: Line) -> None:
+        try:
+            record = self._parse(line)
+        except FileRejected:
+            raise
+        except SluiceError as error:
+            self._reject(line.number, error.code)
+        else:
+            if record is not None:
+                self._queue_record(line.number, record)
+        self._advance(line)
+
+    def _parse(self, line: Line) -> ParsedRecord | None:
+        """The line's record; None for a blank line or the CSV header."""
+        if line.data is None:
+            raise LineTooLong(f"the line is over {self._limits.max_line_bytes} bytes")
+        if not line.data.strip():
+            return None
+        started = self.batch.received > 0 or self.batch.columns is not None
+        try:
+            text = decode(line.data, first=not started)
+        except InvalidUtf8:
+            if not started:
+                raise FileRejected(FILE_NOT_UTF8, "the file is not UTF-8 text") from None
+            raise
+        if self._format is FileFormat.JSONL:
+            if not started:
+                check_jsonl_shape(text)
+            return parse_jsonl(text)
+        if self.batch.columns is None:
+            assert self._route is not None
+            self.batch.columns = csv_columns(text, self._route.required_text_fields)
+            return None
+        return parse_csv(text, self.batch.columns)
+
+    def _queue_record(self, number: int, record: ParsedRecord) -> None:
+        assert self._route is not None
+        try:
+            check_input(self._route, record.input)
+            redacted = self._s._redactor.redact(
+                record.input,
+                tenant=self.batch.tenant,
+                allow=self._route.pii_allow,
+                operators=self._route.pii_operators,
+            )
+        except SluiceError as error:
+            self._reject(number, error.code)
+            return
+        self.batch.received += 1
+        self._since_checkpoint += 1
+        self._pending.append(_Pending(number, record, redacted.input))
+        if len(self._pending) >= self._limits.send_batch_size:
+            self._flush()
+
+    def _reject(self, number: int, code: str) -> None:
+        self.batch.received += 1
+        self.batch.rejected += 1
+        self._since_checkpoint += 1
+        self.batch.rejected_by_code[code] = self.batch.rejected_by_code.get(code, 0) + 1
+        if len(self.batch.rejections) < self._limits.max_reported_rejections:
+            self.batch.rejections.append(Rejection(line=number, code=code))
+
+    def _advance(self, line: Line) -> None:
+        self.batch.line = line.number
+        self.batch.offset = line.end
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        assert self._route is not None
+        batch, source = self.batch, self._source
+        messages = []
+        for pending in self._pending:
+            job_id = job_id_for(source.bucket, source.key, source.version, pending.line)
+            job = Job(
+                id=job_id,
+                tenant=batch.tenant,
+                route=self._route.name,
+                correlation_id=batch.id,
+                batch_id=batch.id,
+                record_id=pending.record.record_id,
+                line=pending.line,
+            )
+            # False: an earlier attempt queued it. Its message is sent again anyway (that
+            # attempt may have died before sending); the worker's claim absorbs the repeat.
+            self._s._jobs.create_if_absent(job)
+            messages.append(
+                JobMessage(
+                    job_id=job_id,
+                    tenant=batch.tenant,
+                    route=self._route.name,
+                    input=pending.input,
+                    correlation_id=batch.id,
+                    batch_id=batch.id,
+                    record_id=pending.record.record_id,
+                    line=pending.line,
+                )
+            )
+        self._s._queue.send_batch(self._route.queue_url, messages)
+        batch.queued += len(messages)
+        metrics.add_metric(name="BatchRecordsQueued", unit=MetricUnit.Count, value=len(messages))
+        self._pending.clear()
+
+    def _checkpoint(self, *, report: bool = True) -> None:
+        self.batch.updated_at = utc_now()
+        self._s._batches.checkpoint(self.batch, previous_line=self._checkpointed_line)
+        self._checkpointed_line = self.batch.line
+        self._since_checkpoint = 0
+        if report:
+            self._s._ledger.publish_report(self.batch)

@@ -1,0 +1,66 @@
+"""S3 batch ingestion on moto: the uploads bucket, its notification to the ingest queue, batches.
+
+The same shape as infra/uploads.py: versioned bucket, `incoming/` ObjectCreated events to an
+SQS queue with a DLQ, and the batches table. Safe to repeat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from sluice.config import DeploymentConfig
+from sluice_local.provision import PREFIX, LocalResources, _table
+
+INCOMING_PREFIX = "incoming/"
+
+
+def provision_uploads(
+    config: DeploymentConfig, resources: LocalResources, *, s3: Any, sqs: Any, dynamodb: Any
+) -> LocalResources:
+    bucket = f"{PREFIX}-uploads"
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=bucket)
+    # Versions make every upload its own batch, even under a key used before.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    dlq_url = sqs.create_queue(QueueName=f"{PREFIX}-ingest-dlq")["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{PREFIX}-ingest",
+        Attributes={
+            "VisibilityTimeout": str(config.ingest_visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": _arn(sqs, dlq_url),
+                    "maxReceiveCount": str(config.ingest.max_receive_count),
+                }
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = _arn(sqs, queue_url)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": INCOMING_PREFIX}]}},
+                }
+            ]
+        },
+    )
+    return dataclasses.replace(
+        resources,
+        uploads_bucket=bucket,
+        batches_table=_table(dynamodb, f"{PREFIX}-batches", ttl_attribute="expires_at"),
+        ingest_queue_url=queue_url,
+        ingest_queue_arn=queue_arn,
+        ingest_dead_letter_queue_url=dlq_url,
+    )
+
+
+def _arn(sqs: Any, queue_url: str) -> str:
+    return str(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    )

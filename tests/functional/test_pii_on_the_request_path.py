@@ -1,0 +1,109 @@
+"""Personal data never reaches the model, a queue or a log unless the route allows it."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from sluice import pii
+from sluice.observability import logger
+from tests.functional.conftest import Platform, _get_event
+from tests.sample_events import api_event
+
+TEXT = "Hi, I'm John Smith (john.smith@example.com, +44 20 7946 0958) and my card never came"
+
+
+def test_the_model_sees_redacted_text_and_the_caller_gets_counts_not_values(platform: Platform) -> None:
+    # Given a request full of personal data
+    body = {"route": "intent", "input": {"text": TEXT}, "mode": "sync"}
+
+    # When it is served
+    status, answer, _ = platform.call(api_event("post_inference_sync", body=body))
+
+    # Then the model saw placeholders only, and the response counts what was removed
+    assert status == 200
+    seen = platform.endpoint.calls[0][0]["text"]
+    assert "john.smith@example.com" not in seen
+    assert "John Smith" not in seen
+    assert "<EMAIL_ADDRESS>" in seen
+    assert answer["pii"] == {"PERSON": 1, "EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
+    assert "john" not in json.dumps(answer["pii"]).lower()
+
+
+def test_queued_jobs_carry_redacted_input_only(platform: Platform) -> None:
+    body = {"route": "intent", "input": {"text": TEXT}, "mode": "async"}
+    platform.call(api_event("post_inference_async", body=body))
+
+    message = platform.receive()[0]["Body"]
+
+    assert "john.smith@example.com" not in message
+    assert "<EMAIL_ADDRESS>" in message
+
+
+def test_a_route_can_opt_out_per_entity_type_and_pseudonymize_others(platform: Platform) -> None:
+    # Given the support route: emails allowed, names pseudonymized
+    body = {"route": "support", "input": {"text": TEXT}, "mode": "sync"}
+
+    # When it is served
+    status, answer, _ = platform.call(api_event("post_inference_sync", body=body))
+
+    # Then the email reached the model, the name became a stable token, the phone was masked
+    assert status == 200
+    seen = platform.endpoint.calls[0][0]["text"]
+    assert "john.smith@example.com" in seen
+    assert "John Smith" not in seen
+    assert "<PERSON_" in seen
+    assert "<PHONE_NUMBER>" in seen
+    assert answer["pii"] == {"PERSON": 1, "PHONE_NUMBER": 1}
+
+
+def test_only_tenants_with_the_reveal_permission_get_pseudonyms_back(platform: Platform) -> None:
+    # Given a support job per tenant, served by a model that echoes its input
+    body = {"route": "support", "input": {"text": TEXT}, "mode": "async"}
+    _, acme_job, _ = platform.call(api_event("post_inference_async", body=body))
+    _, globex_job, _ = platform.call(api_event("post_inference_async", body=body, tenant="tenant-globex"))
+    platform.drain("support")
+
+    # When each asks for the output with reveal=true
+    acme = _get_event(acme_job["id"], "tenant-acme")
+    acme["queryStringParameters"] = {"reveal": "true"}
+    acme["multiValueQueryStringParameters"] = {"reveal": ["true"]}
+    globex = _get_event(globex_job["id"], "tenant-globex")
+    globex["queryStringParameters"] = {"reveal": "true"}
+    globex["multiValueQueryStringParameters"] = {"reveal": ["true"]}
+
+    # Then acme (allowed) sees the name again; globex (not allowed) is refused
+    acme_status, acme_view, _ = platform.call(acme)
+    assert acme_status == 200
+    assert "John Smith" in acme_view["output"]["echo"]
+    globex_status, refusal, _ = platform.call(globex)
+    assert (globex_status, refusal["error"]["code"]) == (403, "PII_REVEAL_FORBIDDEN")
+    # and without reveal the stored output keeps the pseudonym
+    assert "John Smith" not in platform.job(acme_job["id"])["output"]["echo"]
+
+
+def test_redaction_failure_fails_closed_with_503(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a detector that times out
+    def times_out(*_: object, **__: object) -> object:
+        raise pii.PiiDetectionTimeout("PII redaction ran out of its time budget")
+
+    monkeypatch.setattr(pii, "redact", times_out)
+
+    # When a request arrives
+    status, answer, _ = platform.call(api_event("post_inference_sync"))
+
+    # Then it is rejected with a clear code and nothing reached the model
+    assert (status, answer["error"]["code"]) == (503, "PII_DETECTION_TIMEOUT")
+    assert platform.endpoint.calls == []
+
+
+def test_log_lines_are_redacted(captured_logs: io.StringIO) -> None:
+    logger.info("caller wrote from jane.doe@example.com", extra={"note": "SSN 078-05-1120"})
+
+    line = captured_logs.getvalue()
+
+    assert "jane.doe@example.com" not in line
+    assert "078-05-1120" not in line
+    assert "<EMAIL_ADDRESS>" in line
