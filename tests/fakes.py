@@ -14,30 +14,42 @@ class FakeIntentEndpoint:
     """A model endpoint honouring the platform's wire contract, with scripted failures.
 
     `failures` is consulted before each call; returning an exception raises it instead.
+    `endpoint_failures(endpoint, variant)` does the same per endpoint (a dead or sick endpoint).
+    Payloads in the Hugging Face LLM shape (`{"inputs": ...}`) get a generation back.
     """
 
     def __init__(self, failures: Callable[[list[dict[str, Any]]], Exception | None] | None = None) -> None:
         self.calls: list[list[dict[str, Any]]] = []
+        self.targets: list[tuple[str, str | None]] = []  # (endpoint, TargetVariant) per call
         self.invocations_per_text: Counter[str] = Counter()
         self._failures = failures
+        self.endpoint_failures: Callable[[str, str | None], Exception | None] | None = None
         self._lock = threading.Lock()
 
     def invoke(
         self, endpoint_name: str, payload: dict[str, Any], *, target_variant: str | None = None
     ) -> Invocation:
-        instances = payload["instances"]
+        instances = payload.get("instances", [payload])
         with self._lock:
             self.calls.append(instances)
+            self.targets.append((endpoint_name, target_variant))
             self.invocations_per_text.update(item.get("text", "") for item in instances)
-        failure = self._failures(instances) if self._failures else None
+        failure = self.endpoint_failures(endpoint_name, target_variant) if self.endpoint_failures else None
+        failure = failure or (self._failures(instances) if self._failures else None)
         if failure is not None:
             raise failure
+        if "inputs" in payload:
+            generated = [{"generated_text": f"stand-in reply to {len(str(payload['inputs']))} characters"}]
+            return Invocation(body=generated, variant=target_variant or "AllTraffic")  # type: ignore[arg-type]
         # `echo` plays a generative model that repeats its input: it shows what the model saw.
         predictions = [
             {"intents": [{"label": "card_arrival", "score": 0.9}], "echo": item.get("text", "")}
             for item in instances
         ]
-        return Invocation(body={"predictions": predictions, "model_version": "fake-1"}, variant="AllTraffic")
+        return Invocation(
+            body={"predictions": predictions, "model_version": "fake-1"},
+            variant=target_variant or "AllTraffic",
+        )
 
 
 class CountingRedactor:
@@ -59,3 +71,77 @@ class CountingRedactor:
 
     def reveal(self, value: dict[str, Any], *, tenant: str, can_reveal: bool) -> dict[str, Any]:
         return value
+
+
+class FakeClock:
+    """A clock tests move by hand; `sleep` advances it, so retry back-off costs no wall time."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class FakeAsyncEndpoint:
+    """InvokeEndpointAsync as SageMaker does it, on moto: queued, then run when the test says so.
+
+    `run_queued()` reads each input from S3, answers it with the sync fake (or fails it), writes
+    the output to S3 and publishes the notification to the success or error topic.
+    """
+
+    def __init__(self, model: FakeIntentEndpoint, *, s3: Any, sns: Any, resources: Any) -> None:
+        self._model = model
+        self._s3 = s3
+        self._sns = sns
+        self._resources = resources
+        self.queued: list[tuple[str, str, str]] = []
+        self.failure: Callable[[str], Exception | None] | None = None
+
+    def invoke_async(self, endpoint_name: str, *, input_location: str, inference_id: str) -> str:
+        failure = self.failure(endpoint_name) if self.failure else None
+        if failure is not None:
+            raise failure
+        self.queued.append((endpoint_name, input_location, inference_id))
+        return f"s3://{self._resources.async_bucket}/async-output/{inference_id}.out"
+
+    def run_queued(self, *, fail: bool = False) -> int:
+        import json
+
+        ran, self.queued = self.queued, []
+        for endpoint_name, input_location, inference_id in ran:
+            bucket, key = input_location[5:].split("/", 1)
+            payload = json.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            notification: dict[str, Any] = {
+                "eventSource": "aws:sagemaker",
+                "eventName": "InferenceResult",
+                "inferenceId": inference_id,
+                "requestParameters": {"endpointName": endpoint_name, "inputLocation": input_location},
+            }
+            if fail:
+                notification |= {"invocationStatus": "Failed", "failureReason": "ClientError: model crashed"}
+                topic = self._resources.async_error_topic_arn
+            else:
+                body = self._model.invoke(endpoint_name, payload).body
+                output_key = f"async-output/{inference_id}.out"
+                self._s3.put_object(
+                    Bucket=self._resources.async_bucket, Key=output_key, Body=json.dumps(body)
+                )
+                notification |= {
+                    "invocationStatus": "Completed",
+                    "responseParameters": {
+                        "contentType": "application/json",
+                        "outputLocation": f"s3://{self._resources.async_bucket}/{output_key}",
+                    },
+                }
+                topic = self._resources.async_success_topic_arn
+            self._sns.publish(TopicArn=topic, Message=json.dumps(notification))
+        return len(ran)

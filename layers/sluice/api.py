@@ -41,6 +41,7 @@ from sluice.inference import Caller, InferenceService
 from sluice.observability import logger, metrics
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_CALLER_KEY = _IDEMPOTENCY_KEY
 _ERRORS: dict[int, OpenAPIResponse] = {
     status: {
         "description": status.phrase,
@@ -61,10 +62,14 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
     """Build the resolver; `dependencies` is called on first use, so cold start stays cheap."""
     app = APIGatewayRestResolver(enable_validation=True)
 
-    def caller() -> Caller:
+    def caller(caller_key: str | None = None) -> Caller:
         identity = app.current_event.request_context.identity
         # The tenant is the API key's id: callers cannot choose it, API Gateway proves it.
-        return Caller(tenant=identity.api_key_id or "anonymous", correlation_id=logger.get_correlation_id())
+        return Caller(
+            tenant=identity.api_key_id or "anonymous",
+            correlation_id=logger.get_correlation_id(),
+            caller_key=caller_key,
+        )
 
     @app.post(
         "/v1/inferences",
@@ -81,10 +86,16 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
     def create_inference(
         request: Annotated[InferenceRequest, Body()],
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+        caller_key: Annotated[
+            str | None,
+            Header(alias="X-Caller-Key", description="Keeps this caller on one model variant"),
+        ] = None,
     ) -> Response[dict[str, Any]]:
         guard_request(app, dependencies().max_request_bytes)
         deps = dependencies()
-        who = caller()
+        if caller_key is not None and not _CALLER_KEY.fullmatch(caller_key):
+            raise InvalidRequest("X-Caller-Key must be 1-128 characters of [A-Za-z0-9_.:-]")
+        who = caller(caller_key)
 
         def submit() -> dict[str, Any]:
             result = deps.service.submit(request, who)

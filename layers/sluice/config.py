@@ -14,23 +14,136 @@ RouteName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
 EntityType = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,40}$")]
 PiiOperator = Literal["mask", "hash", "pseudonymize", "drop"]
 
+VariantName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+
 # The SageMaker PyTorch inference container (GPU) that hosts model/inference.py in AWS.
 DEFAULT_PYTORCH_IMAGE = "763104351884.dkr.ecr.{region}.amazonaws.com/pytorch-inference:2.6.0-gpu-py312"
+# The Hugging Face LLM inference container (Text Generation Inference) for generative routes.
+HF_TGI_IMAGE = (
+    "763104351884.dkr.ecr.{region}.amazonaws.com/huggingface-pytorch-tgi-inference:"
+    "2.4.0-tgi3.0.1-gpu-py311-cu124-ubuntu22.04"
+)
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class EndpointConfig(_Frozen):
-    """How a route's SageMaker real-time endpoint is hosted."""
+InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
 
-    instance_type: str = Field("ml.g5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+class VariantConfig(_Frozen):
+    """One production variant of an endpoint: a model version on its own fleet, with a traffic weight."""
+
+    name: VariantName
+    # Relative share of the route's traffic; 0 keeps the variant deployed but unassigned.
+    weight: float = Field(1.0, ge=0, le=1000)
+    # Label reported when the model itself reports no version.
+    model_version: str = Field("", max_length=128)
+    # None inherits the endpoint's setting.
+    instance_type: InstanceType | None = None
+    initial_instance_count: int | None = Field(None, ge=1, le=100)
+    model_data_url: str | None = None
+    # On-demand price of one instance, for cost reports and the budget actions (USD).
+    cost_per_instance_hour: float = Field(0.0, ge=0)
+
+
+class AsyncInferenceConfig(_Frozen):
+    """SageMaker asynchronous inference: S3 in and out, SNS notifications, scaling to zero."""
+
+    max_concurrent_invocations_per_instance: int = Field(4, ge=1, le=1000)
+    min_capacity: int = Field(0, ge=0, le=100)
+    max_capacity: int = Field(2, ge=1, le=100)
+    # Target tracking keeps about this many queued requests per instance.
+    target_backlog_per_instance: float = Field(4.0, gt=0)
+    invocation_timeout_seconds: int = Field(900, ge=1, le=3600)
+    # Alarm when the oldest queued request is older than this.
+    max_oldest_request_age_seconds: int = Field(1800, ge=60, le=6 * 3600)
+
+    @model_validator(mode="after")
+    def _capacity_range(self) -> AsyncInferenceConfig:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError("min_capacity must not exceed max_capacity")
+        return self
+
+
+class EndpointConfig(_Frozen):
+    """How a route's SageMaker endpoint is hosted: real-time or asynchronous, with its variants."""
+
+    mode: Literal["realtime", "async"] = "realtime"
+    instance_type: InstanceType = "ml.g5.xlarge"
     initial_instance_count: int = Field(1, ge=1, le=100)
     image_uri: str = DEFAULT_PYTORCH_IMAGE
     # S3 URI of model.tar.gz; None means the stack packages the local artifact (.sluice/model).
     model_data_url: str | None = None
-    variant_name: str = Field("AllTraffic", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    # The single variant of an endpoint that lists no `variants` (the original, one-model shape).
+    variant_name: VariantName = "AllTraffic"
+    variants: tuple[VariantConfig, ...] = ()
+    cost_per_instance_hour: float = Field(0.0, ge=0)
+    # `sluice`: {"instances": [...]} -> {"predictions": [...]}; `hf-tgi`: the Hugging Face LLM
+    # container's {"inputs", "parameters"} -> [{"generated_text"}], one input per call.
+    wire_format: Literal["sluice", "hf-tgi"] = "sluice"
+    # Whether the model takes several inputs in one call (the worker's micro-batching).
+    accepts_batches: bool = True
+    # Extra container environment (e.g. HF_MODEL_ID for the LLM container).
+    environment: dict[str, str] = Field(default_factory=dict)
+    # A container that downloads its weights at start (HF_MODEL_ID) needs the network.
+    network_isolation: bool = True
+    async_inference: AsyncInferenceConfig = AsyncInferenceConfig()
+
+    @property
+    def production_variants(self) -> tuple[VariantConfig, ...]:
+        if self.variants:
+            return self.variants
+        return (
+            VariantConfig(
+                name=self.variant_name,
+                instance_type=self.instance_type,
+                initial_instance_count=self.initial_instance_count,
+                model_data_url=self.model_data_url,
+                cost_per_instance_hour=self.cost_per_instance_hour,
+            ),
+        )
+
+    @model_validator(mode="after")
+    def _variants_are_servable(self) -> EndpointConfig:
+        names = [variant.name for variant in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique, got {names}")
+        if self.variants and sum(variant.weight for variant in self.variants) <= 0:
+            raise ValueError("at least one variant needs a positive weight")
+        if self.wire_format == "hf-tgi" and self.accepts_batches:
+            raise ValueError("the hf-tgi wire format takes one input per call: set accepts_batches false")
+        if self.mode == "async" and len(self.production_variants) > 1:
+            # InvokeEndpointAsync has no TargetVariant: Sluice could neither assign nor report one.
+            raise ValueError(
+                "an async endpoint serves one variant (InvokeEndpointAsync has no TargetVariant)"
+            )
+        return self
+
+
+class TenantOverride(_Frozen):
+    """Variant weights for one tenant on one route, replacing the route's (e.g. a pinned beta tenant)."""
+
+    tenant: RouteName
+    weights: dict[VariantName, float] = Field(min_length=1)
+
+    @field_validator("weights")
+    @classmethod
+    def _positive_total(cls, weights: dict[str, float]) -> dict[str, float]:
+        if any(weight < 0 for weight in weights.values()) or sum(weights.values()) <= 0:
+            raise ValueError("override weights must be non-negative with a positive total")
+        return weights
+
+
+class BreakerConfig(_Frozen):
+    """The per-endpoint circuit breaker shared by every function instance (DynamoDB)."""
+
+    # Retryable failures within `window_seconds` that open the circuit.
+    failure_threshold: int = Field(5, ge=1, le=1000)
+    window_seconds: int = Field(30, ge=1, le=3600)
+    # How long an open circuit refuses calls before one probe is let through (half-open).
+    open_seconds: int = Field(30, ge=1, le=3600)
 
 
 class RouteConfig(_Frozen):
@@ -54,6 +167,21 @@ class RouteConfig(_Frozen):
     # How each entity type is redacted; unlisted types are masked (`<EMAIL_ADDRESS>`).
     # `hash` is a keyed HMAC-SHA256; `pseudonymize` a stable per-tenant token kept in the vault.
     pii_operators: dict[EntityType, PiiOperator] = Field(default_factory=dict)
+    # Per-tenant variant weights, replacing the route's for that tenant.
+    tenant_overrides: tuple[TenantOverride, ...] = ()
+    # Routes that serve this route's requests, in order, when its endpoint cannot.
+    fallback: tuple[RouteName, ...] = ()
+
+    @model_validator(mode="after")
+    def _overrides_name_variants(self) -> RouteConfig:
+        known = {variant.name for variant in self.endpoint.production_variants}
+        for override in self.tenant_overrides:
+            unknown = set(override.weights) - known
+            if unknown:
+                raise ValueError(f"route {self.name}: override for {override.tenant} names {sorted(unknown)}")
+        if self.name in self.fallback:
+            raise ValueError(f"route {self.name} cannot fall back to itself")
+        return self
 
 
 class ApiConfig(_Frozen):
@@ -112,6 +240,9 @@ class DeploymentConfig(_Frozen):
     job_ttl_days: int = Field(30, ge=1, le=3650)
     log_retention_days: int = Field(30, ge=1, le=3653)
     max_request_bytes: int = Field(512 * 1024, ge=1024, le=6 * 1024 * 1024)
+    breaker: BreakerConfig = BreakerConfig()
+    # How long a function keeps the route table it read from SSM before reading it again.
+    route_table_max_age_seconds: int = Field(30, ge=1, le=3600)
 
     @field_validator("routes")
     @classmethod
@@ -135,6 +266,23 @@ class DeploymentConfig(_Frozen):
         largest = max(route.max_input_bytes for route in self.routes)
         if self.max_request_bytes < largest:
             raise ValueError(f"max_request_bytes ({self.max_request_bytes}) is below a route's input limit")
+        return self
+
+    @model_validator(mode="after")
+    def _fallbacks_and_overrides_resolve(self) -> DeploymentConfig:
+        modes = {route.name: route.endpoint.mode for route in self.routes}
+        for route in self.routes:
+            for fallback in route.fallback:
+                if fallback not in modes:
+                    raise ValueError(f"route {route.name} falls back to unknown route {fallback}")
+                if modes[fallback] != route.endpoint.mode:
+                    raise ValueError(
+                        f"route {route.name} ({route.endpoint.mode}) falls back to {fallback} "
+                        f"({modes[fallback]}): a fallback must serve the same mode"
+                    )
+            unknown = {override.tenant for override in route.tenant_overrides} - set(self.api.tenants)
+            if unknown:
+                raise ValueError(f"route {route.name} overrides unknown tenants: {sorted(unknown)}")
         return self
 
     def route(self, name: str) -> RouteConfig:

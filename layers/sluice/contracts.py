@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from sluice.config import RouteName
+from sluice.config import RouteName, VariantName
 
 JobId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="Job id (32 lowercase hex digits)")]
 
@@ -49,6 +49,9 @@ class InferenceRequest(BaseModel):
     route: RouteName = Field(description="Named route, e.g. `intent`")
     input: dict[str, JsonValue] = Field(description="Model input; the route defines the fields")
     mode: InferenceMode = Field(InferenceMode.SYNC, description="`sync` answers now, `async` queues a job")
+    variant: VariantName | None = Field(
+        None, description="Serve on this production variant (SageMaker TargetVariant) instead of the weights"
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -138,6 +141,8 @@ class JobMessage(BaseModel):
     route: RouteName
     input: dict[str, JsonValue]
     correlation_id: str | None = None
+    # The variant assigned at submission; absent (older messages, uploads) means the worker assigns.
+    variant: str | None = None
     # Set for jobs queued from an uploaded file; absent in messages from the API.
     batch_id: str | None = None
     record_id: str | None = None

@@ -14,6 +14,9 @@ class SluiceError(Exception):
     code = "INTERNAL_ERROR"
     status = HTTPStatus.INTERNAL_SERVER_ERROR
     retryable = False
+    # The endpoint (not the input) is at fault: counts towards its circuit breaker, and another
+    # route may serve instead (the fallback chain).
+    endpoint_fault = False
 
     def __init__(self, message: str, *, retry_after_seconds: int | None = None) -> None:
         super().__init__(message)
@@ -33,6 +36,18 @@ class MalformedJson(SluiceError):
 
 class UnknownRoute(SluiceError):
     code = "UNKNOWN_ROUTE"
+    status = HTTPStatus.BAD_REQUEST
+
+
+class UnknownVariant(SluiceError):
+    code = "UNKNOWN_VARIANT"
+    status = HTTPStatus.BAD_REQUEST
+
+
+class AsyncOnlyRoute(SluiceError):
+    """The route is served by an asynchronous endpoint: it cannot answer within a request."""
+
+    code = "ASYNC_ONLY_ROUTE"
     status = HTTPStatus.BAD_REQUEST
 
 
@@ -74,6 +89,7 @@ class ModelFailed(SluiceError):
 
     code = "MODEL_ERROR"
     status = HTTPStatus.BAD_GATEWAY
+    endpoint_fault = True
 
 
 class EndpointUnavailable(SluiceError):
@@ -82,12 +98,14 @@ class EndpointUnavailable(SluiceError):
     code = "ENDPOINT_UNAVAILABLE"
     status = HTTPStatus.SERVICE_UNAVAILABLE
     retryable = True
+    endpoint_fault = True
 
 
 class EndpointTimeout(SluiceError):
     code = "ENDPOINT_TIMEOUT"
     status = HTTPStatus.GATEWAY_TIMEOUT
     retryable = True
+    endpoint_fault = True
 
 
 class EndpointNotFound(SluiceError):
@@ -95,6 +113,15 @@ class EndpointNotFound(SluiceError):
 
     code = "ENDPOINT_NOT_FOUND"
     status = HTTPStatus.SERVICE_UNAVAILABLE
+    endpoint_fault = True
+
+
+class EndpointCircuitOpen(SluiceError):
+    """Every endpoint that could serve the route has an open circuit: nothing was called."""
+
+    code = "ENDPOINT_CIRCUIT_OPEN"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    retryable = True
 
 
 class JobBusy(SluiceError):

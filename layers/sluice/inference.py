@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sluice.breaker import CircuitBreaker, InMemoryBreakerStore
+from sluice.config import BreakerConfig
 from sluice.contracts import (
     AcceptedJob,
     ErrorDetail,
@@ -18,30 +20,36 @@ from sluice.contracts import (
     SyncInferenceResponse,
     new_job_id,
 )
-from sluice.errors import EndpointUnavailable, InvalidRequest, JobNotFound, PayloadTooLarge
-from sluice.model_io import parse_predictions, to_model_payload
+from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, InvalidRequest, JobNotFound, PayloadTooLarge
+from sluice.invocation import ModelAnswer, ResilientInvoker, invoke_model
 from sluice.ports import InputRedactor, JobQueue, JobStore, ModelEndpoint
-from sluice.routing import RouteTable, RouteTarget
+from sluice.routing import RouteSource, RouteTable, RouteTarget
+from sluice.variants import Assignment, assign, sticky_key
 
 
 @dataclass(frozen=True)
 class Caller:
     tenant: str
     correlation_id: str | None = None
+    # Keeps a caller on one variant across requests (header `X-Caller-Key`); never logged.
+    caller_key: str | None = None
 
 
 class InferenceService:
     def __init__(
         self,
         *,
-        routes: RouteTable,
+        routes: RouteSource,
         jobs: JobStore,
         queue: JobQueue,
         endpoint: ModelEndpoint,
         redactor: InputRedactor,
         reveal_tenants: frozenset[str] = frozenset(),
+        invoker: ResilientInvoker | None = None,
     ) -> None:
         self._routes = routes
+        # Without a shared store the breaker is per instance: right for tests, not for production.
+        self._invoker = invoker or ResilientInvoker(CircuitBreaker(InMemoryBreakerStore(), BreakerConfig()))
         self._jobs = jobs
         self._queue = queue
         self._endpoint = endpoint
@@ -49,14 +57,19 @@ class InferenceService:
         self._reveal_tenants = reveal_tenants
 
     def submit(self, request: InferenceRequest, caller: Caller) -> SyncInferenceResponse | AcceptedJob:
-        route = self._routes.resolve(request.route)
+        routes = self._routes.current()
+        route = routes.resolve(request.route)
         check_input(route, request.input)
+        if request.mode is InferenceMode.SYNC and route.mode == "async":
+            raise AsyncOnlyRoute(f"Route '{route.name}' is served asynchronously: send mode 'async'")
+        key = sticky_key(caller.tenant, caller.caller_key)
+        assignment = assign(route, tenant=caller.tenant, key=key, requested=request.variant)
         redacted = self._redactor.redact(
             request.input, tenant=caller.tenant, allow=route.pii_allow, operators=route.pii_operators
         )
         if request.mode is InferenceMode.SYNC:
-            return self._answer_now(route, redacted.input, redacted.counts)
-        return self._enqueue(route, redacted.input, redacted.counts, caller)
+            return self._answer_now(routes, route, redacted.input, redacted.counts, caller, key, assignment)
+        return self._enqueue(route, redacted.input, redacted.counts, caller, assignment.variant.name)
 
     def get(self, job_id: str, caller: Caller, *, reveal: bool = False) -> JobView:
         job = self._jobs.get(job_id)
@@ -71,27 +84,50 @@ class InferenceService:
         return view
 
     def _answer_now(
-        self, route: RouteTarget, value: dict[str, Any], pii_counts: dict[str, int]
+        self,
+        routes: RouteTable,
+        route: RouteTarget,
+        value: dict[str, Any],
+        pii_counts: dict[str, int],
+        caller: Caller,
+        key: str,
+        assignment: Assignment,
     ) -> SyncInferenceResponse:
         started = time.perf_counter()
-        invocation = self._endpoint.invoke(route.endpoint_name, to_model_payload([value]))
-        predictions = parse_predictions(invocation.body, expected=1)
+
+        def attempt(candidate: RouteTarget) -> ModelAnswer:
+            # A fallback route serves on its own variants, assigned with the same sticky key.
+            variant = (
+                assignment.variant
+                if candidate is route
+                else assign(candidate, tenant=caller.tenant, key=key).variant
+            )
+            return invoke_model(self._endpoint, candidate, variant, [value])
+
+        _, answer = self._invoker.call(routes, route, attempt)
         return SyncInferenceResponse(
             id=new_job_id(),
-            route=route.name,
-            endpoint=route.endpoint_name,
-            variant=invocation.variant or route.variant,
-            model_version=predictions.model_version,
-            output=predictions.outputs[0],
+            **answer.served.model_copy(update={"route": route.name}).model_dump(),
+            output=answer.predictions.outputs[0],
             pii=pii_counts,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
     def _enqueue(
-        self, route: RouteTarget, value: dict[str, Any], pii_counts: dict[str, int], caller: Caller
+        self,
+        route: RouteTarget,
+        value: dict[str, Any],
+        pii_counts: dict[str, int],
+        caller: Caller,
+        variant: str,
     ) -> AcceptedJob:
         job = Job(
-            id=new_job_id(), tenant=caller.tenant, route=route.name, correlation_id=caller.correlation_id
+            id=new_job_id(),
+            tenant=caller.tenant,
+            route=route.name,
+            correlation_id=caller.correlation_id,
+            endpoint=route.endpoint_name,
+            variant=variant,
         )
         self._jobs.create(job)
         message = JobMessage(
@@ -100,6 +136,7 @@ class InferenceService:
             route=route.name,
             input=value,
             correlation_id=caller.correlation_id,
+            variant=variant,
         )
         try:
             self._queue.send(route.queue_url, message)

@@ -38,6 +38,10 @@ class JobStore(Protocol):
 
     def release(self, job_id: str) -> None: ...
 
+    def hand_over(self, job_id: str, *, served: Served) -> None:
+        """The job now runs on an asynchronous endpoint: keep it running, with no lease to expire."""
+        ...
+
     def mark_event_published(self, job_id: str) -> None: ...
 
 
@@ -55,6 +59,18 @@ class ModelEndpoint(Protocol):
     def invoke(
         self, endpoint_name: str, payload: dict[str, Any], *, target_variant: str | None = None
     ) -> Invocation: ...
+
+
+class AsyncModelEndpoint(Protocol):
+    def invoke_async(self, endpoint_name: str, *, input_location: str, inference_id: str) -> str:
+        """Queue an inference on an asynchronous endpoint; returns the output's S3 location."""
+        ...
+
+
+class Objects(Protocol):
+    def put(self, bucket: str, key: str, body: bytes, *, content_type: str) -> None: ...
+
+    def get(self, bucket: str, key: str) -> bytes: ...
 
 
 class EventPublisher(Protocol):

@@ -11,11 +11,14 @@ from sluice.adapters.clients import client, sagemaker_runtime_client
 
 if TYPE_CHECKING:
     from sluice.api import ApiDependencies
+    from sluice.async_results import AsyncResults
     from sluice.ingest.batches import BatchLedger
     from sluice.ingest.s3_events import Ingestion
+    from sluice.invocation import ResilientInvoker
     from sluice.ports import EventPublisher
     from sluice.privacy import PiiInputRedactor
-    from sluice.settings import ApiSettings
+    from sluice.routing import RouteSource, RouteTable
+    from sluice.settings import PiiSettings
     from sluice.worker import JobWorker
 
 
@@ -34,9 +37,11 @@ def api_dependencies() -> ApiDependencies:
     settings = ApiSettings.model_validate(dict(os.environ))
     dynamodb = client("dynamodb")
     budget_s = max(route.time_budget_ms for route in settings.routes.routes.values()) / 1000
-    sagemaker = sagemaker_runtime_client(time_budget_s=budget_s, max_attempts=2)
+    # One attempt: sluice.invocation retries, including the 424/429/530 botocore does not.
+    sagemaker = sagemaker_runtime_client(time_budget_s=budget_s, max_attempts=1)
     service = InferenceService(
-        routes=settings.routes,
+        routes=_route_source(settings.routes),
+        invoker=_invoker(),
         jobs=DynamoJobStore(dynamodb, settings.jobs_table, ttl=timedelta(days=settings.job_ttl_days)),
         queue=SqsJobQueue(client("sqs")),
         endpoint=SageMakerEndpoint(sagemaker),
@@ -51,7 +56,8 @@ def api_dependencies() -> ApiDependencies:
     )
 
 
-def _input_redactor(settings: ApiSettings) -> PiiInputRedactor:
+def _input_redactor(settings: PiiSettings) -> PiiInputRedactor:
+    """One construction for every function that redacts input: the same keys give the same hashes."""
     from sluice import pii
     from sluice.privacy import PiiInputRedactor
 
@@ -83,14 +89,78 @@ def job_worker() -> JobWorker:
     settings = WorkerSettings.model_validate(dict(os.environ))
     budget_s = max(route.time_budget_ms for route in settings.routes.routes.values()) / 1000
     events = EventBridgePublisher(client("events"), settings.event_bus_name)
+    endpoint = SageMakerEndpoint(sagemaker_runtime_client(time_budget_s=budget_s, max_attempts=1))
+    async_inference = None
+    if settings.async_bucket:
+        from sluice.adapters.s3_objects import S3Objects
+        from sluice.async_inference import AsyncInference
+
+        async_inference = AsyncInference(
+            endpoint=endpoint, objects=S3Objects(client("s3")), bucket=settings.async_bucket
+        )
     return JobWorker(
-        routes=settings.routes,
+        routes=_route_source(settings.routes),
+        invoker=_invoker(),
+        async_inference=async_inference,
         jobs=DynamoJobStore(
             client("dynamodb"), settings.jobs_table, ttl=timedelta(days=settings.job_ttl_days)
         ),
-        endpoint=SageMakerEndpoint(sagemaker_runtime_client(time_budget_s=budget_s, max_attempts=3)),
+        endpoint=endpoint,
         events=events,
         lease_seconds=settings.lease_seconds,
+        batches=_batch_ledger(settings.batches_table, settings.jobs_table, settings.job_ttl_days, events)
+        if settings.batches_table
+        else None,
+    )
+
+
+def _route_source(deployed: RouteTable) -> RouteSource:
+    from sluice.settings import RoutingSettings
+
+    settings = RoutingSettings.model_validate(dict(os.environ))
+    if not settings.route_table_parameter:
+        return deployed
+    from sluice.adapters.route_config import ParameterRouteSource
+
+    return ParameterRouteSource(
+        settings.route_table_parameter,
+        deployed=deployed,
+        max_age_seconds=settings.route_table_max_age_seconds,
+        client=client("ssm"),
+    )
+
+
+def _invoker() -> ResilientInvoker:
+    from sluice.breaker import BreakerStore, CircuitBreaker, InMemoryBreakerStore
+    from sluice.invocation import ResilientInvoker
+    from sluice.settings import RoutingSettings
+
+    settings = RoutingSettings.model_validate(dict(os.environ))
+    store: BreakerStore = InMemoryBreakerStore()
+    if settings.breakers_table:
+        from sluice.adapters.dynamodb_breaker import DynamoBreakerStore
+
+        store = DynamoBreakerStore(client("dynamodb"), settings.breakers_table)
+    return ResilientInvoker(CircuitBreaker(store, settings.breaker))
+
+
+@cache
+def async_results() -> AsyncResults:
+    from sluice.adapters.dynamodb_jobs import DynamoJobStore
+    from sluice.adapters.eventbridge import EventBridgePublisher
+    from sluice.adapters.s3_objects import S3Objects
+    from sluice.async_results import AsyncResults
+    from sluice.settings import AsyncResultSettings
+
+    settings = AsyncResultSettings.model_validate(dict(os.environ))
+    events = EventBridgePublisher(client("events"), settings.event_bus_name)
+    return AsyncResults(
+        routes=_route_source(settings.routes),
+        jobs=DynamoJobStore(
+            client("dynamodb"), settings.jobs_table, ttl=timedelta(days=settings.job_ttl_days)
+        ),
+        objects=S3Objects(client("s3")),
+        events=events,
         batches=_batch_ledger(settings.batches_table, settings.jobs_table, settings.job_ttl_days, events)
         if settings.batches_table
         else None,
@@ -120,7 +190,6 @@ def ingestion() -> Ingestion:
     from sluice.adapters.sqs_batches import SqsBatchSender
     from sluice.ingest.s3_events import Ingestion
     from sluice.ingest.service import IngestService
-    from sluice.privacy import PiiInputRedactor
     from sluice.settings import IngestSettings
 
     settings = IngestSettings.model_validate(dict(os.environ))
@@ -140,7 +209,7 @@ def ingestion() -> Ingestion:
         ),
         jobs=DynamoJobStore(dynamodb, settings.jobs_table, ttl=timedelta(days=settings.job_ttl_days)),
         queue=sqs,
-        redactor=PiiInputRedactor(),
+        redactor=_input_redactor(settings),
         ledger=ledger,
     )
     return Ingestion(service=service, continuations=sqs, queue_url=settings.ingest_queue_url)

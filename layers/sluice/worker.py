@@ -15,13 +15,17 @@ from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sluice.async_inference import AsyncInference
+from sluice.breaker import CircuitBreaker, InMemoryBreakerStore
+from sluice.config import BreakerConfig
 from sluice.contracts import ErrorDetail, Job, JobMessage, Served, utc_now
 from sluice.errors import SluiceError, UnknownRoute
 from sluice.events import Event, InferenceCompleted
-from sluice.model_io import parse_predictions, to_model_payload
+from sluice.invocation import ModelAnswer, ResilientInvoker, invoke_model
 from sluice.observability import logger, metrics
 from sluice.ports import BatchTracker, ClaimOutcome, EventPublisher, JobStore, ModelEndpoint
-from sluice.routing import RouteTable, RouteTarget
+from sluice.routing import RouteSource, RouteTable, RouteTarget, VariantTarget
+from sluice.variants import assign
 
 
 @dataclass(frozen=True)
@@ -48,15 +52,19 @@ class JobWorker:
     def __init__(
         self,
         *,
-        routes: RouteTable,
+        routes: RouteSource,
         jobs: JobStore,
         endpoint: ModelEndpoint,
         events: EventPublisher,
         lease_seconds: int,
         clock: Callable[[], datetime] = utc_now,
         batches: BatchTracker | None = None,
+        invoker: ResilientInvoker | None = None,
+        async_inference: AsyncInference | None = None,
     ) -> None:
         self._routes = routes
+        self._invoker = invoker or ResilientInvoker(CircuitBreaker(InMemoryBreakerStore(), BreakerConfig()))
+        self._async = async_inference
         self._jobs = jobs
         self._endpoint = endpoint
         self._events = events
@@ -84,8 +92,10 @@ class JobWorker:
             else:
                 outcomes[delivery.message_id] = outcome
 
+        routes = self._routes.current() if claimed else None
         for route_name, group in claimed.items():
-            outcomes.update(self._serve_route(route_name, group))
+            assert routes is not None
+            outcomes.update(self._serve_route(routes, route_name, group))
         self._record_batches(firsts, outcomes)
         for delivery in duplicates:
             outcomes[delivery.message_id] = outcomes[first_delivery[delivery.message.job_id]]
@@ -120,41 +130,89 @@ class JobWorker:
         logger.warning("job not claimable", extra={"job_id": job_id, "claim": claim.outcome})
         return Outcome(retry=True, reason=f"job {claim.outcome}")
 
-    def _serve_route(self, route_name: str, group: list[Delivery]) -> dict[str, Outcome]:
+    def _serve_route(self, routes: RouteTable, route_name: str, group: list[Delivery]) -> dict[str, Outcome]:
         try:
-            route = self._routes.resolve(route_name)
+            route = routes.resolve(route_name)
         except UnknownRoute as error:
             return {d.message_id: self._finish_failed(d, error, served=None) for d in group}
+        # One model call serves one variant: group the jobs by the variant they were assigned.
+        by_variant: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in group:
+            by_variant[self._variant_of(route, delivery.message).name].append(delivery)
         outcomes: dict[str, Outcome] = {}
-        for start in range(0, len(group), route.batch_size):
-            outcomes.update(self._serve_chunk(route, group[start : start + route.batch_size]))
+        size = route.model_batch_size
+        for variant_name, members in by_variant.items():
+            variant = route.variant_named(variant_name) or route.production_variants[0]
+            for start in range(0, len(members), size):
+                chunk = members[start : start + size]
+                if route.mode == "async":
+                    outcomes.update(self._submit_async(routes, route, variant, chunk))
+                else:
+                    outcomes.update(self._serve_chunk(routes, route, variant, chunk))
         return outcomes
 
-    def _serve_chunk(self, route: RouteTarget, chunk: list[Delivery]) -> dict[str, Outcome]:
-        served = Served(route=route.name, endpoint=route.endpoint_name, variant=route.variant)
-        try:
-            invocation = self._endpoint.invoke(
-                route.endpoint_name, to_model_payload([d.message.input for d in chunk])
+    @staticmethod
+    def _variant_of(route: RouteTarget, message: JobMessage) -> VariantTarget:
+        """The variant assigned at submission, if the route still has it; else assign by the weights."""
+        if message.variant and (variant := route.variant_named(message.variant)):
+            return variant
+        return assign(route, tenant=message.tenant, key=f"{message.tenant}\x1f{message.job_id}").variant
+
+    def _serve_chunk(
+        self, routes: RouteTable, route: RouteTarget, variant: VariantTarget, chunk: list[Delivery]
+    ) -> dict[str, Outcome]:
+        served = Served(route=route.name, endpoint=route.endpoint_name, variant=variant.name)
+        first = chunk[0].message
+
+        def attempt(candidate: RouteTarget) -> ModelAnswer:
+            chosen = (
+                variant
+                if candidate is route
+                else assign(candidate, tenant=first.tenant, key=first.job_id).variant
             )
-            predictions = parse_predictions(invocation.body, expected=len(chunk))
+            return invoke_model(self._endpoint, candidate, chosen, [d.message.input for d in chunk])
+
+        try:
+            _, answer = self._invoker.call(routes, route, attempt)
         except SluiceError as error:
             if len(chunk) > 1 and not error.retryable:
                 # One bad input must not fail its neighbours: serve them one by one.
-                return {k: v for d in chunk for k, v in self._serve_chunk(route, [d]).items()}
+                return {
+                    k: v for d in chunk for k, v in self._serve_chunk(routes, route, variant, [d]).items()
+                }
             return {d.message_id: self._settle_failure(route, d, error, served) for d in chunk}
         metrics.add_metric(name="ModelInvocations", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="JobsPerInvocation", unit=MetricUnit.Count, value=len(chunk))
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=len(chunk))
-        served = served.model_copy(
-            update={
-                "variant": invocation.variant or route.variant,
-                "model_version": predictions.model_version,
-            }
-        )
+        served = answer.served.model_copy(update={"route": route.name})
         return {
             d.message_id: self._announce(self._jobs.succeed(d.message.job_id, served=served, output=output))
-            for d, output in zip(chunk, predictions.outputs, strict=True)
+            for d, output in zip(chunk, answer.predictions.outputs, strict=True)
         }
+
+    def _submit_async(
+        self, routes: RouteTable, route: RouteTarget, variant: VariantTarget, chunk: list[Delivery]
+    ) -> dict[str, Outcome]:
+        """Hand the jobs to an asynchronous endpoint; `async_result` finishes them from its notification."""
+        served = Served(route=route.name, endpoint=route.endpoint_name, variant=variant.name)
+        if self._async is None:
+            error = SluiceError(f"Route '{route.name}' is asynchronous but the worker has no async endpoint")
+            return {d.message_id: self._finish_failed(d, error, served=served) for d in chunk}
+        submitter = self._async
+        job_ids = [d.message.job_id for d in chunk]
+
+        def attempt(candidate: RouteTarget) -> str:
+            return submitter.submit(candidate, job_ids, [d.message.input for d in chunk])
+
+        try:
+            candidate, _ = self._invoker.call(routes, route, attempt)
+        except SluiceError as error:
+            return {d.message_id: self._settle_failure(route, d, error, served) for d in chunk}
+        handed = served.model_copy(update={"endpoint": candidate.endpoint_name})
+        for job_id in job_ids:
+            self._jobs.hand_over(job_id, served=handed)
+        metrics.add_metric(name="AsyncInvocations", unit=MetricUnit.Count, value=1)
+        return {d.message_id: DONE for d in chunk}
 
     def _settle_failure(
         self, route: RouteTarget, delivery: Delivery, error: SluiceError, served: Served
@@ -173,22 +231,29 @@ class JobWorker:
 
     def _announce(self, job: Job) -> Outcome:
         """Publish InferenceCompleted once per final job; a failed publish is retried by redelivery."""
-        if job.event_published:
+        if announce(job, jobs=self._jobs, events=self._events):
             return DONE
-        detail = InferenceCompleted(
-            job_id=job.id,
-            tenant=job.tenant,
-            route=job.route,
-            status=job.status,
-            endpoint=job.endpoint,
-            variant=job.variant,
-            model_version=job.model_version,
-            error_code=job.error.code if job.error else None,
-        )
-        try:
-            self._events.publish(Event.wrap(detail, correlation_id=job.correlation_id))
-        except Exception:
-            logger.exception("event publish failed", extra={"job_id": job.id})
-            return Outcome(retry=True, reason="EVENT_PUBLISH_FAILED")
-        self._jobs.mark_event_published(job.id)
-        return DONE
+        return Outcome(retry=True, reason="EVENT_PUBLISH_FAILED")
+
+
+def announce(job: Job, *, jobs: JobStore, events: EventPublisher) -> bool:
+    """Publish InferenceCompleted for a final job unless it was; False if publishing failed."""
+    if job.event_published:
+        return True
+    detail = InferenceCompleted(
+        job_id=job.id,
+        tenant=job.tenant,
+        route=job.route,
+        status=job.status,
+        endpoint=job.endpoint,
+        variant=job.variant,
+        model_version=job.model_version,
+        error_code=job.error.code if job.error else None,
+    )
+    try:
+        events.publish(Event.wrap(detail, correlation_id=job.correlation_id))
+    except Exception:
+        logger.exception("event publish failed", extra={"job_id": job.id})
+        return False
+    jobs.mark_event_published(job.id)
+    return True

@@ -41,6 +41,14 @@ class LocalResources:
     ingest_queue_url: str = ""
     ingest_queue_arn: str = ""
     ingest_dead_letter_queue_url: str = ""
+    # Routing (sluice_local.routing): the live route table, breakers, async inference.
+    route_table_parameter: str = ""
+    breakers_table: str = ""
+    async_bucket: str = ""
+    async_success_topic_arn: str = ""
+    async_error_topic_arn: str = ""
+    async_results_queue_url: str = ""
+    async_results_queue_arn: str = ""
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs, as the deployed stack would name them."""
@@ -60,6 +68,11 @@ class LocalResources:
             outputs["BatchesTableName"] = self.batches_table
             outputs["IngestQueueUrl"] = self.ingest_queue_url
             outputs["IngestDeadLetterQueueUrl"] = self.ingest_dead_letter_queue_url
+        if self.route_table_parameter:
+            outputs["RouteTableParameter"] = self.route_table_parameter
+            outputs["BreakersTableName"] = self.breakers_table
+            outputs["AsyncBucket"] = self.async_bucket
+            outputs["AsyncResultsQueueUrl"] = self.async_results_queue_url
         return outputs
 
     def as_dict(self) -> dict[str, Any]:
@@ -121,6 +134,7 @@ def route_table(config: DeploymentConfig, resources: LocalResources) -> RouteTab
                 route,
                 queue_url=resources.routes[route.name].queue_url,
                 endpoint_name=resources.routes[route.name].endpoint_name,
+                tenant_ids={tenant: local_tenant_id(tenant) for tenant in config.api.tenants},
             )
             for route in config.routes
         }
@@ -138,8 +152,20 @@ def function_environment(config: DeploymentConfig, resources: LocalResources) ->
         if resources.uploads_bucket
         else {}
     )
+    routing = (
+        {
+            "ROUTE_TABLE_PARAMETER": resources.route_table_parameter,
+            "ROUTE_TABLE_MAX_AGE_SECONDS": str(config.route_table_max_age_seconds),
+            "BREAKERS_TABLE_NAME": resources.breakers_table,
+            "BREAKER_POLICY": config.breaker.model_dump_json(),
+            "ASYNC_BUCKET_NAME": resources.async_bucket,
+        }
+        if resources.route_table_parameter
+        else {}
+    )
     return {
         **uploads,
+        **routing,
         "JOBS_TABLE_NAME": resources.jobs_table,
         "IDEMPOTENCY_TABLE_NAME": resources.idempotency_table,
         "EVENT_BUS_NAME": resources.event_bus,

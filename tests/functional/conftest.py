@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,21 +13,28 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from moto import mock_aws
 
+from sluice.adapters.dynamodb_breaker import DynamoBreakerStore
 from sluice.adapters.dynamodb_jobs import DynamoJobStore
 from sluice.adapters.eventbridge import EventBridgePublisher
+from sluice.adapters.s3_objects import S3Objects
 from sluice.adapters.sqs_queue import SqsJobQueue
 from sluice.api import ApiDependencies, build_app
+from sluice.async_inference import AsyncInference
+from sluice.async_results import AsyncResults, handle_async_results
+from sluice.breaker import CircuitBreaker
 from sluice.config import DeploymentConfig, RouteConfig
 from sluice.idempotency import IdempotentSubmit
 from sluice.inference import InferenceService
+from sluice.invocation import ResilientInvoker
 from sluice.job_batches import handle_job_batch
 from sluice.pii import InMemoryVault, StaticKey
 from sluice.privacy import PiiInputRedactor
 from sluice.worker import JobWorker
 from sluice_local.lambda_events import sqs_event
 from sluice_local.provision import LocalResources, provision, route_table
+from sluice_local.routing import provision_routing
 from sluice_local.runtime import LocalContext
-from tests.fakes import FakeIntentEndpoint
+from tests.fakes import FakeAsyncEndpoint, FakeClock, FakeIntentEndpoint
 
 REGION = "us-east-1"
 
@@ -42,7 +50,31 @@ class Platform:
     dynamodb: Any
     events: Any
     completed_events_queue: str
+    clock: FakeClock
+    breaker: CircuitBreaker
+    async_endpoint: FakeAsyncEndpoint
+    async_results: AsyncResults
     delivered: list[dict[str, Any]] = field(default_factory=list)
+
+    def deliver_async_results(self) -> set[str]:
+        """Run `async_result` on the notifications SNS delivered to its queue; returns failed ids."""
+        queue = self.resources.async_results_queue_url
+        failed: set[str] = set()
+        while messages := self.sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", []):
+            event = sqs_event(messages, queue_arn=self.resources.async_results_queue_arn, region=REGION)
+            response = handle_async_results(
+                event, LocalContext(function_name="async_result", timeout_seconds=60), self.async_results
+            )
+            batch_failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+            failed |= batch_failed
+            for message in messages:
+                if message["MessageId"] not in batch_failed:
+                    self.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            if batch_failed:
+                break
+        return failed
 
     def call(self, event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         response = self.app.resolve(event, LocalContext(function_name="api", timeout_seconds=29))
@@ -102,22 +134,33 @@ def _get_event(job_id: str, tenant: str) -> dict[str, Any]:
     return event
 
 
+DEFAULT_CONFIG = DeploymentConfig(
+    routes=(
+        RouteConfig(name="intent", batch_size=8, max_receive_count=3),
+        # A route that opts out of email redaction and pseudonymizes names instead of masking.
+        RouteConfig(name="support", pii_allow=("EMAIL_ADDRESS",), pii_operators={"PERSON": "pseudonymize"}),
+    )
+)
+
+
 @pytest.fixture
 def platform() -> Iterator[Platform]:
-    config = DeploymentConfig(
-        routes=(
-            RouteConfig(name="intent", batch_size=8, max_receive_count=3),
-            # A route that opts out of email redaction and pseudonymizes names instead of masking.
-            RouteConfig(
-                name="support", pii_allow=("EMAIL_ADDRESS",), pii_operators={"PERSON": "pseudonymize"}
-            ),
-        )
-    )
+    with start_platform(DEFAULT_CONFIG) as running:
+        yield running
+
+
+@contextmanager
+def start_platform(config: DeploymentConfig) -> Iterator[Platform]:
+    """The api and worker logic on moto for `config`, with fake SageMaker endpoints (sync and async)."""
     endpoint = FakeIntentEndpoint()
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         dynamodb, sqs, events = session.client("dynamodb"), session.client("sqs"), session.client("events")
+        s3, sns = session.client("s3"), session.client("sns")
         resources = provision(config, dynamodb=dynamodb, sqs=sqs, events=events, region=REGION)
+        resources = provision_routing(
+            config, resources, dynamodb=dynamodb, s3=s3, sns=sns, sqs=sqs, ssm=session.client("ssm")
+        )
         # Observe the bus the way a consumer would: a rule delivering to a queue.
         sink = sqs.create_queue(QueueName="completed-events")["QueueUrl"]
         sink_arn = sqs.get_queue_attributes(QueueUrl=sink, AttributeNames=["QueueArn"])["Attributes"][
@@ -134,7 +177,17 @@ def platform() -> Iterator[Platform]:
 
         routes = route_table(config, resources)
         jobs = DynamoJobStore(dynamodb, resources.jobs_table)
+        publisher = EventBridgePublisher(events, resources.event_bus)
         redactor = PiiInputRedactor(key_provider=StaticKey(b"k" * 32), vault=InMemoryVault())
+        # One clock for the breakers (shared through DynamoDB) and the retries' back-off.
+        clock = FakeClock()
+        breaker = CircuitBreaker(
+            DynamoBreakerStore(dynamodb, resources.breakers_table),
+            config.breaker,
+            clock=clock,
+            cache_seconds=0,
+        )
+        invoker = ResilientInvoker(breaker, clock=clock, sleep=clock.sleep)
         service = InferenceService(
             routes=routes,
             jobs=jobs,
@@ -142,6 +195,7 @@ def platform() -> Iterator[Platform]:
             endpoint=endpoint,
             redactor=redactor,
             reveal_tenants=frozenset({"tenant-acme"}),
+            invoker=invoker,
         )
         store = DynamoDBPersistenceLayer(table_name=resources.idempotency_table, boto3_client=dynamodb)
         dependencies = ApiDependencies(
@@ -150,11 +204,32 @@ def platform() -> Iterator[Platform]:
             max_request_bytes=config.max_request_bytes,
         )
         app = build_app(lambda: dependencies)
+        async_endpoint = FakeAsyncEndpoint(endpoint, s3=s3, sns=sns, resources=resources)
+        objects = S3Objects(s3)
         worker = JobWorker(
             routes=routes,
             jobs=jobs,
             endpoint=endpoint,
-            events=EventBridgePublisher(events, resources.event_bus),
+            events=publisher,
             lease_seconds=config.worker_visibility_timeout_seconds,
+            invoker=invoker,
+            async_inference=AsyncInference(
+                endpoint=async_endpoint, objects=objects, bucket=resources.async_bucket
+            ),
         )
-        yield Platform(config, resources, endpoint, app, worker, sqs, dynamodb, events, sink)
+        results = AsyncResults(routes=routes, jobs=jobs, objects=objects, events=publisher)
+        yield Platform(
+            config,
+            resources,
+            endpoint,
+            app,
+            worker,
+            sqs,
+            dynamodb,
+            events,
+            sink,
+            clock,
+            breaker,
+            async_endpoint,
+            results,
+        )

@@ -22,8 +22,8 @@ def _with_receive_count(messages: list[dict[str, Any]], count: int) -> list[dict
 
 
 def test_throttled_endpoint_leaves_jobs_queued_for_retry_then_they_succeed(platform: Platform) -> None:
-    # Given an endpoint that throttles its first call
-    outcomes = iter([EndpointUnavailable("throttled")])
+    # Given an endpoint that throttles every call of the first delivery (all its in-process retries)
+    outcomes = iter([EndpointUnavailable("throttled")] * 3)
     platform.endpoint._failures = lambda _: next(outcomes, None)
     job_id = _submit(platform, "card still not here")
 

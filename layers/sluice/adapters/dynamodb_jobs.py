@@ -117,6 +117,27 @@ class DynamoJobStore:
             if not _is_condition_failure(error):
                 raise
 
+    def hand_over(self, job_id: str, *, served: Served) -> None:
+        """Keep the job running without a lease: its redelivery must not start a second inference."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(job_id),
+                UpdateExpression="SET endpoint = :endpoint, variant = :variant, updated_at = :now "
+                "REMOVE lease_expires_at",
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":running": {"S": JobStatus.RUNNING},
+                    ":endpoint": {"S": served.endpoint},
+                    ":variant": {"S": served.variant},
+                    ":now": {"S": utc_now().isoformat()},
+                },
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
     def mark_event_published(self, job_id: str) -> None:
         self._client.update_item(
             TableName=self._table,

@@ -28,3 +28,11 @@ class S3Objects:
 
     def put(self, bucket: str, key: str, body: bytes, *, content_type: str) -> None:
         self._client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        """A whole (small) object: async inference inputs, outputs and manifests."""
+        body = self._client.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            return bytes(body.read())
+        finally:
+            body.close()

@@ -55,6 +55,23 @@ class SageMakerEndpoint:
         body = json.loads(response["Body"].read())
         return Invocation(body=body, variant=response.get("InvokedProductionVariant") or target_variant or "")
 
+    def invoke_async(self, endpoint_name: str, *, input_location: str, inference_id: str) -> str:
+        try:
+            response = self._client.invoke_endpoint_async(
+                EndpointName=endpoint_name,
+                InputLocation=input_location,
+                InferenceId=inference_id,
+                ContentType="application/json",
+                Accept="application/json",
+            )
+        except ReadTimeoutError:
+            raise EndpointTimeout(f"Endpoint {endpoint_name} did not accept the request in time") from None
+        except ConnectionError:
+            raise EndpointUnavailable(f"Endpoint {endpoint_name} is unreachable") from None
+        except ClientError as error:
+            raise _classify(endpoint_name, error) from None
+        return str(response["OutputLocation"])
+
 
 def _classify(endpoint_name: str, error: ClientError) -> Exception:
     code = error.response.get("Error", {}).get("Code", "")

@@ -1,0 +1,131 @@
+"""`async_result`: SageMaker's success and error notifications (SNS → SQS) finish the jobs.
+
+Each notification names the inference's input in S3; the manifest next to it lists the jobs in
+payload order. A success writes each job's output, an error fails every job of the inference
+with ASYNC_INFERENCE_FAILED (SageMaker's reason may quote the model's message, so it is not
+copied). Finishing is a conditional write and publishing is once per job, so a notification
+delivered twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel, ConfigDict
+
+from sluice.async_inference import Manifest, manifest_key, split_s3_uri
+from sluice.contracts import ErrorDetail, Job, Served
+from sluice.errors import ModelFailed
+from sluice.model_io import decode
+from sluice.observability import logger, metrics
+from sluice.ports import BatchTracker, EventPublisher, JobStore, Objects
+from sluice.routing import RouteSource
+from sluice.worker import announce
+
+FAILED_CODE = "ASYNC_INFERENCE_FAILED"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    inputLocation: str  # SageMaker's field names, as published
+    endpointName: str | None = None
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    outputLocation: str | None = None
+
+
+class AsyncNotification(BaseModel):
+    """The body SageMaker publishes to the success and error topics (the fields Sluice reads)."""
+
+    model_config = ConfigDict(extra="ignore")
+    invocationStatus: str
+    inferenceId: str
+    requestParameters: _Request
+    responseParameters: _Response = _Response()
+
+    @classmethod
+    def from_sqs_body(cls, body: str) -> AsyncNotification:
+        data = json.loads(body)
+        # Raw delivery carries the notification itself; otherwise SNS wraps it in an envelope.
+        if isinstance(data, dict) and data.get("Type") == "Notification" and "Message" in data:
+            data = json.loads(data["Message"])
+        return cls.model_validate(data)
+
+
+class AsyncResults:
+    def __init__(
+        self,
+        *,
+        routes: RouteSource,
+        jobs: JobStore,
+        objects: Objects,
+        events: EventPublisher,
+        batches: BatchTracker | None = None,
+    ) -> None:
+        self._routes = routes
+        self._jobs = jobs
+        self._objects = objects
+        self._events = events
+        self._batches = batches
+
+    def handle(self, notification: AsyncNotification) -> None:
+        """Finish the inference's jobs; raises (so SQS redelivers) on anything transient."""
+        bucket, input_key = split_s3_uri(notification.requestParameters.inputLocation)
+        manifest = Manifest.model_validate_json(self._objects.get(bucket, manifest_key(input_key)))
+        route = self._routes.current().resolve(manifest.route)
+        variant = route.production_variants[0]
+        served = Served(
+            route=route.name,
+            endpoint=notification.requestParameters.endpointName or route.endpoint_name,
+            variant=variant.name,
+            model_version=variant.model_version or None,
+        )
+        finished: list[Job]
+        output_location = notification.responseParameters.outputLocation
+        if notification.invocationStatus == "Completed" and output_location:
+            finished = self._succeed(manifest, served, route.wire_format, output_location)
+        else:
+            metrics.add_metric(name="AsyncInferencesFailed", unit=MetricUnit.Count, value=1)
+            logger.warning("async inference failed", extra={"inference_id": notification.inferenceId})
+            error = ErrorDetail(code=FAILED_CODE, message="The asynchronous inference failed on the endpoint")
+            finished = [self._jobs.fail(job_id, error=error, served=served) for job_id in manifest.job_ids]
+        unpublished = [job.id for job in finished if not announce(job, jobs=self._jobs, events=self._events)]
+        if self._batches is not None:
+            self._batches.record([job for job in finished if job.batch_id])
+        if unpublished:
+            raise RuntimeError(f"InferenceCompleted not published for {len(unpublished)} jobs")
+
+    def _succeed(self, manifest: Manifest, served: Served, wire_format: str, location: str) -> list[Job]:
+        bucket, key = split_s3_uri(location)
+        body = json.loads(self._objects.get(bucket, key))
+        try:
+            predictions = decode(wire_format, body, expected=len(manifest.job_ids))
+        except ModelFailed as failure:
+            detail = ErrorDetail(code=failure.code, message=failure.message)
+            return [self._jobs.fail(job_id, error=detail, served=served) for job_id in manifest.job_ids]
+        if predictions.model_version:
+            served = served.model_copy(update={"model_version": predictions.model_version})
+        metrics.add_metric(name="AsyncInferencesSucceeded", unit=MetricUnit.Count, value=1)
+        return [
+            self._jobs.succeed(job_id, served=served, output=output)
+            for job_id, output in zip(manifest.job_ids, predictions.outputs, strict=True)
+        ]
+
+
+def handle_async_results(
+    event: dict[str, Any], context: Any, results: AsyncResults
+) -> PartialItemFailureResponse:
+    def record_handler(record: SQSRecord) -> None:
+        results.handle(AsyncNotification.from_sqs_body(record.body))
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,75 @@
+"""Routing on moto: the live route table parameter, the breakers table and the async inference path.
+
+The same shape as the stack: the route table as an SSM parameter (edit it to shift weights; the
+functions pick it up within `route_table_max_age_seconds`), a DynamoDB table of circuit breakers,
+and for asynchronous endpoints an S3 bucket (inputs and outputs), a success and an error SNS
+topic, and the SQS queue subscribed to both (raw delivery) that feeds `async_result`. Safe to repeat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from sluice.config import DeploymentConfig
+from sluice_local.provision import PREFIX, LocalResources, _table, route_table
+
+ROUTE_TABLE_PARAMETER = f"/{PREFIX}/route-table"
+# SSM's standard tier holds 4 KB; a table with several routes and variants needs the advanced one.
+_STANDARD_TIER_BYTES = 4096
+
+
+def provision_routing(
+    config: DeploymentConfig,
+    resources: LocalResources,
+    *,
+    dynamodb: Any,
+    s3: Any,
+    sns: Any,
+    sqs: Any,
+    ssm: Any,
+) -> LocalResources:
+    bucket = f"{PREFIX}-async-inference"
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=bucket)
+    success = sns.create_topic(Name=f"{PREFIX}-async-success")["TopicArn"]
+    error = sns.create_topic(Name=f"{PREFIX}-async-error")["TopicArn"]
+    dlq_url = sqs.create_queue(QueueName=f"{PREFIX}-async-results-dlq")["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{PREFIX}-async-results",
+        Attributes={
+            "VisibilityTimeout": str(config.worker_visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": _arn(sqs, dlq_url), "maxReceiveCount": "5"}),
+        },
+    )["QueueUrl"]
+    queue_arn = _arn(sqs, queue_url)
+    for topic in (success, error):
+        sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+        )
+    resources = dataclasses.replace(
+        resources,
+        route_table_parameter=ROUTE_TABLE_PARAMETER,
+        breakers_table=_table(dynamodb, f"{PREFIX}-breakers", ttl_attribute="expires_at"),
+        async_bucket=bucket,
+        async_success_topic_arn=success,
+        async_error_topic_arn=error,
+        async_results_queue_url=queue_url,
+        async_results_queue_arn=queue_arn,
+    )
+    table = route_table(config, resources).model_dump_json()
+    ssm.put_parameter(
+        Name=ROUTE_TABLE_PARAMETER,
+        Value=table,
+        Type="String",
+        Overwrite=True,
+        Tier="Advanced" if len(table.encode()) > _STANDARD_TIER_BYTES else "Standard",
+    )
+    return resources
+
+
+def _arn(sqs: Any, queue_url: str) -> str:
+    return str(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    )
