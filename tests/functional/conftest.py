@@ -56,6 +56,10 @@ class Platform:
     async_results: AsyncResults
     delivered: list[dict[str, Any]] = field(default_factory=list)
 
+    def s3(self) -> Any:
+        """An S3 client on the same moto backend."""
+        return boto3.client("s3", region_name=REGION)
+
     def deliver_async_results(self) -> set[str]:
         """Run `async_result` on the notifications SNS delivered to its queue; returns failed ids."""
         queue = self.resources.async_results_queue_url
