@@ -1,8 +1,9 @@
-"""A route's SageMaker real-time endpoint: Model, EndpointConfig (GPU, KMS) and Endpoint.
+"""A route's SageMaker endpoint: a Model per production variant, EndpointConfig (GPU, KMS), Endpoint.
 
-The model artifact is `model/inference.py` plus the trained weights, served by the SageMaker
-PyTorch inference container in script mode, with network isolation: the artifact carries
-everything the model needs.
+The default model artifact is `model/inference.py` plus the trained weights, served by the
+SageMaker PyTorch inference container in script mode, with network isolation: the artifact
+carries everything the model needs. A generative route runs the Hugging Face LLM container
+(TGI) with the model id from config; asynchronous endpoints get S3 output and SNS notifications.
 """
 
 from __future__ import annotations
@@ -14,13 +15,22 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from infra.async_endpoint import AsyncInferenceIo
 from infra.bundling import ROOT, ModelArtifactBundler
 from infra.nag import acknowledge
 from sluice.config import RouteConfig
 
 
 class ModelEndpoint(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, route: RouteConfig, key: kms.IKey) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        route: RouteConfig,
+        key: kms.IKey,
+        async_io: AsyncInferenceIo | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         hosting = route.endpoint
         self.role = iam.Role(
@@ -29,40 +39,66 @@ class ModelEndpoint(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"SageMaker execution role for route {route.name}",
         )
-        model_data_url = hosting.model_data_url or self._package_local_model(key)
         image_uri = hosting.image_uri.replace("{region}", Aws.REGION)
         self._grant_hosting(image_uri)
+        self._key = key
+        self._packaged: str | None = None
 
-        self.model = sagemaker.CfnModel(
-            self,
-            "Model",
-            execution_role_arn=self.role.role_arn,
-            enable_network_isolation=True,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=image_uri,
-                model_data_url=model_data_url,
-                environment={
-                    "SAGEMAKER_PROGRAM": "inference.py",
-                    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-                    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                    "HF_HUB_OFFLINE": "1",
-                },
-            ),
-        )
-        self.model.node.add_dependency(self.role)
+        # One Model per variant: each variant is its own model version on its own fleet.
+        production_variants = []
+        self.models: dict[str, sagemaker.CfnModel] = {}
+        for index, variant in enumerate(hosting.production_variants):
+            model = sagemaker.CfnModel(
+                self,
+                "Model" if index == 0 else f"Model-{variant.name}",  # the first keeps its logical id
+                execution_role_arn=self.role.role_arn,
+                enable_network_isolation=hosting.network_isolation,
+                primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                    image=image_uri,
+                    model_data_url=self._model_data_url(route, variant.model_data_url),
+                    environment=self._environment(route),
+                ),
+            )
+            model.node.add_dependency(self.role)
+            self.models[variant.name] = model
+            production_variants.append(
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=variant.name,
+                    model_name=model.attr_model_name,
+                    instance_type=variant.instance_type or hosting.instance_type,
+                    initial_instance_count=variant.initial_instance_count or hosting.initial_instance_count,
+                    # SageMaker's own split, for callers that name no TargetVariant; Sluice always does.
+                    initial_variant_weight=variant.weight if hosting.variants else 1.0,
+                )
+            )
+        self.model = next(iter(self.models.values()))
+        async_config = None
+        if hosting.mode == "async":
+            if async_io is None:
+                raise ValueError(f"route {route.name} is asynchronous: pass its AsyncInferenceIo")
+            async_io.grant_endpoint(self.role, key)
+            async_config = sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+                output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+                    s3_output_path=async_io.bucket.s3_url_for_object(f"async-output/{route.name}"),
+                    s3_failure_path=async_io.bucket.s3_url_for_object(f"async-failures/{route.name}"),
+                    kms_key_id=key.key_arn,
+                    notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+                        success_topic=async_io.success_topic.topic_arn,
+                        error_topic=async_io.error_topic.topic_arn,
+                    ),
+                ),
+                client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+                    max_concurrent_invocations_per_instance=(
+                        hosting.async_inference.max_concurrent_invocations_per_instance
+                    )
+                ),
+            )
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
             kms_key_id=key.key_arn,
-            production_variants=[
-                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                    variant_name=hosting.variant_name,
-                    model_name=self.model.attr_model_name,
-                    instance_type=hosting.instance_type,
-                    initial_instance_count=hosting.initial_instance_count,
-                    initial_variant_weight=1.0,
-                )
-            ],
+            production_variants=production_variants,
+            async_inference_config=async_config,
         )
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name
@@ -71,16 +107,45 @@ class ModelEndpoint(Construct):
         self.endpoint_arn = (
             f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{self.endpoint_name}"
         )
-        acknowledge(
-            self.model,
-            "AwsSolutions-SM1",
-            "The stack creates no VPC; the model runs with network isolation instead",
-        )
+        for model in self.models.values():
+            acknowledge(
+                model,
+                "AwsSolutions-SM1",
+                "The stack creates no VPC; models run with network isolation, or (an LLM container "
+                "that downloads its weights at start) with egress to the model hub only by design",
+            )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(
-            grantee=grantee, actions=["sagemaker:InvokeEndpoint"], resource_arns=[self.endpoint_arn]
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync"],
+            resource_arns=[self.endpoint_arn],
         )
+
+    def _model_data_url(self, route: RouteConfig, variant_url: str | None) -> str | None:
+        hosting = route.endpoint
+        if variant_url or hosting.model_data_url:
+            return variant_url or hosting.model_data_url
+        if hosting.wire_format == "hf-tgi":
+            return None  # the LLM container loads HF_MODEL_ID itself
+        if self._packaged is None:
+            self._packaged = self._package_local_model(self._key)
+        return self._packaged
+
+    @staticmethod
+    def _environment(route: RouteConfig) -> dict[str, str]:
+        hosting = route.endpoint
+        script_mode = (
+            {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                "HF_HUB_OFFLINE": "1",
+            }
+            if hosting.wire_format == "sluice"
+            else {}
+        )
+        return {**script_mode, **hosting.environment}
 
     def _package_local_model(self, key: kms.IKey) -> str:
         asset = s3_assets.Asset(

@@ -7,12 +7,15 @@ from typing import Any
 from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack
 from constructs import Construct
 
+from infra.async_endpoint import AsyncInferenceIo
 from infra.encryption import PlatformKey
+from infra.endpoint_scaling import EndpointScaling
 from infra.event_bus import PlatformEventBus
 from infra.functions import SluiceFunction, SluiceLayer
 from infra.model_endpoint import ModelEndpoint
 from infra.privacy import PiiKeyMaterial
 from infra.rest_api import RestApi
+from infra.route_config import LiveRouteTable
 from infra.route_queue import RouteQueue
 from infra.state import StateTables
 from infra.uploads import Uploads
@@ -42,10 +45,30 @@ class SluiceStack(Stack):
             )
             for route in config.routes
         }
+        # Asynchronous routes share one bucket (S3 in and out), two topics and a results queue.
+        async_io = (
+            AsyncInferenceIo(
+                self,
+                "AsyncInference",
+                key=key,
+                removal_policy=removal,
+                visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+            )
+            if any(route.endpoint.mode == "async" for route in config.routes)
+            else None
+        )
         endpoints = {
-            route.name: ModelEndpoint(self, f"Model-{route.name}", route=route, key=key)
+            route.name: ModelEndpoint(self, f"Model-{route.name}", route=route, key=key, async_io=async_io)
             for route in config.routes
         }
+        for route in config.routes:
+            EndpointScaling(
+                self,
+                f"Scaling-{route.name}",
+                route=route,
+                endpoint_name=endpoints[route.name].endpoint_name,
+                endpoint=endpoints[route.name].endpoint,
+            )
         route_table = RouteTable(
             routes={
                 route.name: RouteTarget.from_config(
@@ -142,11 +165,61 @@ class SluiceStack(Stack):
         pii_keys.grant_redact_and_reveal(api_function.role)
         api_function.function.add_environment("PII_KEY_SECRET_ARN", pii_keys.hmac_key.secret_arn)
         api_function.function.add_environment("PII_VAULT_TABLE_NAME", pii_keys.vault.table_name)
+        # Uploaded records are redacted with the same keys and vault as API requests.
+        pii_keys.grant_redact_and_reveal(ingest.role)
+        ingest.function.add_environment("PII_KEY_SECRET_ARN", pii_keys.hmac_key.secret_arn)
+        ingest.function.add_environment("PII_VAULT_TABLE_NAME", pii_keys.vault.table_name)
         if config.api.reveal_tenants:
             reveal_key_ids = [api.api_keys[tenant].key_id for tenant in config.api.reveal_tenants]
             api_function.function.add_environment("REVEAL_TENANTS", Fn.join(",", reveal_key_ids))
 
+        # Routing: the live route table (tenant overrides keyed by API key id), shared breakers,
+        # and the functions of asynchronous routes.
+        routed = [api_function, worker]
+        if async_io is not None:
+            async_result = SluiceFunction(
+                self,
+                "AsyncResultFunction",
+                handler_folder="async_result",
+                description="Sluice async_result: finish jobs from SageMaker async notifications",
+                config=config.worker_function,
+                environment={
+                    "JOBS_TABLE_NAME": tables.jobs.table_name,
+                    "ROUTES": routes_json,
+                    "EVENT_BUS_NAME": bus.bus.event_bus_name,
+                    "JOB_TTL_DAYS": str(config.job_ttl_days),
+                    "BATCHES_TABLE_NAME": uploads.batches.table_name,
+                },
+                **common,
+            )
+            async_io.subscribe(async_result)
+            async_io.grant_read_objects(async_result.role)
+            tables.jobs.grant_read_write_data(async_result.role)
+            bus.bus.grant_put_events_to(async_result.role)
+            uploads.batches.grant_read_write_data(async_result.role)
+            uploads.grant_outputs(async_result)
+            async_io.grant_put_objects(worker.role)
+            worker.function.add_environment("ASYNC_BUCKET_NAME", async_io.bucket.bucket_name)
+            routed.append(async_result)
+        live_routes = LiveRouteTable(
+            self,
+            "RouteTable",
+            config=config,
+            queues={name: queue.queue.queue_url for name, queue in queues.items()},
+            endpoints={name: endpoint.endpoint_name for name, endpoint in endpoints.items()},
+            tenant_ids={tenant: api_key.key_id for tenant, api_key in api.api_keys.items()},
+        )
+        for function in routed:
+            live_routes.grant_read(function)
+            tables.breakers.grant_read_write_data(function.role)
+            function.function.add_environment("BREAKERS_TABLE_NAME", tables.breakers.table_name)
+            function.function.add_environment("BREAKER_POLICY", config.breaker.model_dump_json())
+
         CfnOutput(self, "ApiUrl", value=api.api.url)
+        CfnOutput(self, "RouteTableParameter", value=live_routes.parameter.parameter_name)
+        CfnOutput(self, "BreakersTableName", value=tables.breakers.table_name)
+        if async_io is not None:
+            CfnOutput(self, "AsyncBucket", value=async_io.bucket.bucket_name)
         CfnOutput(self, "JobsTableName", value=tables.jobs.table_name)
         CfnOutput(self, "IdempotencyTableName", value=tables.idempotency.table_name)
         CfnOutput(self, "EventBusName", value=bus.bus.event_bus_name)

@@ -1,4 +1,4 @@
-"""DynamoDB state: the jobs table and the Powertools idempotency table."""
+"""DynamoDB state: the jobs table, the circuit breakers and the Powertools idempotency table."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ class StateTables(Construct):
         super().__init__(scope, construct_id)
         # Job records: status, output and error per job id; expire after the configured TTL.
         self.jobs = _table(self, "Jobs", ttl_attribute="expires_at", key=key, removal_policy=removal_policy)
+        # Circuit breakers: one item per endpoint, shared by every function instance.
+        self.breakers = _table(
+            self, "Breakers", ttl_attribute="expires_at", key=key, removal_policy=RemovalPolicy.DESTROY
+        )
         # Powertools Idempotency records for `Idempotency-Key`; attribute names are its defaults.
         self.idempotency = _table(
             self, "Idempotency", ttl_attribute="expiration", key=key, removal_policy=RemovalPolicy.DESTROY

@@ -80,6 +80,9 @@ class EndpointConfig(_Frozen):
     variant_name: VariantName = "AllTraffic"
     variants: tuple[VariantConfig, ...] = ()
     cost_per_instance_hour: float = Field(0.0, ge=0)
+    # Real-time variants scale between their initial count and this, on invocations per instance.
+    max_instance_count: int = Field(2, ge=1, le=100)
+    target_invocations_per_instance: int = Field(600, ge=1, le=100_000)
     # `sluice`: {"instances": [...]} -> {"predictions": [...]}; `hf-tgi`: the Hugging Face LLM
     # container's {"inputs", "parameters"} -> [{"generated_text"}], one input per call.
     wire_format: Literal["sluice", "hf-tgi"] = "sluice"

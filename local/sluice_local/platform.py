@@ -2,7 +2,8 @@
 
 Starts a moto server (:5000), the local SageMaker-compatible endpoint (:8080) and the API
 (:8000); creates the stack's resources from cdk.json's typed config; delivers SQS batches
-to the real `worker` handler; writes `.sluice/outputs.json`; stops cleanly on Ctrl-C.
+to the real `worker` and `ingest` handlers (an upload to the uploads bucket is ingested);
+writes `.sluice/outputs.json`; stops cleanly on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     moto.start()
 
     from sluice_local.provision import endpoint_name, function_environment, provision
+    from sluice_local.routing import endpoint_spec, provision_routing
 
     endpoint_names = [endpoint_name(route.name) for route in config.routes]
     print(f"[2/5] model endpoint on {HOST}:{args.endpoint_port} ({', '.join(endpoint_names)})", flush=True)
@@ -138,19 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         [
             sys.executable,
             "-m",
-            "sluice_local.endpoint",
-            "--model-dir",
-            str(args.model_dir),
+            "sluice_local.variant_endpoint",
+            "--spec",
+            endpoint_spec(config, model_dir=args.model_dir, max_batch_size=args.endpoint_max_batch_size),
             "--host",
             HOST,
             "--port",
             str(args.endpoint_port),
-            *[arg for name in endpoint_names for arg in ("--endpoint", name)],
-            *(
-                ["--max-batch-size", str(args.endpoint_max_batch_size)]
-                if args.endpoint_max_batch_size
-                else []
-            ),
         ],
         cwd=ROOT,
     )
@@ -167,6 +163,25 @@ def main(argv: list[str] | None = None) -> int:
             sqs=session.client("sqs"),
             events=session.client("events"),
             region=REGION,
+        )
+        from sluice_local.uploads import include_version_ids_in_s3_events, provision_uploads
+
+        include_version_ids_in_s3_events()
+        resources = provision_uploads(
+            config,
+            resources,
+            s3=session.client("s3"),
+            sqs=session.client("sqs"),
+            dynamodb=session.client("dynamodb"),
+        )
+        resources = provision_routing(
+            config,
+            resources,
+            dynamodb=session.client("dynamodb"),
+            s3=session.client("s3"),
+            sns=session.client("sns"),
+            sqs=session.client("sqs"),
+            ssm=session.client("ssm"),
         )
         os.environ.update(function_environment(config, resources))
 
@@ -194,6 +209,36 @@ def main(argv: list[str] | None = None) -> int:
             for route in resources.routes.values()
             for _ in range(args.worker_concurrency)
         ]
+        # S3 ObjectCreated → ingest queue → `ingest`, one file per invocation as deployed.
+        ingest = FunctionInstances(
+            "ingest", concurrency=1, timeout_seconds=config.ingest.function.timeout_seconds
+        )
+        pollers.append(
+            QueuePoller(
+                sqs=sqs,
+                queue_url=resources.ingest_queue_url,
+                queue_arn=resources.ingest_queue_arn,
+                region=REGION,
+                function=ingest,
+                batch_size=1,
+                stop=stop,
+            )
+        )
+        # SageMaker async notifications: SNS → results queue → `async_result`.
+        async_result = FunctionInstances(
+            "async_result", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
+        )
+        pollers.append(
+            QueuePoller(
+                sqs=sqs,
+                queue_url=resources.async_results_queue_url,
+                queue_arn=resources.async_results_queue_arn,
+                region=REGION,
+                function=async_result,
+                batch_size=10,
+                stop=stop,
+            )
+        )
         for poller in pollers:
             poller.start()
 

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 from sluice.config import DeploymentConfig
 from sluice_local.provision import PREFIX, LocalResources, _table, route_table
 
 ROUTE_TABLE_PARAMETER = f"/{PREFIX}/route-table"
+ASYNC_BUCKET = f"{PREFIX}-async-inference"
+SUCCESS_TOPIC = f"{PREFIX}-async-success"
+ERROR_TOPIC = f"{PREFIX}-async-error"
+ACCOUNT = "123456789012"  # moto's account
+STANDIN_CHAT = Path(__file__).with_name("standin_chat.py")
 # SSM's standard tier holds 4 KB; a table with several routes and variants needs the advanced one.
 _STANDARD_TIER_BYTES = 4096
 
@@ -30,11 +36,11 @@ def provision_routing(
     sqs: Any,
     ssm: Any,
 ) -> LocalResources:
-    bucket = f"{PREFIX}-async-inference"
+    bucket = ASYNC_BUCKET
     if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=bucket)
-    success = sns.create_topic(Name=f"{PREFIX}-async-success")["TopicArn"]
-    error = sns.create_topic(Name=f"{PREFIX}-async-error")["TopicArn"]
+    success = sns.create_topic(Name=SUCCESS_TOPIC)["TopicArn"]
+    error = sns.create_topic(Name=ERROR_TOPIC)["TopicArn"]
     dlq_url = sqs.create_queue(QueueName=f"{PREFIX}-async-results-dlq")["QueueUrl"]
     queue_url = sqs.create_queue(
         QueueName=f"{PREFIX}-async-results",
@@ -73,3 +79,35 @@ def _arn(sqs: Any, queue_url: str) -> str:
     return str(
         sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     )
+
+
+def endpoint_spec(
+    config: DeploymentConfig, *, model_dir: Path, max_batch_size: int | None, region: str = "us-east-1"
+) -> str:
+    """The local endpoints (`sluice_local.variant_endpoint`) for the routes of `config`.
+
+    Every variant of a `sluice`-format route hosts the trained model in `model_dir` (one artifact
+    locally, so variants differ in name, not in weights); an `hf-tgi` route gets the labelled
+    stand-in, since no LLM runs offline.
+    """
+    from sluice_local.provision import endpoint_name
+
+    endpoints = []
+    for route in config.routes:
+        hosting = route.endpoint
+        handler = {"handler": str(STANDIN_CHAT)} if hosting.wire_format == "hf-tgi" else {}
+        variants = [
+            {"name": v.name, "model_dir": str(model_dir), **handler} for v in hosting.production_variants
+        ]
+        endpoints.append({"name": endpoint_name(route.name), "variants": variants})
+    spec: dict[str, Any] = {
+        "endpoints": endpoints,
+        "asynchronous": {
+            "output_bucket": ASYNC_BUCKET,
+            "success_topic_arn": f"arn:aws:sns:{region}:{ACCOUNT}:{SUCCESS_TOPIC}",
+            "error_topic_arn": f"arn:aws:sns:{region}:{ACCOUNT}:{ERROR_TOPIC}",
+        },
+    }
+    if max_batch_size:
+        spec["max_batch_size"] = max_batch_size
+    return json.dumps(spec)

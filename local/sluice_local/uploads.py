@@ -60,6 +60,31 @@ def provision_uploads(
     )
 
 
+def include_version_ids_in_s3_events() -> None:
+    """Make moto's S3 notifications name the object version, as S3's do for versioned buckets.
+
+    moto leaves `versionId` out, so locally every upload of the same content under the same key
+    would map to one batch (keyed by ETag) and be ingested once. Patches moto in this process,
+    where the local platform runs its moto server; safe to call twice.
+    """
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+    if getattr(original, "sluice_version_ids", False):
+        return
+
+    def with_version_id(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
+        event = original(event_name, bucket, key, notification_id)
+        version = getattr(key, "version_id", None)
+        if version and version != "null":
+            for record in event["Records"]:
+                record["s3"]["object"]["versionId"] = version
+        return event
+
+    with_version_id.sluice_version_ids = True  # type: ignore[attr-defined]
+    notifications._get_s3_event = with_version_id
+
+
 def _arn(sqs: Any, queue_url: str) -> str:
     return str(
         sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -24,9 +24,10 @@ def test_route_queue_has_kms_dlq_and_visibility_six_times_worker_timeout(templat
 
 def test_every_queue_is_encrypted_and_tls_only(template: Template) -> None:
     queues = template.find_resources("AWS::SQS::Queue")
-    assert len(queues) == 4  # the route queue and the ingest queue, each with its DLQ
+    # two route queues, the ingest queue and the async results queue, each with its DLQ
+    assert len(queues) == 8
     assert all("KmsMasterKeyId" in q["Properties"] for q in queues.values())
-    template.resource_count_is("AWS::SQS::QueuePolicy", 4)
+    template.resource_count_is("AWS::SQS::QueuePolicy", 8)
     template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {
@@ -89,7 +90,12 @@ def test_endpoint_runs_on_the_configured_gpu_with_kms(template: Template) -> Non
         {
             "KmsKeyId": Match.any_value(),
             "ProductionVariants": [
-                Match.object_like({"InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 1})
+                Match.object_like(
+                    {"VariantName": "primary", "InstanceType": "ml.g5.xlarge", "InitialVariantWeight": 90}
+                ),
+                Match.object_like(
+                    {"VariantName": "canary", "InstanceType": "ml.g5.xlarge", "InitialVariantWeight": 10}
+                ),
             ],
         },
     )
@@ -102,7 +108,7 @@ def test_endpoint_runs_on_the_configured_gpu_with_kms(template: Template) -> Non
             ),
         },
     )
-    template.resource_count_is("AWS::SageMaker::Endpoint", 1)
+    template.resource_count_is("AWS::SageMaker::Endpoint", 2)
 
 
 def test_gpu_instance_type_comes_from_config(tmp_path: Path) -> None:
@@ -159,7 +165,7 @@ def _sluice_functions(template: Template) -> dict[str, Any]:
 
 def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(template: Template) -> None:
     functions = _sluice_functions(template)
-    assert len(functions) == 3
+    assert len(functions) == 4
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14"
@@ -172,7 +178,7 @@ def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(templa
 
 def test_each_function_has_its_own_role(template: Template) -> None:
     roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in _sluice_functions(template).values()}
-    assert len(roles) == 3
+    assert len(roles) == 4
 
 
 def test_log_groups_are_encrypted_with_retention(template: Template) -> None:

@@ -45,7 +45,7 @@ def test_uploads_bucket_is_kms_encrypted_versioned_private_logged_with_lifecycle
 
 def test_every_bucket_denies_plain_http(template: Template) -> None:
     policies = template.find_resources("AWS::S3::BucketPolicy")
-    assert len(policies) == 2
+    assert len(policies) == 4  # uploads and async inference, each with its access-log bucket
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
@@ -112,6 +112,21 @@ def test_ingest_function_gets_one_file_per_invocation_with_512_mb(template: Temp
             "Environment": {"Variables": Match.object_like({"INGEST_LIMITS": Match.any_value()})},
         },
     )
+
+
+def test_ingest_redacts_with_the_same_key_and_vault_as_the_api(template: Template) -> None:
+    functions = template.find_resources("AWS::Lambda::Function")
+    pii = {"PII_KEY_SECRET_ARN", "PII_VAULT_TABLE_NAME"}
+
+    def pii_environment(marker: str) -> dict[str, object]:
+        [variables] = [
+            f["Properties"]["Environment"]["Variables"]
+            for f in functions.values()
+            if marker in f["Properties"].get("Environment", {}).get("Variables", {})
+        ]
+        return {name: variables[name] for name in pii}
+
+    assert pii_environment("INGEST_LIMITS") == pii_environment("IDEMPOTENCY_TABLE_NAME")
 
 
 def test_uploads_bucket_is_a_stack_output(template: Template) -> None:

@@ -18,8 +18,10 @@ def test_the_committed_cdk_json_is_a_valid_deployment_config() -> None:
 
     config = DeploymentConfig.model_validate(context)
 
-    assert [route.name for route in config.routes] == ["intent"]
+    assert [route.name for route in config.routes] == ["intent", "chat"]
     assert config.route("intent").endpoint.instance_type == "ml.g5.xlarge"
+    assert [v.weight for v in config.route("intent").endpoint.production_variants] == [90, 10]
+    assert config.route("chat").endpoint.mode == "async"
 
 
 def test_queue_visibility_timeout_is_six_times_the_worker_timeout() -> None:

@@ -1,0 +1,214 @@
+"""Platform overhead without the model: the api handler path per sync request, the worker per job.
+
+Everything the platform does around InvokeEndpoint runs for real (Powertools resolver, request
+validation, route limits, PII redaction, variant assignment, circuit breaker check, response
+models, job claims and outcomes); the endpoint answers instantly from memory, the job store,
+queue and event bus are in-memory, and the breaker store is the in-process one (in AWS its
+DynamoDB read is cached for a second, so a healthy endpoint pays it about once a second).
+
+    .venv/bin/python bench/overhead_bench.py [--requests 5000] [--jobs 5000]
+
+Prints a markdown table and writes it to bench/results/overhead.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SluiceBench")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "layers"), str(ROOT / "local"), str(ROOT)]
+
+from sluice.api import ApiDependencies, build_app  # noqa: E402
+from sluice.config import EndpointConfig, RouteConfig, VariantConfig  # noqa: E402
+from sluice.contracts import ErrorDetail, Job, JobMessage, JobStatus, Served  # noqa: E402
+from sluice.inference import InferenceService  # noqa: E402
+from sluice.observability import metrics  # noqa: E402
+from sluice.pii import InMemoryVault, StaticKey  # noqa: E402
+from sluice.ports import Claim, ClaimOutcome, Invocation  # noqa: E402
+from sluice.privacy import PiiInputRedactor  # noqa: E402
+from sluice.routing import RouteTable, RouteTarget  # noqa: E402
+from sluice.worker import Delivery, JobWorker  # noqa: E402
+from sluice_local.runtime import LocalContext  # noqa: E402
+from tests.fakes import CountingRedactor  # noqa: E402
+from tests.sample_events import api_event  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+TEXT = "I still have not received my new card, can you check where it is?"
+ROUTE = RouteConfig(
+    name="intent",
+    endpoint=EndpointConfig(
+        variants=(VariantConfig(name="primary", weight=90), VariantConfig(name="canary", weight=10))
+    ),
+    batch_size=10,
+)
+
+
+class NullEndpoint:
+    """Answers at once: what remains is the platform's own time."""
+
+    def invoke(
+        self, endpoint_name: str, payload: dict[str, Any], *, target_variant: str | None = None
+    ) -> Invocation:
+        predictions = [{"intents": [{"label": "card_arrival", "score": 0.9}]} for _ in payload["instances"]]
+        return Invocation(
+            body={"predictions": predictions, "model_version": "null"}, variant=target_variant or ""
+        )
+
+
+class MemoryJobs:
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+
+    def create(self, job: Job) -> None:
+        self.jobs[job.id] = job
+
+    def get(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def claim(self, job_id: str, *, lease_seconds: int, now: datetime) -> Claim:
+        job = self.jobs[job_id]
+        if job.status is not JobStatus.QUEUED:
+            return Claim(ClaimOutcome.FINAL if job.status.is_final else ClaimOutcome.BUSY, job)
+        self.jobs[job_id] = job = job.model_copy(update={"status": JobStatus.RUNNING})
+        return Claim(ClaimOutcome.CLAIMED, job)
+
+    def succeed(self, job_id: str, *, served: Served, output: dict[str, Any]) -> Job:
+        update = {"status": JobStatus.SUCCEEDED, "output": output, **served.model_dump(exclude={"route"})}
+        self.jobs[job_id] = job = self.jobs[job_id].model_copy(update=update)
+        return job
+
+    def fail(self, job_id: str, *, error: ErrorDetail, served: Served | None = None) -> Job:
+        self.jobs[job_id] = job = self.jobs[job_id].model_copy(
+            update={"status": JobStatus.FAILED, "error": error}
+        )
+        return job
+
+    def release(self, job_id: str) -> None:
+        self.jobs[job_id] = self.jobs[job_id].model_copy(update={"status": JobStatus.QUEUED})
+
+    def hand_over(self, job_id: str, *, served: Served) -> None:
+        pass
+
+    def mark_event_published(self, job_id: str) -> None:
+        self.jobs[job_id] = self.jobs[job_id].model_copy(update={"event_published": True})
+
+
+class MemoryQueue:
+    def send(self, queue_url: str, message: JobMessage) -> str:
+        return message.job_id
+
+
+class NoEvents:
+    def publish(self, event: Any) -> None:
+        pass
+
+
+def _routes() -> RouteTable:
+    return RouteTable(
+        routes={"intent": RouteTarget.from_config(ROUTE, queue_url="q", endpoint_name="intent-endpoint")}
+    )
+
+
+def _percentiles(samples_ns: list[int]) -> tuple[float, float]:
+    ordered = sorted(samples_ns)
+    return statistics.median(ordered) / 1000, ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] / 1000
+
+
+def api_overhead(requests: int, *, redact: bool) -> tuple[float, float]:
+    redactor: Any = (
+        PiiInputRedactor(key_provider=StaticKey(b"k" * 32), vault=InMemoryVault())
+        if redact
+        else CountingRedactor()
+    )
+    service = InferenceService(
+        routes=_routes(), jobs=MemoryJobs(), queue=MemoryQueue(), endpoint=NullEndpoint(), redactor=redactor
+    )
+    deps = ApiDependencies(service=service, idempotent_submit=None, max_request_bytes=512 * 1024)  # type: ignore[arg-type]
+    app = build_app(lambda: deps)
+    event = api_event(
+        "post_inference_sync", body={"route": "intent", "input": {"text": TEXT}, "mode": "sync"}
+    )
+    context = LocalContext(function_name="api", timeout_seconds=29)
+    samples: list[int] = []
+    for n in range(requests + 200):  # the first 200 warm caches and are not counted
+        started = time.perf_counter_ns()
+        response = app.resolve(event, context)
+        elapsed = time.perf_counter_ns() - started
+        assert response["statusCode"] == 200, response["body"]
+        metrics.clear_metrics()  # Lambda flushes them after each invocation
+        if n >= 200:
+            samples.append(elapsed)
+    return _percentiles(samples)
+
+
+def worker_overhead(jobs: int, *, batch_size: int) -> tuple[float, float]:
+    store = MemoryJobs()
+    worker = JobWorker(
+        routes=_routes(), jobs=store, endpoint=NullEndpoint(), events=NoEvents(), lease_seconds=360
+    )
+    samples: list[int] = []
+    for start in range(0, jobs + 200, batch_size):
+        deliveries = []
+        for n in range(start, start + batch_size):
+            job = Job(id=f"{n:032x}", tenant="t", route="intent")
+            store.create(job)
+            message = JobMessage(
+                job_id=job.id, tenant="t", route="intent", input={"text": TEXT}, variant="primary"
+            )
+            deliveries.append(Delivery(message_id=str(n), receive_count=1, message=message))
+        started = time.perf_counter_ns()
+        outcomes = worker.run(deliveries)
+        elapsed = time.perf_counter_ns() - started
+        assert not any(outcome.retry for outcome in outcomes.values())
+        metrics.clear_metrics()
+        if start >= 200:
+            samples.extend([elapsed // batch_size] * batch_size)  # per job
+    return _percentiles(samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--jobs", type=int, default=5000)
+    args = parser.parse_args(argv)
+    rows: list[tuple[str, Callable[[], tuple[float, float]]]] = [
+        ("api: sync request, PII redaction on (the deployed path)", lambda: api_overhead(args.requests, redact=True)),
+        ("api: sync request, redaction stubbed (routing, validation, resolver)", lambda: api_overhead(args.requests, redact=False)),
+        ("worker: per job, batch of 10 (one model call)", lambda: worker_overhead(args.jobs, batch_size=10)),
+        ("worker: per job, batch size 1", lambda: worker_overhead(args.jobs, batch_size=1)),
+    ]  # fmt: skip
+    lines = [
+        f"Platform overhead without the model ({platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs; `bench/overhead_bench.py --requests {args.requests} "
+        f"--jobs {args.jobs}`)",
+        "",
+        "| path | median µs | p99 µs |",
+        "|---|---:|---:|",
+    ]
+    for label, run in rows:
+        median, p99 = run()
+        lines.append(f"| {label} | {median:.0f} | {p99:.0f} |")
+        print(lines[-1], flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "overhead.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Routing infrastructure: the live route table, breakers, async GPU endpoint, scaling and alarms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+
+def _function_environment(template: Template, marker: str) -> dict[str, Any]:
+    return next(
+        f["Properties"]["Environment"]["Variables"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"].get("Description", "").startswith(marker)
+    )
+
+
+def test_the_route_table_is_an_ssm_parameter_the_functions_read_with_caching(template: Template) -> None:
+    template.has_resource_properties("AWS::SSM::Parameter", {"Type": "String", "Tier": "Advanced"})
+    for marker in ("Sluice REST API", "Sluice worker", "Sluice async_result"):
+        environment = _function_environment(template, marker)
+        assert {"ROUTE_TABLE_PARAMETER", "BREAKERS_TABLE_NAME", "BREAKER_POLICY"} <= set(environment)
+        assert environment["ROUTE_TABLE_MAX_AGE_SECONDS"] == "30"
+
+
+def test_chat_runs_the_hugging_face_llm_container_with_the_model_id_from_config(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "PrimaryContainer": Match.object_like(
+                {
+                    "Image": Match.object_like(
+                        {"Fn::Join": Match.array_with([Match.array_with([Match.string_like_regexp("tgi")])])}
+                    ),
+                    "Environment": Match.object_like({"HF_MODEL_ID": "Qwen/Qwen2.5-1.5B-Instruct"}),
+                }
+            ),
+        },
+    )
+
+
+def test_the_async_endpoint_writes_to_s3_and_notifies_kms_encrypted_topics(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "ProductionVariants": [
+                Match.object_like({"VariantName": "llm", "InstanceType": "ml.g5.2xlarge"})
+            ],
+            "AsyncInferenceConfig": {
+                "OutputConfig": {
+                    "S3OutputPath": Match.any_value(),
+                    "S3FailurePath": Match.any_value(),
+                    "KmsKeyId": Match.any_value(),
+                    "NotificationConfig": {
+                        "SuccessTopic": Match.any_value(),
+                        "ErrorTopic": Match.any_value(),
+                    },
+                },
+                "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 4},
+            },
+        },
+    )
+    topics = template.find_resources("AWS::SNS::Topic")
+    assert len(topics) == 2
+    assert all("KmsMasterKeyId" in topic["Properties"] for topic in topics.values())
+    template.resource_count_is("AWS::SNS::Subscription", 2)
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "sqs", "RawMessageDelivery": True}
+    )
+
+
+def test_the_async_endpoint_scales_to_zero_on_its_backlog(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {"MinCapacity": 0, "MaxCapacity": 2, "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"},
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "TargetValue": 4,
+                    "CustomizedMetricSpecification": Match.object_like(
+                        {"MetricName": "ApproximateBacklogSizePerInstance", "Namespace": "AWS/SageMaker"}
+                    ),
+                }
+            ),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "StepScaling",
+            "StepScalingPolicyConfiguration": Match.object_like({"AdjustmentType": "ChangeInCapacity"}),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "HasBacklogWithoutCapacity", "AlarmActions": Match.any_value()},
+    )
+
+
+def test_realtime_variants_track_invocations_per_instance(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 1, "MaxCapacity": 4}
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "PredefinedMetricSpecification": {
+                        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+                    }
+                }
+            )
+        },
+    )
+
+
+def test_alarms_on_the_oldest_async_request_and_on_failures(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "ApproximateAgeOfOldestRequest", "Threshold": 1800}
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "AsyncInferencesFailed", "Namespace": "Sluice"}
+    )
+
+
+def test_the_route_table_carries_the_variant_weights(template: Template) -> None:
+    parameter = next(iter(template.find_resources("AWS::SSM::Parameter").values()))
+    rendered = json.dumps(parameter["Properties"]["Value"])
+    assert '\\"weight\\": 90' in rendered or '\\"weight\\":90' in rendered
