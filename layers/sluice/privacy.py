@@ -39,11 +39,12 @@ class PiiInputRedactor:
         from sluice import pii  # lazy: importing sluice.pii stays off the cold-start path
 
         policy = pii.RedactionPolicy.for_route(allow=allow, operators=dict(operators or {}))
-        deadline = time.perf_counter() + self._time_budget_ms / 1000
+        # CPU time of this thread, like the detector's own budget (see sluice.pii.detection).
+        deadline = time.thread_time() + self._time_budget_ms / 1000
         counts: Counter[str] = Counter()
 
         def redact_text(text: str) -> str:
-            remaining_ms = (deadline - time.perf_counter()) * 1000
+            remaining_ms = (deadline - time.thread_time()) * 1000
             if remaining_ms <= 0:
                 raise pii.PiiDetectionTimeout("PII redaction ran out of its time budget")
             result = pii.redact(
