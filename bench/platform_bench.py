@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 from tqdm import tqdm
+
+from sluice_local.outputs import local_session
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -125,9 +126,7 @@ def bench_sync(outputs: dict[str, Any], *, requests: int, concurrency: int, labe
 
 def bench_async(outputs: dict[str, Any], *, jobs: int, concurrency: int, label: str) -> Result:
     """Submit `jobs` async requests; time until the last InferenceCompleted event arrives."""
-    session = boto3.session.Session(
-        region_name=outputs["Region"], aws_access_key_id="x", aws_secret_access_key="x"
-    )
+    session = local_session(outputs)
     sqs = session.client("sqs", endpoint_url=outputs["AwsEndpointUrl"])
     events = session.client("events", endpoint_url=outputs["AwsEndpointUrl"])
     queue_url = sqs.create_queue(QueueName="bench-completed")["QueueUrl"]

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -49,6 +49,15 @@ log = logging.getLogger("sluice_local.endpoint")
 
 
 # --- the handler ---------------------------------------------------------------------------------
+
+
+class InferenceHandler(Protocol):
+    """SageMaker's handler contract; a module such as model/inference.py satisfies it."""
+
+    def model_fn(self, model_dir: str) -> Any: ...
+    def input_fn(self, request_body: bytes, content_type: str) -> Any: ...
+    def predict_fn(self, data: Any, model: Any) -> Any: ...
+    def output_fn(self, prediction: Any, accept: str) -> Any: ...
 
 
 def load_handler(path: Path = DEFAULT_HANDLER) -> ModuleType:
@@ -204,7 +213,7 @@ class _ModelFailure(Exception):
 
 
 def build_app(
-    handler: ModuleType,
+    handler: InferenceHandler,
     model: Any,
     *,
     endpoint_names: Sequence[str],

@@ -164,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
             events=session.client("events"),
             region=REGION,
         )
+        from sluice_local.moto_speedups import speed_up_moto
         from sluice_local.uploads import include_version_ids_in_s3_events, provision_uploads
 
+        speed_up_moto()  # an uploaded file is 100,000s of queued messages and transactions
         include_version_ids_in_s3_events()
         resources = provision_uploads(
             config,

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
+
+from sluice_local.outputs import local_session
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / ".sluice" / "model"
@@ -94,11 +95,7 @@ def running_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
             if "[5/5] ready" in line:
                 break
         outputs = json.loads(outputs_file.read_text())
-        session = boto3.session.Session(
-            region_name=outputs["Region"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        session = local_session(outputs)
         sqs = session.client("sqs", endpoint_url=outputs["AwsEndpointUrl"])
         events = session.client("events", endpoint_url=outputs["AwsEndpointUrl"])
         queue_url = sqs.create_queue(QueueName="e2e-completed")["QueueUrl"]
