@@ -2,7 +2,7 @@
 # which defines VENV and PY and exports HF_HUB_OFFLINE (weights come from a package, never the Hub).
 MODEL_DIR := .sluice/model
 
-.PHONY: model model-package model-endpoint model-bench
+.PHONY: model model-package model-endpoint model-bench platform-bench
 
 model: $(MODEL_DIR)/metrics.json  ## train the default intent model into .sluice/model (skipped once trained)
 
@@ -19,3 +19,6 @@ model-endpoint: model  ## serve the model alone on 127.0.0.1:8080 (SageMaker Run
 
 model-bench: model  ## benchmark predict_fn and the local endpoint; writes bench/results/model.md
 	@$(PY) bench/model_bench.py --model-dir $(MODEL_DIR)
+
+platform-bench: model  ## the whole local platform end to end: sync, async, micro-batching vs batch size 1 (writes bench/results/platform.md)
+	@$(PY) bench/platform_bench.py

@@ -111,7 +111,9 @@ class JobWorker:
         if self._batches is None or not settled:
             return
         # Re-read the records: the batch fields and the `batch_recorded` flag live there.
-        jobs = [job for d in settled if (job := self._jobs.get(d.message.job_id)) and job.status.is_final]
+        jobs = [
+            job for job in self._jobs.get_many([d.message.job_id for d in settled]) if job.status.is_final
+        ]
         try:
             self._batches.record(jobs)
         except Exception:
@@ -237,8 +239,12 @@ class JobWorker:
 
 
 def announce(job: Job, *, jobs: JobStore, events: EventPublisher) -> bool:
-    """Publish InferenceCompleted for a final job unless it was; False if publishing failed."""
-    if job.event_published:
+    """Publish InferenceCompleted for a final job unless it was; False if publishing failed.
+
+    Jobs of an uploaded file are announced by their batch instead (a results line, the counts,
+    one BatchCompleted): a file of a million records must not become a million events.
+    """
+    if job.event_published or job.batch_id:
         return True
     detail = InferenceCompleted(
         job_id=job.id,

@@ -122,14 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, shutdown)
 
     print(f"[1/5] moto server on {HOST}:{args.moto_port}", flush=True)
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the banner
-
-    moto = ThreadedMotoServer(ip_address=HOST, port=args.moto_port, verbose=False)
-    moto.start()
+    moto = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
+        [sys.executable, "-m", "sluice_local.moto_server", "--host", HOST, "--port", str(args.moto_port)],
+        cwd=ROOT,
+    )
+    children.append(moto)
 
     from sluice_local.provision import endpoint_name, function_environment, provision
     from sluice_local.routing import endpoint_spec, provision_routing
@@ -155,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import boto3
 
+        _wait_for(
+            f"http://{HOST}:{args.moto_port}/moto-api/data.json", timeout_s=60, what="moto", process=moto
+        )
         session = boto3.session.Session(region_name=REGION)
         print("[3/5] creating the stack's resources from cdk.json", flush=True)
         resources = provision(
@@ -164,11 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             events=session.client("events"),
             region=REGION,
         )
-        from sluice_local.moto_speedups import speed_up_moto
-        from sluice_local.uploads import include_version_ids_in_s3_events, provision_uploads
+        from sluice_local.uploads import provision_uploads
 
-        speed_up_moto()  # an uploaded file is 100,000s of queued messages and transactions
-        include_version_ids_in_s3_events()
         resources = provision_uploads(
             config,
             resources,
@@ -282,21 +279,21 @@ def main(argv: list[str] | None = None) -> int:
         print(_banner(outputs), flush=True)
 
         while not stop.wait(0.5):
-            if endpoint.poll() is not None:
-                print("The model endpoint stopped; shutting down.", file=sys.stderr)
-                return 1
+            for child, name in ((endpoint, "model endpoint"), (moto, "moto server")):
+                if child.poll() is not None:
+                    print(f"The {name} stopped; shutting down.", file=sys.stderr)
+                    return 1
         server.should_exit = True
         thread.join(timeout=5)
         return 0
     finally:
         stop.set()
-        for child in children:
+        for child in reversed(children):  # moto last: the others may still be calling it
             child.terminate()
             with suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=10)
             if child.poll() is None:
                 child.kill()
-        moto.stop()
         with suppress(FileNotFoundError):
             args.outputs.unlink()
         print("Sluice stopped.", flush=True)

@@ -17,7 +17,7 @@ from sluice.adapters.eventbridge import EventBridgePublisher
 from sluice.adapters.s3_objects import S3Objects
 from sluice.adapters.sqs_batches import SqsBatchSender
 from sluice.config import IngestConfig
-from sluice.contracts import JobMessage
+from sluice.contracts import JobMessage, JobStatus
 from sluice.ingest.batches import BatchLedger
 from sluice.ingest.model import SourceObject, batch_id_for
 from sluice.ingest.s3_events import Ingestion, handle_ingest_batch
@@ -402,3 +402,22 @@ def test_csv_columns_map_to_input_fields(uploads: Uploads) -> None:
         (3, "c-2", {"text": "card lost"}),
     ]
     assert uploads.batch(source).rejections[0].code == "INVALID_REQUEST"
+
+
+def test_outcomes_of_a_group_count_once_even_when_one_was_counted_before(uploads: Uploads) -> None:
+    # Given three queued jobs of a batch, the first already counted (by a concurrent delivery)
+    source = uploads.upload("incoming/intent/race.jsonl", _jsonl(3))
+    uploads.service().ingest(source, remaining_ms=NO_DEADLINE)
+    first, second, third = (m.job_id for m in uploads.queued_messages())
+    store, batch_id = uploads._store(), uploads.batch(source).id
+    assert store.record_outcomes(batch_id, [(first, JobStatus.SUCCEEDED)]) == 1
+
+    # When the group with all three is counted
+    counted = store.record_outcomes(
+        batch_id, [(first, JobStatus.SUCCEEDED), (second, JobStatus.SUCCEEDED), (third, JobStatus.FAILED)]
+    )
+
+    # Then only the two new ones count, each under its own status
+    assert counted == 2
+    batch = uploads.batch(source)
+    assert (batch.succeeded, batch.failed) == (2, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from sluice.ingest.model import Batch, BatchStatus, Rejection
 from sluice.ingest.ports import CheckpointConflict
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+_JOBS_PER_TRANSACTION = 99  # TransactWriteItems takes 100 actions; one is the batch's counter
 
 
 class DynamoBatchStore:
@@ -75,34 +77,57 @@ class DynamoBatchStore:
             raise
 
     def record_outcome(self, batch_id: str, job_id: str, status: JobStatus) -> bool:
-        counter = "succeeded" if status is JobStatus.SUCCEEDED else "failed"
+        return self._count(batch_id, [(job_id, status)])
+
+    def record_outcomes(self, batch_id: str, outcomes: Sequence[tuple[str, JobStatus]]) -> int:
+        """Count final jobs of one batch once each; returns how many were new.
+
+        One transaction for the whole group, the common case (a group is one SQS batch, at most
+        10 jobs; 99 fit a transaction next to the counter). When a job of it was counted before
+        (a redelivery), the transaction is cancelled as a whole and each job is counted alone.
+        """
+        counted = 0
+        for start in range(0, len(outcomes), _JOBS_PER_TRANSACTION):
+            group = outcomes[start : start + _JOBS_PER_TRANSACTION]
+            if len(group) > 1 and self._count(batch_id, group):
+                counted += len(group)
+            else:
+                counted += sum(self._count(batch_id, [outcome]) for outcome in group)
+        return counted
+
+    def _count(self, batch_id: str, outcomes: Sequence[tuple[str, JobStatus]]) -> bool:
+        """Flag every job and add them to the batch's counters, all or nothing (False: a job
+        was already flagged)."""
+        succeeded = sum(status is JobStatus.SUCCEEDED for _, status in outcomes)
+        additions = {"succeeded": succeeded, "failed": len(outcomes) - succeeded}
+        counters = {f":{name}": {"N": str(count)} for name, count in additions.items() if count}
+        flags = [
+            {
+                "Update": {
+                    "TableName": self._jobs_table,
+                    "Key": _key(job_id),
+                    "UpdateExpression": "SET batch_recorded = :true",
+                    "ConditionExpression": "attribute_exists(id) AND attribute_not_exists(batch_recorded)",
+                    "ExpressionAttributeValues": {":true": {"BOOL": True}},
+                }
+            }
+            for job_id, _ in outcomes
+        ]
+        counter = {
+            "Update": {
+                "TableName": self._table,
+                "Key": _key(batch_id),
+                "UpdateExpression": "ADD " + ", ".join(f"{name[1:]} {name}" for name in counters),
+                "ExpressionAttributeValues": counters,
+            }
+        }
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._jobs_table,
-                            "Key": _key(job_id),
-                            "UpdateExpression": "SET batch_recorded = :true",
-                            "ConditionExpression": "attribute_exists(id) AND attribute_not_exists(batch_recorded)",
-                            "ExpressionAttributeValues": {":true": {"BOOL": True}},
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": _key(batch_id),
-                            "UpdateExpression": f"ADD {counter} :one",
-                            "ExpressionAttributeValues": {":one": {"N": "1"}},
-                        }
-                    },
-                ]
-            )
+            self._client.transact_write_items(TransactItems=[*flags, counter])
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = error.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
                 return False
             if not reasons and _CONDITION_FAILED.removesuffix("Exception") in str(error):
                 return False

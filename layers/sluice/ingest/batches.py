@@ -57,7 +57,7 @@ class BatchLedger:
                 part = f"{batch.results_prefix}part-{uuid.uuid4().hex}.jsonl"
                 body = "".join(json.dumps(_result_line(job), separators=(",", ":")) + "\n" for job in new)
                 self._objects.put(batch.bucket, part, body.encode(), content_type="application/x-ndjson")
-                counted = sum(self._batches.record_outcome(batch_id, job.id, job.status) for job in new)
+                counted = self._batches.record_outcomes(batch_id, [(job.id, job.status) for job in new])
                 metrics.add_metric(name="BatchJobsRecorded", unit=MetricUnit.Count, value=counted)
             # Redeliveries settle too: they retry a completion whose event failed to publish.
             self.settle(batch_id)

@@ -33,8 +33,8 @@ class BatchStore(Protocol):
         """Save the reading side (counts, line, offset, status) if still at `previous_line`."""
         ...
 
-    def record_outcome(self, batch_id: str, job_id: str, status: JobStatus) -> bool:
-        """Count a final job once (False: it was already counted)."""
+    def record_outcomes(self, batch_id: str, outcomes: Sequence[tuple[str, JobStatus]]) -> int:
+        """Count final jobs `(job id, status)` once each; returns how many were not counted before."""
         ...
 
     def claim_completion(self, batch_id: str) -> bool:
