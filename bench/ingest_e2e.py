@@ -13,17 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +25,7 @@ from results_md import write_section
 from tqdm import tqdm
 
 from sluice.ingest.model import Batch, BatchStatus
+from sluice_local.launch import platform_process
 from sluice_local.upload import LocalUploads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,40 +45,6 @@ BAD_LINES = [
     (b'{"id": "not an id!", "input": {"text": "x"}}', "INVALID_RECORD_ID"),
 ]
 BAD_EVERY = 1000
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def running_platform() -> Iterator[dict[str, Any]]:
-    outputs = Path(tempfile.mkdtemp()) / "outputs.json"
-    command = [
-        sys.executable, "-m", "sluice_local.platform", "--outputs", str(outputs),
-        "--api-port", str(_free_port()), "--endpoint-port", str(_free_port()), "--moto-port", str(_free_port()),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        while (line := lines.get(timeout=300)) is not None and "[5/5] ready" not in line:
-            pass
-        if line is None:
-            raise SystemExit(f"the platform exited with status {process.wait()}")
-        yield json.loads(outputs.read_text())
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def generate(path: Path, records: int) -> Counter[str]:
@@ -131,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     expected_rejections = generate(path, args.records)
     print(f"generated {path} ({path.stat().st_size / 1e6:.1f} MB, {args.records} lines)", flush=True)
 
-    with running_platform() as outputs:
+    with platform_process() as outputs:
         uploads = LocalUploads.from_outputs(outputs)
         started = time.monotonic()
         source = uploads.upload(path, "intent")

@@ -6,7 +6,7 @@
 
 Each scenario runs `--repeats` times, interleaved, and the fastest run counts: the machine may be
 shared, and other work only ever slows a run down. Prints a markdown table and writes it to
-bench/results/model.md. No plot: matplotlib is not part of the dev environment.
+bench/results/model.md, with a bar chart of throughput in bench/results/model.png.
 
     .venv/bin/python bench/model_bench.py [--requests 640] [--concurrency 32]
 """
@@ -267,6 +267,25 @@ def report(results: list[Result], args: argparse.Namespace, model_version: str) 
     return "\n".join(lines)
 
 
+def plot(results: list[Result], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 3.2))
+    labels = [result.scenario for result in results]
+    speeds = [result.texts_per_second for result in results]
+    axis.barh(labels, speeds, color=["#90cdf4", "#2b6cb0", "#2b6cb0", "#90cdf4"])
+    axis.invert_yaxis()
+    axis.set_xlabel("texts per second (one text per endpoint request)")
+    axis.set_title("Default model on CPU: batching and micro-batching")
+    for index, speed in enumerate(speeds):
+        axis.text(speed, index, f" {speed:.0f}/s", va="center")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
 def _torch_version() -> str:
     import torch
 
@@ -311,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(table)
+    plot(results, args.output.with_suffix(".png"))
     print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
 

@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +24,7 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
+from sluice_local.launch import platform_process
 from sluice_local.outputs import local_session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,40 +61,11 @@ class Result:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def running_platform(*, micro_batching: bool) -> Iterator[dict[str, Any]]:
-    outputs = Path(tempfile.mkdtemp()) / "outputs.json"
     batch = [] if micro_batching else ["--worker-batch-size", "1", "--endpoint-max-batch-size", "1"]
-    command = [
-        sys.executable, "-m", "sluice_local.platform", "--outputs", str(outputs),
-        "--api-port", str(_free_port()), "--endpoint-port", str(_free_port()), "--moto-port", str(_free_port()),
-        "--api-concurrency", "8", *batch,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        while (line := lines.get(timeout=300)) is not None and "[5/5] ready" not in line:
-            pass
-        if line is None:
-            raise SystemExit(f"the platform exited with status {process.wait()}")
-        yield json.loads(outputs.read_text())
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with platform_process("--api-concurrency", "8", *batch) as outputs:
+        yield outputs
 
 
 def bench_sync(outputs: dict[str, Any], *, requests: int, concurrency: int, label: str) -> Result:
