@@ -104,9 +104,9 @@ class Dropped:
     def __init__(self) -> None:
         self.jobs = self.messages = 0
 
-    def create_if_absent(self, job: Any) -> bool:
-        self.jobs += 1
-        return True
+    def create_all_if_absent(self, jobs: Sequence[Any]) -> int:
+        self.jobs += len(jobs)
+        return len(jobs)
 
     def send_batch(self, queue_url: str, messages: Sequence[Any]) -> None:
         self.messages += len(messages)

@@ -17,7 +17,7 @@ from sluice.adapters.eventbridge import EventBridgePublisher
 from sluice.adapters.s3_objects import S3Objects
 from sluice.adapters.sqs_batches import SqsBatchSender
 from sluice.config import IngestConfig
-from sluice.contracts import JobMessage, JobStatus
+from sluice.contracts import Job, JobMessage, JobStatus
 from sluice.ingest.batches import BatchLedger
 from sluice.ingest.model import SourceObject, batch_id_for
 from sluice.ingest.s3_events import Ingestion, handle_ingest_batch
@@ -421,3 +421,19 @@ def test_outcomes_of_a_group_count_once_even_when_one_was_counted_before(uploads
     assert counted == 2
     batch = uploads.batch(source)
     assert (batch.succeeded, batch.failed) == (2, 1)
+
+
+def test_job_records_are_created_together_and_an_existing_one_is_kept(uploads: Uploads) -> None:
+    # Given a job that a first, interrupted run created and the worker has since claimed
+    store = DynamoJobStore(uploads.platform.dynamodb, uploads.platform.resources.jobs_table)
+    first = Job(id="job-1", tenant="uploads", route="intent", batch_id="b", line=1)
+    store.create(first)
+    store.claim("job-1", lease_seconds=60, now=first.created_at)
+
+    # When a resumed run creates the jobs of the same lines and a new one
+    created = store.create_all_if_absent([first, first.model_copy(update={"id": "job-2", "line": 2})])
+
+    # Then only the new one is created and the claimed one keeps its state
+    assert created == 1
+    assert store.get("job-1").status is JobStatus.RUNNING
+    assert store.get("job-2").status is JobStatus.QUEUED

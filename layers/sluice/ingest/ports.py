@@ -45,7 +45,9 @@ class BatchStore(Protocol):
 
 
 class QueuedJobs(Protocol):
-    def create_if_absent(self, job: Job) -> bool: ...
+    def create_all_if_absent(self, jobs: Sequence[Job]) -> int:
+        """Create the jobs whose ids are new (one call for many); returns how many were."""
+        ...
 
 
 class JobBatchQueue(Protocol):

@@ -281,21 +281,20 @@ class _Run:
             return
         assert self._route is not None
         batch, source = self.batch, self._source
-        messages = []
+        jobs, messages = [], []
         for pending in self._pending:
             job_id = job_id_for(source.bucket, source.key, source.version, pending.line)
-            job = Job(
-                id=job_id,
-                tenant=batch.tenant,
-                route=self._route.name,
-                correlation_id=batch.id,
-                batch_id=batch.id,
-                record_id=pending.record.record_id,
-                line=pending.line,
+            jobs.append(
+                Job(
+                    id=job_id,
+                    tenant=batch.tenant,
+                    route=self._route.name,
+                    correlation_id=batch.id,
+                    batch_id=batch.id,
+                    record_id=pending.record.record_id,
+                    line=pending.line,
+                )
             )
-            # False: an earlier attempt queued it. Its message is sent again anyway (that
-            # attempt may have died before sending); the worker's claim absorbs the repeat.
-            self._s._jobs.create_if_absent(job)
             messages.append(
                 JobMessage(
                     job_id=job_id,
@@ -308,6 +307,10 @@ class _Run:
                     line=pending.line,
                 )
             )
+        # Records before messages, so a queued job always has its record. A job an earlier
+        # attempt created keeps its record, and its message is sent again anyway (that attempt
+        # may have died before sending): the worker's claim absorbs the repeat.
+        self._s._jobs.create_all_if_absent(jobs)
         self._s._queue.send_batch(self._route.queue_url, messages)
         batch.queued += len(messages)
         metrics.add_metric(name="BatchRecordsQueued", unit=MetricUnit.Count, value=len(messages))
