@@ -2,7 +2,7 @@
 # which defines VENV and PY and exports HF_HUB_OFFLINE (weights come from a package, never the Hub).
 MODEL_DIR := .sluice/model
 
-.PHONY: model model-package model-endpoint model-bench platform-bench
+.PHONY: model model-package model-endpoint model-bench platform-bench startup-bench
 
 model: $(MODEL_DIR)/metrics.json  ## train the default intent model into .sluice/model (skipped once trained)
 
@@ -22,3 +22,6 @@ model-bench: model  ## benchmark predict_fn and the local endpoint; writes bench
 
 platform-bench: model  ## the whole local platform end to end: sync, async, micro-batching vs batch size 1 (writes bench/results/platform.md)
 	@$(PY) bench/platform_bench.py
+
+startup-bench:  ## seconds until `make run` answers /v1/health: on a fresh clone, then again (ports 8000/8080/5000 free)
+	@python3 bench/startup_bench.py
