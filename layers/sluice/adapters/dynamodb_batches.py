@@ -9,11 +9,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sluice.adapters.dynamodb_conditions import is_cancelled_by_condition, is_condition_failure
 from sluice.contracts import ErrorDetail, JobStatus
 from sluice.ingest.model import Batch, BatchStatus, Rejection
 from sluice.ingest.ports import CheckpointConflict
 
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 _JOBS_PER_TRANSACTION = 99  # TransactWriteItems takes 100 actions; one is the batch's counter
 
 
@@ -41,7 +41,7 @@ class DynamoBatchStore:
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(id)"
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != _CONDITION_FAILED:
+            if not is_condition_failure(error):
                 raise
             stored = self.get(batch.id)
             if stored is None:
@@ -72,12 +72,9 @@ class DynamoBatchStore:
                 },
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == _CONDITION_FAILED:
+            if is_condition_failure(error):
                 raise CheckpointConflict(batch.id) from None
             raise
-
-    def record_outcome(self, batch_id: str, job_id: str, status: JobStatus) -> bool:
-        return self._count(batch_id, [(job_id, status)])
 
     def record_outcomes(self, batch_id: str, outcomes: Sequence[tuple[str, JobStatus]]) -> int:
         """Count final jobs of one batch once each; returns how many were new.
@@ -124,12 +121,7 @@ class DynamoBatchStore:
         try:
             self._client.transact_write_items(TransactItems=[*flags, counter])
         except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = error.response.get("CancellationReasons") or []
-            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
-                return False
-            if not reasons and _CONDITION_FAILED.removesuffix("Exception") in str(error):
+            if is_cancelled_by_condition(error):
                 return False
             raise
         return True
@@ -149,7 +141,7 @@ class DynamoBatchStore:
                 },
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == _CONDITION_FAILED:
+            if is_condition_failure(error):
                 return False
             raise
         return True

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sluice.adapters.dynamodb_conditions import is_cancelled_by_condition, is_condition_failure
 from sluice.contracts import ErrorDetail, Job, JobStatus, Served, utc_now
 from sluice.ports import Claim, ClaimOutcome
 
@@ -56,7 +59,7 @@ class DynamoJobStore:
             try:
                 self._client.transact_write_items(TransactItems=puts)
             except ClientError as error:
-                if not _is_cancelled_by_condition(error):
+                if not is_cancelled_by_condition(error):
                     raise
                 created += sum(self.create_if_absent(job) for job in group)
             else:
@@ -73,7 +76,7 @@ class DynamoJobStore:
         try:
             self.create(job)
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
             return False
         return True
@@ -94,12 +97,15 @@ class DynamoJobStore:
                     "ConsistentRead": True,
                 }
             }
-            while request:
+            for attempt in itertools.count():
                 response = self._client.batch_get_item(RequestItems=request)
                 jobs.extend(_from_item(item) for item in response.get("Responses", {}).get(self._table, []))
-                # Keys DynamoDB did not get to (throttling, 16 MB): ask again. Production
-                # traffic rarely sees this at 10 keys; botocore's retries add the backoff.
+                # Keys DynamoDB did not get to (throttled, or over 16 MB) are not an error, so
+                # botocore does not retry them: ask again, backing off as AWS advises.
                 request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
         return jobs
 
     def claim(self, job_id: str, *, lease_seconds: int, now: datetime) -> Claim:
@@ -126,7 +132,7 @@ class DynamoJobStore:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
             current = self.get(job_id)
             if current is None:
@@ -170,7 +176,7 @@ class DynamoJobStore:
                 },
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
 
     def hand_over(self, job_id: str, *, served: Served) -> None:
@@ -191,7 +197,7 @@ class DynamoJobStore:
                 },
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
 
     def mark_event_published(self, job_id: str) -> None:
@@ -234,7 +240,7 @@ class DynamoJobStore:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
             current = self.get(job_id)
             if current is None:
@@ -245,20 +251,6 @@ class DynamoJobStore:
 
 def _key(job_id: str) -> dict[str, Any]:
     return {"id": {"S": job_id}}
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
-
-
-def _is_cancelled_by_condition(error: ClientError) -> bool:
-    """A TransactWriteItems call cancelled because a condition of one of its items failed."""
-    if error.response["Error"]["Code"] != "TransactionCanceledException":
-        return False
-    reasons = error.response.get("CancellationReasons") or []
-    if reasons:
-        return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
-    return "ConditionalCheckFailed" in str(error)  # moto may leave the reasons out
 
 
 def _to_item(job: Job) -> dict[str, Any]:
