@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,11 @@ def _healthy() -> bool:
     with suppress(OSError), urllib.request.urlopen(HEALTH, timeout=2) as response:
         return bool(response.status == 200)
     return False
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def time_to_health(clone: Path, log: Path, timeout_s: float) -> float:
@@ -71,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clone", type=Path, help="where to clone (a new temporary folder by default)")
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args(argv)
+    busy = [port for port in (8000, 8080, 5000) if _listening(port)]
+    if busy:
+        raise SystemExit(f"ports {busy} are in use (a `make run` elsewhere?): the figures would be its")
     clone = args.clone or Path(tempfile.mkdtemp(prefix="sluice-fresh-"))
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)  # noqa: S607
     commit = subprocess.run(
