@@ -14,12 +14,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
 from infra.functions import SluiceFunction
 from infra.nag import acknowledge
+from infra.queues import DeadLetteredQueue
 
 INPUT_PREFIX = "async-inference/"
 OUTPUT_PREFIX = "async-output/"
@@ -67,40 +67,20 @@ class AsyncInferenceIo(Construct):
         )
         self.success_topic = sns.Topic(self, "SuccessTopic", master_key=key, enforce_ssl=True)
         self.error_topic = sns.Topic(self, "ErrorTopic", master_key=key, enforce_ssl=True)
-        self.dead_letters = sqs.Queue(
+        results = DeadLetteredQueue(
             self,
-            "ResultsDeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            "Results",
+            key=key,
+            visibility_timeout_seconds=visibility_timeout_seconds,
+            max_receive_count=5,
+            alarm_description="Async inference notifications that async_result could not apply",
         )
-        self.queue = sqs.Queue(
-            self,
-            "ResultsQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(visibility_timeout_seconds),
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=5),
-        )
+        self.queue, self.dead_letters = results.queue, results.dead_letters
+        self.dead_letter_alarm = results.dead_letter_alarm
         for topic in (self.success_topic, self.error_topic):
             topic.add_subscription(subscriptions.SqsSubscription(self.queue, raw_message_delivery=True))
         # SNS encrypts what it delivers to the KMS-encrypted queue with the platform key.
         key.grant(iam.ServicePrincipal("sns.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
-        self.dead_letter_alarm = cloudwatch.Alarm(
-            self,
-            "ResultsDeadLettersAlarm",
-            alarm_description="Async inference notifications that async_result could not apply",
-            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
         # Emitted by async_result (EMF) for every inference the error topic reports.
         self.failures_alarm = cloudwatch.Alarm(
             self,

@@ -8,17 +8,16 @@ Reports and results are written back to the same bucket under `reports/` and `re
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
-from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
 from infra.functions import SluiceFunction
 from infra.nag import acknowledge
+from infra.queues import DeadLetteredQueue
 from sluice.config import DeploymentConfig
 
 INCOMING = "incoming/"
@@ -98,26 +97,16 @@ class Uploads(Construct):
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
-        self.dead_letters = sqs.Queue(
+        ingest_queue = DeadLetteredQueue(
             self,
-            "IngestDeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=queue_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            "Ingest",
+            key=queue_key,
+            visibility_timeout_seconds=config.ingest_visibility_timeout_seconds,
+            max_receive_count=ingest.max_receive_count,
+            alarm_description="Uploaded files whose ingestion failed repeatedly (ingest DLQ)",
         )
-        self.queue = sqs.Queue(
-            self,
-            "IngestQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=queue_key,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(config.ingest_visibility_timeout_seconds),
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letters, max_receive_count=ingest.max_receive_count
-            ),
-        )
+        self.queue, self.dead_letters = ingest_queue.queue, ingest_queue.dead_letters
+        self.dead_letter_alarm = ingest_queue.dead_letter_alarm
         # SqsDestination also lets s3.amazonaws.com use the key (GenerateDataKey, Decrypt) to
         # write into the KMS-encrypted queue.
         self.bucket.add_event_notification(
@@ -132,18 +121,6 @@ class Uploads(Construct):
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
                 "CDK's bucket-notifications custom resource; it only writes its own logs",
             )
-        self.dead_letter_alarm = cloudwatch.Alarm(
-            self,
-            "IngestDeadLettersAlarm",
-            alarm_description="Uploaded files whose ingestion failed repeatedly (ingest DLQ)",
-            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
         self.batches = dynamodb.Table(
             self,
             "Batches",
