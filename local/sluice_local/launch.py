@@ -9,7 +9,6 @@ a developer's own `make run` is left alone) once it prints its ready line; stops
 
 from __future__ import annotations
 
-import json
 import queue
 import socket
 import subprocess
@@ -20,6 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from sluice_local.outputs import read_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "[5/5] ready"
@@ -67,7 +68,7 @@ def platform_process(
             pass
         if line is None:
             raise RuntimeError(f"the local platform exited with status {process.wait()}")
-        yield json.loads(outputs.read_text())
+        yield read_outputs(outputs)
     finally:
         process.terminate()
         try:

@@ -23,6 +23,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from sluice_local.outputs import DEFAULT_OUTPUTS
+
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".sluice"
 HOST = "127.0.0.1"
@@ -86,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=STATE / "model")
     parser.add_argument("--api-concurrency", type=int, default=4, help="simulated api instances")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="pollers per route queue")
-    parser.add_argument(
-        "--outputs", type=Path, default=STATE / "outputs.json", help="where to write stack outputs"
-    )
+    parser.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="where to write stack outputs")
     parser.add_argument(
         "--worker-batch-size", type=int, help="override every route's batch size (benchmarks)"
     )

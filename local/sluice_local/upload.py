@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from sluice.adapters.dynamodb_batches import DynamoBatchStore
 from sluice.ingest.model import Batch, BatchStatus, SourceObject, batch_id_for
-from sluice_local.outputs import DEFAULT_OUTPUTS, local_session
+from sluice_local.outputs import DEFAULT_OUTPUTS, local_session, read_outputs
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.outputs.exists():
         parser.error(f"{args.outputs} not found: start the platform with `make run` first")
 
-    uploads = LocalUploads.from_outputs(json.loads(args.outputs.read_text()))
+    uploads = LocalUploads.from_outputs(read_outputs(args.outputs))
     source = uploads.upload(args.file, args.route)
     print(f"uploaded s3://{source.bucket}/{source.key} (version {source.version})", flush=True)
     try:
