@@ -7,13 +7,13 @@ re-identifies, is granted access.
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.nag import acknowledge
+from infra.state import encrypted_table
 
 
 class PiiKeyMaterial(Construct):
@@ -38,17 +38,8 @@ class PiiKeyMaterial(Construct):
             "rotation is a planned migration, not a schedule",
         )
         # pk = "<tenant>#<token>"; holds original values, so it is encrypted and retained like the jobs table.
-        self.vault = dynamodb.Table(
-            self,
-            "PseudonymVault",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=removal_policy,
+        self.vault = encrypted_table(
+            self, "PseudonymVault", key=key, removal_policy=removal_policy, partition_key="pk"
         )
 
     def grant_redact_and_reveal(self, grantee: iam.IGrantable) -> None:

@@ -8,13 +8,20 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 
-def _table(
-    scope: Construct, construct_id: str, *, ttl_attribute: str, key: kms.IKey, removal_policy: RemovalPolicy
+def encrypted_table(
+    scope: Construct,
+    construct_id: str,
+    *,
+    key: kms.IKey,
+    removal_policy: RemovalPolicy,
+    ttl_attribute: str | None = None,
+    partition_key: str = "id",
 ) -> dynamodb.Table:
+    """A platform table: on-demand, encrypted with the platform key, point-in-time recovery."""
     return dynamodb.Table(
         scope,
         construct_id,
-        partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
         encryption_key=key,
@@ -32,12 +39,14 @@ class StateTables(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # Job records: status, output and error per job id; expire after the configured TTL.
-        self.jobs = _table(self, "Jobs", ttl_attribute="expires_at", key=key, removal_policy=removal_policy)
+        self.jobs = encrypted_table(
+            self, "Jobs", ttl_attribute="expires_at", key=key, removal_policy=removal_policy
+        )
         # Circuit breakers: one item per endpoint, shared by every function instance.
-        self.breakers = _table(
+        self.breakers = encrypted_table(
             self, "Breakers", ttl_attribute="expires_at", key=key, removal_policy=RemovalPolicy.DESTROY
         )
         # Powertools Idempotency records for `Idempotency-Key`; attribute names are its defaults.
-        self.idempotency = _table(
+        self.idempotency = encrypted_table(
             self, "Idempotency", ttl_attribute="expiration", key=key, removal_policy=RemovalPolicy.DESTROY
         )

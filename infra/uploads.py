@@ -8,7 +8,6 @@ Reports and results are written back to the same bucket under `reports/` and `re
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -18,6 +17,7 @@ from constructs import Construct
 from infra.functions import SluiceFunction
 from infra.nag import acknowledge
 from infra.queues import DeadLetteredQueue
+from infra.state import encrypted_table
 from sluice.config import DeploymentConfig
 
 INCOMING = "incoming/"
@@ -121,18 +121,8 @@ class Uploads(Construct):
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
                 "CDK's bucket-notifications custom resource; it only writes its own logs",
             )
-        self.batches = dynamodb.Table(
-            self,
-            "Batches",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expires_at",
-            removal_policy=removal_policy,
+        self.batches = encrypted_table(
+            self, "Batches", key=key, removal_policy=removal_policy, ttl_attribute="expires_at"
         )
 
     def subscribe(self, function: SluiceFunction) -> None:
