@@ -9,6 +9,7 @@ and the handler in code/ (inference.py, requirements.txt), which is where the co
 from __future__ import annotations
 
 import argparse
+import gzip
 import sys
 import tarfile
 from pathlib import Path
@@ -25,9 +26,11 @@ REQUIRED = (
 
 
 def _normalised(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    # No owner names or ids from the build machine; the container only needs readable files.
+    # No owner names, ids or times from the build machine: the same model and code always make
+    # the same bytes, so the CDK asset hash (and the SageMaker Model) only change when they do.
     info.uid = info.gid = 0
     info.uname = info.gname = ""
+    info.mtime = 0
     return info
 
 
@@ -44,7 +47,12 @@ def package(model_dir: Path, output: Path) -> Path:
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
-    with tarfile.open(partial, "w:gz") as archive:
+    # gzip's own header carries a time and a file name too: both fixed.
+    with (
+        partial.open("wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as compressed,
+        tarfile.open(fileobj=compressed, mode="w") as archive,
+    ):
         for path in sorted(model_dir.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 archive.add(path, arcname=path.relative_to(model_dir).as_posix(), filter=_normalised)
