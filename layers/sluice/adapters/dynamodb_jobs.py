@@ -162,37 +162,32 @@ class DynamoJobStore:
 
     def release(self, job_id: str) -> None:
         """Hand a running job back to the queue after a retryable failure."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_key(job_id),
-                UpdateExpression="SET #status = :queued, updated_at = :now REMOVE lease_expires_at",
-                ConditionExpression="#status = :running",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":queued": {"S": JobStatus.QUEUED},
-                    ":running": {"S": JobStatus.RUNNING},
-                    ":now": {"S": utc_now().isoformat()},
-                },
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
+        self._update_while_running(
+            job_id,
+            "SET #status = :queued, updated_at = :now REMOVE lease_expires_at",
+            {":queued": {"S": JobStatus.QUEUED}},
+        )
 
     def hand_over(self, job_id: str, *, served: Served) -> None:
         """Keep the job running without a lease: its redelivery must not start a second inference."""
+        self._update_while_running(
+            job_id,
+            "SET endpoint = :endpoint, variant = :variant, updated_at = :now REMOVE lease_expires_at",
+            {":endpoint": {"S": served.endpoint}, ":variant": {"S": served.variant}},
+        )
+
+    def _update_while_running(self, job_id: str, update_expression: str, values: dict[str, Any]) -> None:
+        """Apply the update if the job is still running; one that has moved on is left as it is."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=_key(job_id),
-                UpdateExpression="SET endpoint = :endpoint, variant = :variant, updated_at = :now "
-                "REMOVE lease_expires_at",
+                UpdateExpression=update_expression,
                 ConditionExpression="#status = :running",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
+                    **values,
                     ":running": {"S": JobStatus.RUNNING},
-                    ":endpoint": {"S": served.endpoint},
-                    ":variant": {"S": served.variant},
                     ":now": {"S": utc_now().isoformat()},
                 },
             )
