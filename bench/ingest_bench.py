@@ -124,14 +124,14 @@ def measure(path: Path, records: int) -> dict[str, float]:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SluiceBench")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     from sluice import pii
-    from sluice.config import DeploymentConfig
     from sluice.ingest.batches import BatchLedger
     from sluice.ingest.model import SourceObject
     from sluice.ingest.service import IngestService
     from sluice.privacy import PiiInputRedactor
     from sluice.routing import RouteTable, RouteTarget
+    from sluice_local.platform import load_config
 
-    config = DeploymentConfig.model_validate(json.loads((ROOT / "cdk.json").read_text())["context"]["sluice"])
+    config = load_config()  # cdk.json, as `make run` reads it
     routes = RouteTable(
         routes={
             route.name: RouteTarget.from_config(
