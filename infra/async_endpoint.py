@@ -23,6 +23,7 @@ from infra.queues import DeadLetteredQueue
 
 INPUT_PREFIX = "async-inference/"
 OUTPUT_PREFIX = "async-output/"
+FAILURE_PREFIX = "async-failures/"
 
 
 class AsyncInferenceIo(Construct):
@@ -67,10 +68,20 @@ class AsyncInferenceIo(Construct):
         )
         self.success_topic = sns.Topic(self, "SuccessTopic", master_key=key, enforce_ssl=True)
         self.error_topic = sns.Topic(self, "ErrorTopic", master_key=key, enforce_ssl=True)
+        # The results queue has a key of its own: SNS may use it only for these two topics, and a
+        # condition naming topics encrypted with the platform key would make the platform key
+        # depend on itself (a cycle CloudFormation refuses).
+        results_key = kms.Key(
+            self,
+            "ResultsQueueKey",
+            description="Sluice: encrypts the async results queue (SNS notifications)",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
         results = DeadLetteredQueue(
             self,
             "Results",
-            key=key,
+            key=results_key,
             visibility_timeout_seconds=visibility_timeout_seconds,
             max_receive_count=5,
             alarm_description="Async inference notifications that async_result could not apply",
@@ -79,8 +90,9 @@ class AsyncInferenceIo(Construct):
         self.dead_letter_alarm = results.dead_letter_alarm
         for topic in (self.success_topic, self.error_topic):
             topic.add_subscription(subscriptions.SqsSubscription(self.queue, raw_message_delivery=True))
-        # SNS encrypts what it delivers to the KMS-encrypted queue with the platform key.
-        key.grant(iam.ServicePrincipal("sns.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        # SNS encrypts what it delivers to the KMS-encrypted queue: the subscription grants
+        # sns.amazonaws.com the queue's key on condition that aws:SourceArn is the topic
+        # (cdk.json: @aws-cdk/aws-sns-subscriptions:restrictSqsDescryption), never unconditioned.
         # Emitted by async_result (EMF) for every inference the error topic reports.
         self.failures_alarm = cloudwatch.Alarm(
             self,
@@ -99,14 +111,22 @@ class AsyncInferenceIo(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-    def grant_endpoint(self, role: iam.IRole, key: kms.IKey) -> None:
-        """What SageMaker's execution role needs: read inputs, write outputs, notify."""
-        self.bucket.grant_read_write(role)
+    def grant_endpoint(self, role: iam.IRole, key: kms.IKey, route: str) -> None:
+        """What SageMaker's execution role needs for one route: read its inputs, write its
+        outputs and failures, notify. Nothing to delete: the bucket's lifecycle expires objects."""
+        self.bucket.grant_read(role, f"{INPUT_PREFIX}{route}/*")
+        for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX):
+            self.bucket.grant_put(role, f"{prefix}{route}/*")
         self.success_topic.grant_publish(role)
         self.error_topic.grant_publish(role)
         key.grant_encrypt_decrypt(role)
         self._acknowledge_object_grant(
-            role, "s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*"
+            role,
+            "s3:Abort*",
+            "s3:GetBucket*",
+            "s3:GetObject*",
+            "s3:List*",
+            resources=tuple(f"{prefix}{route}/*" for prefix in (INPUT_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX)),
         )
         for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
             acknowledge(role, f"AwsSolutions-IAM5[Action::{action}]", "CDK's grants on the platform key")
@@ -119,11 +139,17 @@ class AsyncInferenceIo(Construct):
         self.bucket.grant_put(role)
         self._acknowledge_object_grant(role, "s3:Abort*")
 
-    def _acknowledge_object_grant(self, role: iam.IRole, *actions: str) -> None:
+    def _acknowledge_object_grant(
+        self, role: iam.IRole, *actions: str, resources: tuple[str, ...] = ("*",)
+    ) -> None:
         stack = Stack.of(self)
         bucket_id = stack.resolve(stack.get_logical_id(self.bucket.node.default_child))  # type: ignore[arg-type]
         reason = "CDK's object grant, scoped to the async inference bucket"
-        for finding in (*(f"Action::{action}" for action in actions), f"Resource::<{bucket_id}.Arn>/*"):
+        findings = (
+            *(f"Action::{action}" for action in actions),
+            *(f"Resource::<{bucket_id}.Arn>/{pattern}" for pattern in resources),
+        )
+        for finding in findings:
             acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
 
     def subscribe(self, function: SluiceFunction) -> None:

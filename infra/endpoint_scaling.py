@@ -15,6 +15,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct, IConstruct
 
+from infra.operator_alerts import ScalingTrigger
 from sluice.config import RouteConfig
 
 
@@ -98,7 +99,7 @@ class EndpointScaling(Construct):
             cooldown=Duration.minutes(5),
         )
         from_zero.add_adjustment(adjustment=1, lower_bound=0)
-        alarm = cloudwatch.Alarm(
+        alarm = ScalingTrigger(
             self,
             f"BacklogWithoutCapacity-{variant}",
             alarm_description=f"Route {route.name}: requests are waiting and no instance is running",

@@ -15,8 +15,10 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from infra.async_endpoint import AsyncInferenceIo
+from infra.async_endpoint import FAILURE_PREFIX, OUTPUT_PREFIX, AsyncInferenceIo
+from infra.aws_rules import has_instance_storage
 from infra.bundling import ROOT, ModelArtifactBundler
+from infra.images import RegionalImage, regional_image
 from infra.nag import acknowledge
 from sluice.config import RouteConfig
 
@@ -39,8 +41,8 @@ class ModelEndpoint(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"SageMaker execution role for route {route.name}",
         )
-        image_uri = hosting.image_uri.replace("{region}", Aws.REGION)
-        self._grant_hosting(image_uri)
+        image = self._image(route)
+        self._grant_hosting(image)
         self._key = key
         self._packaged: str | None = None
 
@@ -54,7 +56,7 @@ class ModelEndpoint(Construct):
                 execution_role_arn=self.role.role_arn,
                 enable_network_isolation=hosting.network_isolation,
                 primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                    image=image_uri,
+                    image=image.uri,
                     model_data_url=self._model_data_url(route, variant.model_data_url),
                     environment=self._environment(route),
                 ),
@@ -76,11 +78,11 @@ class ModelEndpoint(Construct):
         if hosting.mode == "async":
             if async_io is None:
                 raise ValueError(f"route {route.name} is asynchronous: pass its AsyncInferenceIo")
-            async_io.grant_endpoint(self.role, key)
+            async_io.grant_endpoint(self.role, key, route.name)
             async_config = sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
                 output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
-                    s3_output_path=async_io.bucket.s3_url_for_object(f"async-output/{route.name}"),
-                    s3_failure_path=async_io.bucket.s3_url_for_object(f"async-failures/{route.name}"),
+                    s3_output_path=async_io.bucket.s3_url_for_object(f"{OUTPUT_PREFIX}{route.name}"),
+                    s3_failure_path=async_io.bucket.s3_url_for_object(f"{FAILURE_PREFIX}{route.name}"),
                     kms_key_id=key.key_arn,
                     notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
                         success_topic=async_io.success_topic.topic_arn,
@@ -93,10 +95,16 @@ class ModelEndpoint(Construct):
                     )
                 ),
             )
+        # Instances with local NVMe storage encrypt it in hardware, and CreateEndpointConfig fails
+        # if KmsKeyId is set for any of them (infra/aws_rules.py); EBS-only fleets get the key.
+        local_storage = any(
+            has_instance_storage(variant.instance_type or hosting.instance_type)
+            for variant in hosting.production_variants
+        )
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
-            kms_key_id=key.key_arn,
+            kms_key_id=None if local_storage else key.key_arn,
             production_variants=production_variants,
             async_inference_config=async_config,
         )
@@ -104,9 +112,9 @@ class ModelEndpoint(Construct):
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name
         )
         self.endpoint_name = self.endpoint.attr_endpoint_name
-        self.endpoint_arn = (
-            f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{self.endpoint_name}"
-        )
+        # `Ref` is the ARN SageMaker returns, lower case as it authorizes calls; one built from the
+        # mixed-case EndpointName would never match (infra/aws_rules.py).
+        self.endpoint_arn = self.endpoint.ref
         for model in self.models.values():
             acknowledge(
                 model,
@@ -173,9 +181,16 @@ class ModelEndpoint(Construct):
             )
         return asset.s3_object_url
 
-    def _grant_hosting(self, image_uri: str) -> None:
-        repository = image_uri.split("/", 1)[1].split(":", 1)[0]
-        registry = image_uri.split(".", 1)[0]
+    def _image(self, route: RouteConfig) -> RegionalImage:
+        hosting = route.endpoint
+        if hosting.image_uri is None:
+            return regional_image(self, hosting.image, hosting.instance_type)
+        # A custom image: the account and repository are in its URI.
+        uri = hosting.image_uri.replace("{region}", Aws.REGION)
+        registry, path = hosting.image_uri.split("/", 1)
+        return RegionalImage(uri=uri, registry_account=registry.split(".", 1)[0], repository=path.split(":")[0])
+
+    def _grant_hosting(self, image: RegionalImage) -> None:
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
@@ -183,7 +198,9 @@ class ModelEndpoint(Construct):
                     "ecr:GetDownloadUrlForLayer",
                     "ecr:BatchCheckLayerAvailability",
                 ],
-                resources=[f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{registry}:repository/{repository}"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{image.registry_account}:repository/{image.repository}"
+                ],
             )
         )
         self.role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))

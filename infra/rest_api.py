@@ -1,8 +1,12 @@
 """The public REST API: API Gateway in front of the `api` function.
 
-API keys identify tenants and a usage plan caps them; the stage throttles everyone; the body
-is validated against the request schema before a function is paid for; access logs carry
-ids and status codes, never bodies; WAF managed rules sit in front.
+API keys identify tenants and a usage plan caps them; the stage throttles everyone; access logs
+carry ids and status codes, never bodies; WAF managed rules sit in front.
+
+The gateway does not validate bodies: the `api` function's pydantic contract is the one contract
+(a gateway model drifts from it, refuses routes added to the live route table, and answers a
+non-JSON body with the gateway's code instead of MALFORMED_JSON). Nor does WAF decide sizes: each
+route's `max_input_bytes` does, in the function, with INPUT_TOO_LARGE.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from infra.aws_rules import WAF_CRS_BODY_RULES
 from infra.functions import retention
 from infra.nag import acknowledge
 from sluice.config import ApiConfig, DeploymentConfig
 
 _ERROR_TEMPLATE = '{"error": {"code": "%s", "message": "%s"}}'
+_GATEWAY_STATUS = {apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: "404"}
 _GATEWAY_ERRORS = {
     # API Gateway answers these itself; keep our error envelope and stable codes.
     apigw.ResponseType.BAD_REQUEST_BODY: (
@@ -26,7 +32,8 @@ _GATEWAY_ERRORS = {
         "The request body does not match the API schema",
     ),
     apigw.ResponseType.API_CONFIGURATION_ERROR: ("API_CONFIGURATION_ERROR", "The API is misconfigured"),
-    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("NOT_FOUND", "No such resource"),
+    # API Gateway's answer for a path or method it does not have; a 404 there, not its default 403.
+    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("NOT_FOUND", "No such resource or method"),
     apigw.ResponseType.INVALID_API_KEY: ("INVALID_API_KEY", "A valid x-api-key header is required"),
     apigw.ResponseType.THROTTLED: ("THROTTLED", "Too many requests; retry with backoff"),
     apigw.ResponseType.QUOTA_EXCEEDED: ("QUOTA_EXCEEDED", "The API key's quota is used up"),
@@ -87,28 +94,16 @@ class RestApi(Construct):
             self.api.add_gateway_response(
                 f"Gateway{code.title().replace('_', '')}{response_type.response_type}",
                 type=response_type,
+                status_code=_GATEWAY_STATUS.get(response_type),
                 templates={"application/json": _ERROR_TEMPLATE % (code, message)},
             )
-        validator = self.api.add_request_validator(
-            "BodyValidator", validate_request_body=True, validate_request_parameters=True
-        )
-        request_model = self.api.add_model(
-            "InferenceRequest",
-            content_type="application/json",
-            schema=_inference_request_schema(config),
-        )
+        validator = self.api.add_request_validator("ParameterValidator", validate_request_parameters=True)
         integration = apigw.LambdaIntegration(handler, proxy=True)
         keyed = {"api_key_required": True}
 
         v1 = self.api.root.add_resource("v1")
         inferences = v1.add_resource("inferences")
-        inferences.add_method(
-            "POST",
-            integration,
-            request_validator=validator,
-            request_models={"application/json": request_model},
-            **keyed,
-        )
+        inferences.add_method("POST", integration, **keyed)
         job = inferences.add_resource("{id}")
         job.add_method(
             "GET",
@@ -127,6 +122,12 @@ class RestApi(Construct):
             self,
             "AwsSolutions-APIG4",
             "Tenants authenticate with API keys bound to a usage plan; IAM or Cognito authorizers are a separate decision",
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-APIG2",
+            "Request parameters are validated here; bodies by the api function's pydantic contract, "
+            "the one contract, which answers with the platform's stable codes (MALFORMED_JSON, ...)",
         )
         acknowledge(
             self, "AwsSolutions-COG4", "No Cognito user pool: callers are services identified by API keys"
@@ -157,14 +158,23 @@ class RestApi(Construct):
         return keys
 
     def _web_acl(self) -> None:
-        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+        def managed(name: str, priority: int, counted: tuple[str, ...] = ()) -> wafv2.CfnWebACL.RuleProperty:
             return wafv2.CfnWebACL.RuleProperty(
                 name=name,
                 priority=priority,
                 override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
                 statement=wafv2.CfnWebACL.StatementProperty(
                     managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=name
+                        vendor_name="AWS",
+                        name=name,
+                        # Counted, not blocked: still visible in WAF's metrics and sampled requests.
+                        rule_action_overrides=[
+                            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                            )
+                            for rule in counted
+                        ]
+                        or None,
                     )
                 ),
                 visibility_config=_visibility(name),
@@ -177,7 +187,9 @@ class RestApi(Construct):
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility("sluice-api"),
             rules=[
-                managed("AWSManagedRulesCommonRuleSet", 0),
+                # The Core rule set blocks every body over 8 KB and bodies that look like code;
+                # prompts are data and route limits decide sizes (infra/aws_rules.py).
+                managed("AWSManagedRulesCommonRuleSet", 0, counted=WAF_CRS_BODY_RULES),
                 managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
             ],
         )
@@ -192,22 +204,4 @@ class RestApi(Construct):
 def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     return wafv2.CfnWebACL.VisibilityConfigProperty(
         cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=False
-    )
-
-
-def _inference_request_schema(config: DeploymentConfig) -> apigw.JsonSchema:
-    """The coarse shape API Gateway checks; the `api` function validates the rest with pydantic."""
-    return apigw.JsonSchema(
-        schema=apigw.JsonSchemaVersion.DRAFT4,
-        title="InferenceRequest",
-        type=apigw.JsonSchemaType.OBJECT,
-        required=["route", "input"],
-        additional_properties=False,
-        properties={
-            "route": apigw.JsonSchema(
-                type=apigw.JsonSchemaType.STRING, enum=[route.name for route in config.routes]
-            ),
-            "input": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
-            "mode": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["sync", "async"]),
-        },
     )

@@ -13,6 +13,7 @@ from infra.endpoint_scaling import EndpointScaling
 from infra.event_bus import PlatformEventBus
 from infra.functions import SluiceFunction, SluiceLayer
 from infra.model_endpoint import ModelEndpoint
+from infra.operator_alerts import OperatorAlerts
 from infra.privacy import PiiKeyMaterial
 from infra.rest_api import RestApi
 from infra.route_config import LiveRouteTable
@@ -215,6 +216,11 @@ class SluiceStack(Stack):
             function.function.add_environment("BREAKERS_TABLE_NAME", tables.breakers.table_name)
             function.function.add_environment("BREAKER_POLICY", config.breaker.model_dump_json())
 
+        # Last: every alarm made above notifies the operators.
+        alerts = OperatorAlerts(self, "OperatorAlerts", key=key, emails=config.alarm_emails)
+        alerts.notify_every_alarm()
+
+        CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn)
         CfnOutput(self, "ApiUrl", value=api.api.url)
         CfnOutput(self, "RouteTableParameter", value=live_routes.parameter.parameter_name)
         CfnOutput(self, "BreakersTableName", value=tables.breakers.table_name)

@@ -7,10 +7,14 @@ Reports and results are written back to the same bucket under `reports/` and `re
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from typing import Any
+
+import jsii
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
@@ -24,6 +28,37 @@ INCOMING = "incoming/"
 # The singleton custom resource CDK adds for bucket notifications (its id is fixed by CDK).
 _NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 OUTPUT_PREFIXES = ("results/", "reports/")
+
+
+@jsii.implements(s3.IBucketNotificationDestination)
+class ConditionedQueueDestination:
+    """S3 notifications into a KMS-encrypted queue, with s3.amazonaws.com held to this bucket.
+
+    CDK's `SqsDestination` adds a second key-policy statement for s3.amazonaws.com with no
+    condition, which lets S3 use the key on behalf of any bucket of any account (confused deputy;
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). Here the one grant,
+    on the queue policy and the key alike, names the bucket and the account.
+    """
+
+    def __init__(self, queue: sqs.IQueue, *, bucket: s3.IBucket) -> None:
+        self._queue = queue
+        self._bucket = bucket
+
+    def bind(self, _scope: Construct, _bucket: Any) -> s3.BucketNotificationDestinationConfig:
+        s3_principal = iam.ServicePrincipal(
+            "s3.amazonaws.com",
+            conditions={
+                "ArnLike": {"aws:SourceArn": self._bucket.bucket_arn},
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            },
+        )
+        # SendMessage on the queue policy and GenerateDataKey*/Decrypt on the queue's key.
+        self._queue.grant_send_messages(s3_principal)
+        return s3.BucketNotificationDestinationConfig(
+            arn=self._queue.queue_arn,
+            type=s3.BucketNotificationDestinationType.QUEUE,
+            dependencies=[self._queue],
+        )
 
 
 class Uploads(Construct):
@@ -107,11 +142,9 @@ class Uploads(Construct):
         )
         self.queue, self.dead_letters = ingest_queue.queue, ingest_queue.dead_letters
         self.dead_letter_alarm = ingest_queue.dead_letter_alarm
-        # SqsDestination also lets s3.amazonaws.com use the key (GenerateDataKey, Decrypt) to
-        # write into the KMS-encrypted queue.
         self.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
-            s3n.SqsDestination(self.queue),
+            ConditionedQueueDestination(self.queue, bucket=self.bucket),
             s3.NotificationKeyFilter(prefix=INCOMING),
         )
         handler = Stack.of(self).node.try_find_child(_NOTIFICATIONS_HANDLER)

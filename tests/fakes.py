@@ -104,13 +104,22 @@ class FakeAsyncEndpoint:
         self._sns = sns
         self._resources = resources
         self.queued: list[tuple[str, str, str]] = []
+        self.timeouts: list[int | None] = []
         self.failure: Callable[[str], Exception | None] | None = None
 
-    def invoke_async(self, endpoint_name: str, *, input_location: str, inference_id: str) -> str:
+    def invoke_async(
+        self,
+        endpoint_name: str,
+        *,
+        input_location: str,
+        inference_id: str,
+        invocation_timeout_seconds: int | None = None,
+    ) -> str:
         failure = self.failure(endpoint_name) if self.failure else None
         if failure is not None:
             raise failure
         self.queued.append((endpoint_name, input_location, inference_id))
+        self.timeouts.append(invocation_timeout_seconds)
         return f"s3://{self._resources.async_bucket}/async-output/{inference_id}.out"
 
     def run_queued(self, *, fail: bool = False) -> int:

@@ -55,6 +55,7 @@ class AsyncInference:
             route.endpoint_name,
             input_location=f"s3://{self._bucket}/{folder}/{INPUT_NAME}",
             inference_id=inference_id,
+            invocation_timeout_seconds=route.invocation_timeout_seconds,
         )
         return inference_id
 

@@ -16,17 +16,28 @@ PiiOperator = Literal["mask", "hash", "pseudonymize", "drop"]
 
 VariantName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
 
-# The SageMaker PyTorch inference container (GPU) that hosts model/inference.py in AWS.
-DEFAULT_PYTORCH_IMAGE = "763104351884.dkr.ecr.{region}.amazonaws.com/pytorch-inference:2.6.0-gpu-py312"
-# The Hugging Face LLM inference container (Text Generation Inference) for generative routes.
-HF_TGI_IMAGE = (
-    "763104351884.dkr.ecr.{region}.amazonaws.com/huggingface-pytorch-tgi-inference:"
-    "2.4.0-tgi3.0.1-gpu-py311-cu124-ubuntu22.04"
-)
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FrameworkImage(_Frozen):
+    """An AWS Deep Learning Container, named as the sagemaker SDK's image URI tables name it.
+
+    The registry account differs between regions (ap-east-1, me-south-1, il-central-1, China...),
+    so the stack resolves the URI per region from the installed SDK's tables at synth time.
+    """
+
+    # The SDK's framework key: `pytorch` (script mode, model/inference.py) or `huggingface-llm` (TGI).
+    framework: str = Field(pattern=r"^[a-z0-9-]{2,64}$")
+    version: str = Field(pattern=r"^[0-9][0-9a-z.]{0,31}$")
+    # None: the SDK's only Python for that version (the LLM container has one to choose from).
+    py_version: str | None = Field(None, pattern=r"^py3[0-9]{1,2}$")
+
+
+# The SageMaker PyTorch inference container that hosts model/inference.py in AWS.
+DEFAULT_PYTORCH_IMAGE = FrameworkImage(framework="pytorch", version="2.6.0", py_version="py312")
 
 
 InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
@@ -73,7 +84,9 @@ class EndpointConfig(_Frozen):
     mode: Literal["realtime", "async"] = "realtime"
     instance_type: InstanceType = "ml.g5.xlarge"
     initial_instance_count: int = Field(1, ge=1, le=100)
-    image_uri: str = DEFAULT_PYTORCH_IMAGE
+    image: FrameworkImage = DEFAULT_PYTORCH_IMAGE
+    # A custom image instead (e.g. in the account's own ECR), used verbatim; `{region}` is replaced.
+    image_uri: str | None = Field(None, pattern=r"^[0-9]{12}\.dkr\.ecr\.[^/]+/[^:]+:[^:]+$")
     # S3 URI of model.tar.gz; None means the stack packages the local artifact (.sluice/model).
     model_data_url: str | None = None
     # The single variant of an endpoint that lists no `variants` (the original, one-model shape).
@@ -117,6 +130,13 @@ class EndpointConfig(_Frozen):
             raise ValueError("at least one variant needs a positive weight")
         if self.wire_format == "hf-tgi" and self.accepts_batches:
             raise ValueError("the hf-tgi wire format takes one input per call: set accepts_batches false")
+        artifacts = [variant.model_data_url or self.model_data_url for variant in self.production_variants]
+        if len(set(artifacts)) != len(artifacts):
+            # Each variant is a fleet billed by the hour: two fleets of one model test nothing.
+            raise ValueError(
+                "two variants serve the same model artifact: a second variant (a canary) needs a "
+                "second model version (its own model_data_url)"
+            )
         if self.mode == "async" and len(self.production_variants) > 1:
             # InvokeEndpointAsync has no TargetVariant: Sluice could neither assign nor report one.
             raise ValueError(
@@ -244,6 +264,8 @@ class DeploymentConfig(_Frozen):
     log_retention_days: int = Field(30, ge=1, le=3653)
     max_request_bytes: int = Field(512 * 1024, ge=1024, le=6 * 1024 * 1024)
     breaker: BreakerConfig = BreakerConfig()
+    # Who every alarm notifies (the operators' SNS topic); empty leaves the topic for a pager to attach.
+    alarm_emails: tuple[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)], ...] = ()
     # How long a function keeps the route table it read from SSM before reading it again.
     route_table_max_age_seconds: int = Field(30, ge=1, le=3600)
 

@@ -66,7 +66,14 @@ class ModelEndpoint(Protocol):
 
 
 class AsyncModelEndpoint(Protocol):
-    def invoke_async(self, endpoint_name: str, *, input_location: str, inference_id: str) -> str:
+    def invoke_async(
+        self,
+        endpoint_name: str,
+        *,
+        input_location: str,
+        inference_id: str,
+        invocation_timeout_seconds: int | None = None,
+    ) -> str:
         """Queue an inference on an asynchronous endpoint; returns the output's S3 location."""
         ...
 

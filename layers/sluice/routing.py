@@ -58,6 +58,8 @@ class RouteTarget(BaseModel):
     variants: tuple[VariantTarget, ...] = ()
     tenant_overrides: tuple[TenantWeights, ...] = ()
     fallback: tuple[str, ...] = ()
+    # Asynchronous endpoints: how long SageMaker may take on one queued inference.
+    invocation_timeout_seconds: int | None = None
 
     @property
     def production_variants(self) -> tuple[VariantTarget, ...]:
@@ -113,6 +115,9 @@ class RouteTarget(BaseModel):
                 for o in route.tenant_overrides
             ),
             fallback=route.fallback,
+            invocation_timeout_seconds=(
+                endpoint.async_inference.invocation_timeout_seconds if endpoint.mode == "async" else None
+            ),
         )
 
 

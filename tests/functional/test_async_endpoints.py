@@ -45,6 +45,8 @@ def test_a_chat_job_goes_through_s3_and_the_success_topic_to_its_record(chat: Pl
     # When the worker hands them to the async endpoint: one inference each (no batching for TGI)
     assert chat.drain("chat") == 2
     assert len(chat.async_endpoint.queued) == 2
+    # with the route's invocation timeout, so SageMaker neither gives up early nor waits forever
+    assert chat.async_endpoint.timeouts == [CHAT.async_inference.invocation_timeout_seconds] * 2
     assert {chat.job(job_id)["status"] for job_id in job_ids} == {"running"}
     _, input_location, _ = chat.async_endpoint.queued[0]
     bucket, key = input_location[5:].split("/", 1)

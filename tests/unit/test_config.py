@@ -20,8 +20,20 @@ def test_the_committed_cdk_json_is_a_valid_deployment_config() -> None:
 
     assert [route.name for route in config.routes] == ["intent", "chat"]
     assert config.route("intent").endpoint.instance_type == "ml.g5.xlarge"
-    assert [v.weight for v in config.route("intent").endpoint.production_variants] == [90, 10]
+    # dev runs one GPU fleet per route: a canary exists only with a second model version
+    assert [v.name for v in config.route("intent").endpoint.production_variants] == ["primary"]
     assert config.route("chat").endpoint.mode == "async"
+
+
+def test_a_canary_needs_a_second_model_version() -> None:
+    # Given two variants of one endpoint that would host the same packaged artifact
+    same = {"variants": [{"name": "primary", "weight": 90}, {"name": "canary", "weight": 10}]}
+    # When the config is read, Then it is refused: two GPU fleets of one model test nothing
+    with pytest.raises(ValidationError, match="same model artifact"):
+        RouteConfig.model_validate({"name": "intent", "endpoint": same})
+    # And a canary with its own model version is accepted
+    canary = {**same["variants"][1], "model_data_url": "s3://models/intent-v2/model.tar.gz"}
+    RouteConfig.model_validate({"name": "intent", "endpoint": {"variants": [same["variants"][0], canary]}})
 
 
 def test_queue_visibility_timeout_is_six_times_the_worker_timeout() -> None:

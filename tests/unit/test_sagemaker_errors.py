@@ -65,3 +65,22 @@ def test_missing_endpoint_is_a_deployment_fault(runtime: Any) -> None:
         )
         with pytest.raises(EndpointNotFound):
             SageMakerEndpoint(runtime).invoke("sluice-intent", {"instances": []})
+
+
+def test_async_invocation_passes_the_routes_invocation_timeout(runtime: Any) -> None:
+    # Given a route whose async inferences may take 900 s
+    expected = {
+        "EndpointName": "chat",
+        "InputLocation": "s3://b/in.json",
+        "InferenceId": "i-1",
+        "ContentType": "application/json",
+        "Accept": "application/json",
+        "InvocationTimeoutSeconds": 900,
+    }
+    with Stubber(runtime) as stub:
+        stub.add_response("invoke_endpoint_async", {"OutputLocation": "s3://b/out"}, expected)
+        # When the worker queues one, Then the request carries the timeout (the stub checks the params)
+        location = SageMakerEndpoint(runtime).invoke_async(
+            "chat", input_location="s3://b/in.json", inference_id="i-1", invocation_timeout_seconds=900
+        )
+    assert location == "s3://b/out"

@@ -55,15 +55,25 @@ class SageMakerEndpoint:
         body = json.loads(response["Body"].read())
         return Invocation(body=body, variant=response.get("InvokedProductionVariant") or target_variant or "")
 
-    def invoke_async(self, endpoint_name: str, *, input_location: str, inference_id: str) -> str:
+    def invoke_async(
+        self,
+        endpoint_name: str,
+        *,
+        input_location: str,
+        inference_id: str,
+        invocation_timeout_seconds: int | None = None,
+    ) -> str:
+        request: dict[str, Any] = {
+            "EndpointName": endpoint_name,
+            "InputLocation": input_location,
+            "InferenceId": inference_id,
+            "ContentType": "application/json",
+            "Accept": "application/json",
+        }
+        if invocation_timeout_seconds is not None:
+            request["InvocationTimeoutSeconds"] = invocation_timeout_seconds
         try:
-            response = self._client.invoke_endpoint_async(
-                EndpointName=endpoint_name,
-                InputLocation=input_location,
-                InferenceId=inference_id,
-                ContentType="application/json",
-                Accept="application/json",
-            )
+            response = self._client.invoke_endpoint_async(**request)
         except ReadTimeoutError:
             raise EndpointTimeout(f"Endpoint {endpoint_name} did not accept the request in time") from None
         except ConnectionError:
