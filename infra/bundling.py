@@ -11,6 +11,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,8 @@ class LayerBundler:
 
 @jsii.implements(ILocalBundling)
 class ModelArtifactBundler:
-    """Packs the trained model with the current `model/inference.py` into model.tar.gz."""
+    """Packs the trained model with the current `model/inference.py` and the wheels of its
+    dependencies for the image's Python into model.tar.gz (model/package.py)."""
 
     def __init__(self, model_dir: Path) -> None:
         self._model_dir = model_dir
@@ -101,11 +103,10 @@ class ModelArtifactBundler:
                 "routes[].endpoint.model_data_url in cdk.json to an existing model.tar.gz"
             )
         # The handler ships from the source tree, so a code change never needs a retrain.
-        code = self._model_dir / "code"
-        code.mkdir(exist_ok=True)
-        for name in ("inference.py", "requirements.txt"):
-            shutil.copy2(ROOT / "model" / name, code / name)
-        _model_packager().package(self._model_dir, Path(output_dir) / "model.tar.gz")
+        packager = _model_packager()
+        with tempfile.TemporaryDirectory() as staging:
+            code = packager.stage_code(Path(staging), packager.fetch_wheels(packager.IMAGE_PYTHON))
+            packager.package(self._model_dir, Path(output_dir) / "model.tar.gz", code)
         return True
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from aws_cdk import Aws, CfnMapping, Stack
+from aws_cdk import CfnMapping, Stack
 from constructs import Construct
 
 from sluice.config import FrameworkImage
@@ -85,8 +85,10 @@ def regional_image(scope: Construct, image: FrameworkImage, instance_type: str) 
             }
         # lazy: a stack synthesized for one region gets the literal, an agnostic one FindInMap.
         mapping = CfnMapping(stack, mapping_id, mapping=rows, lazy=True)
+    # The stack's region: a literal when it is synthesized for one region, else AWS::Region.
+    region = stack.region
     return RegionalImage(
-        uri=mapping.find_in_map(Aws.REGION, "Uri"),
-        registry_account=mapping.find_in_map(Aws.REGION, "Account"),
-        repository=mapping.find_in_map(Aws.REGION, "Repository"),
+        uri=mapping.find_in_map(region, "Uri"),
+        registry_account=mapping.find_in_map(region, "Account"),
+        repository=mapping.find_in_map(region, "Repository"),
     )

@@ -188,7 +188,9 @@ class ModelEndpoint(Construct):
         # A custom image: the account and repository are in its URI.
         uri = hosting.image_uri.replace("{region}", Aws.REGION)
         registry, path = hosting.image_uri.split("/", 1)
-        return RegionalImage(uri=uri, registry_account=registry.split(".", 1)[0], repository=path.split(":")[0])
+        return RegionalImage(
+            uri=uri, registry_account=registry.split(".", 1)[0], repository=path.split(":")[0]
+        )
 
     def _grant_hosting(self, image: RegionalImage) -> None:
         self.role.add_to_policy(

@@ -24,7 +24,7 @@ from infra.nag import acknowledge
 from sluice.config import ApiConfig, DeploymentConfig
 
 _ERROR_TEMPLATE = '{"error": {"code": "%s", "message": "%s"}}'
-_GATEWAY_STATUS = {apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: "404"}
+_GATEWAY_STATUS = {apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN.response_type: "404"}
 _GATEWAY_ERRORS = {
     # API Gateway answers these itself; keep our error envelope and stable codes.
     apigw.ResponseType.BAD_REQUEST_BODY: (
@@ -94,7 +94,7 @@ class RestApi(Construct):
             self.api.add_gateway_response(
                 f"Gateway{code.title().replace('_', '')}{response_type.response_type}",
                 type=response_type,
-                status_code=_GATEWAY_STATUS.get(response_type),
+                status_code=_GATEWAY_STATUS.get(response_type.response_type),
                 templates={"application/json": _ERROR_TEMPLATE % (code, message)},
             )
         validator = self.api.add_request_validator("ParameterValidator", validate_request_parameters=True)

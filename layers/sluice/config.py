@@ -17,7 +17,6 @@ PiiOperator = Literal["mask", "hash", "pseudonymize", "drop"]
 VariantName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
 
 
-
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -265,7 +264,9 @@ class DeploymentConfig(_Frozen):
     max_request_bytes: int = Field(512 * 1024, ge=1024, le=6 * 1024 * 1024)
     breaker: BreakerConfig = BreakerConfig()
     # Who every alarm notifies (the operators' SNS topic); empty leaves the topic for a pager to attach.
-    alarm_emails: tuple[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)], ...] = ()
+    alarm_emails: tuple[
+        Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)], ...
+    ] = ()
     # How long a function keeps the route table it read from SSM before reading it again.
     route_table_max_age_seconds: int = Field(30, ge=1, le=3600)
 

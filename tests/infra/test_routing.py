@@ -31,7 +31,13 @@ def test_chat_runs_the_hugging_face_llm_container_with_the_model_id_from_config(
             "PrimaryContainer": Match.object_like(
                 {
                     # resolved per region from the sagemaker SDK's table (tests/infra/test_deploy_rules.py)
-                    "Image": {"Fn::FindInMap": [Match.string_like_regexp("HuggingfaceLlm"), {"Ref": "AWS::Region"}, "Uri"]},
+                    "Image": {
+                        "Fn::FindInMap": [
+                            Match.string_like_regexp("HuggingfaceLlm"),
+                            {"Ref": "AWS::Region"},
+                            "Uri",
+                        ]
+                    },
                     "Environment": Match.object_like({"HF_MODEL_ID": "Qwen/Qwen2.5-1.5B-Instruct"}),
                 }
             ),
