@@ -31,7 +31,7 @@ def test_sync_inference_finds_the_card_arrival_intent(running_platform: RunningP
     assert "card_arrival" in labels[:3]
     assert all(0.0 <= intent["score"] <= 1.0 for intent in body["output"]["intents"])
     assert body["route"] == "intent"
-    assert body["variant"] in ("primary", "canary")  # cdk.json's 90/10 split
+    assert body["variant"] == "primary"  # dev runs one variant until a second model version exists
 
 
 def test_async_inference_runs_to_succeeded_with_output(running_platform: RunningPlatform) -> None:
@@ -54,10 +54,13 @@ def test_a_caller_key_keeps_a_variant_and_target_variant_picks_one(running_platf
         running_platform.post({**CARD, "mode": "sync"}, **{"X-Caller-Key": "e2e-caller"}).json()["variant"]
         for _ in range(5)
     }
-    explicit = running_platform.post({**CARD, "mode": "sync", "variant": "canary"})
+    explicit = running_platform.post({**CARD, "mode": "sync", "variant": "primary"})
+    unknown = running_platform.post({**CARD, "mode": "sync", "variant": "canary"})
 
     assert len(pinned) == 1
-    assert (explicit.status_code, explicit.json()["variant"]) == (200, "canary")
+    assert (explicit.status_code, explicit.json()["variant"]) == (200, "primary")
+    # no canary without a second model version: naming one is the caller's error, not a 5xx
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "UNKNOWN_VARIANT")
 
 
 def test_chat_runs_through_the_async_endpoint_s3_and_sns_to_succeeded(

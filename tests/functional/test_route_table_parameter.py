@@ -12,12 +12,18 @@ from sluice.config import DeploymentConfig, EndpointConfig, RouteConfig, Variant
 from sluice_local.provision import route_table
 from tests.functional.conftest import Platform, start_platform
 
+# A second variant is a second model version (sluice.config refuses two fleets of one artifact).
+GREEN_MODEL = "s3://models/intent-green/model.tar.gz"
+
 CONFIG = DeploymentConfig(
     routes=(
         RouteConfig(
             name="intent",
             endpoint=EndpointConfig(
-                variants=(VariantConfig(name="blue", weight=1), VariantConfig(name="green", weight=0))
+                variants=(
+                    VariantConfig(name="blue", weight=1),
+                    VariantConfig(name="green", weight=0, model_data_url=GREEN_MODEL),
+                )
             ),
         ),
     )

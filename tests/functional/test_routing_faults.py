@@ -17,6 +17,9 @@ from sluice.errors import EndpointTimeout, EndpointUnavailable, ModelRejectedInp
 from tests.functional.conftest import Platform, start_platform
 from tests.sample_events import api_event
 
+# A second variant is a second model version (sluice.config refuses two fleets of one artifact).
+GREEN_MODEL = "s3://models/intent-green/model.tar.gz"
+
 PRIMARY = "sluice-local-intent"
 BACKUP = "sluice-local-intent-backup"
 CONFIG = DeploymentConfig(
@@ -27,7 +30,10 @@ CONFIG = DeploymentConfig(
             max_receive_count=3,
             fallback=("intent-backup",),
             endpoint=EndpointConfig(
-                variants=(VariantConfig(name="blue", weight=9), VariantConfig(name="green", weight=1))
+                variants=(
+                    VariantConfig(name="blue", weight=9),
+                    VariantConfig(name="green", weight=1, model_data_url=GREEN_MODEL),
+                )
             ),
         ),
         RouteConfig(name="intent-backup", time_budget_ms=2000),
