@@ -32,7 +32,8 @@ class OperatorAlerts(Construct):
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         # CloudWatch publishes alarm notifications to an encrypted topic only if the key policy
-        # lets it use the key: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
+        # lets it use the key (Decrypt, GenerateDataKey*), held to this account's alarms:
+        # https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
