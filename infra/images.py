@@ -68,9 +68,11 @@ def image_uri(image: FrameworkImage, region: str, instance_type: str) -> str:
 def regional_image(scope: Construct, image: FrameworkImage, instance_type: str) -> RegionalImage:
     """The image's URI, registry account and repository for the stack's region, via one mapping."""
     stack = Stack.of(scope)
-    processor = "gpu" if instance_type.split(".")[1][0] in "gp" else "cpu"
+    # One mapping per image and instance family: the SDK picks the processor (gpu, cpu, neuron)
+    # from the instance type.
+    family = instance_type.split(".")[1]
     mapping_id = "Image" + "".join(
-        part.title() for part in (image.framework, image.version, image.py_version or "", processor)
+        part.title() for part in (image.framework, image.version, image.py_version or "", family)
     ).replace("-", "").replace(".", "")
     mapping = stack.node.try_find_child(mapping_id)
     if not isinstance(mapping, CfnMapping):

@@ -31,6 +31,23 @@ class OperatorAlerts(Construct):
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        alarms_of_this_account = {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+            },
+        }
+        # The topic's own policy (made for enforce_ssl) replaces SNS's default one, so CloudWatch
+        # must be allowed to publish explicitly: without this no alarm reaches anyone.
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=alarms_of_this_account,
+            )
+        )
         # CloudWatch publishes alarm notifications to an encrypted topic only if the key policy
         # lets it use the key (Decrypt, GenerateDataKey*), held to this account's alarms:
         # https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
@@ -39,12 +56,7 @@ class OperatorAlerts(Construct):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
-                    },
-                },
+                conditions=alarms_of_this_account,
             )
         )
 

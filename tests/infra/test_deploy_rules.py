@@ -246,6 +246,20 @@ def test_the_gateway_leaves_the_body_contract_to_the_function(template: Template
         assert "RequestModels" not in method["Properties"]
 
 
+# API Gateway's default status per response type, for responses the stack does not override:
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html
+_GATEWAY_DEFAULT_STATUS = {
+    "BAD_REQUEST_BODY": 400,
+    "API_CONFIGURATION_ERROR": 500,
+    "MISSING_AUTHENTICATION_TOKEN": 403,
+    "INVALID_API_KEY": 403,
+    "THROTTLED": 429,
+    "QUOTA_EXCEEDED": 429,
+    "REQUEST_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+}
+
+
 def test_gateway_errors_share_the_functions_codes_and_statuses(template: Template) -> None:
     from sluice import errors
 
@@ -260,8 +274,15 @@ def test_gateway_errors_share_the_functions_codes_and_statuses(template: Templat
     }
     for properties in responses.values():
         code = re.search(r'"code": "([A-Z_]+)"', properties["ResponseTemplates"]["application/json"]).group(1)  # type: ignore[union-attr]
-        if code in function_codes and "StatusCode" in properties:
-            assert int(properties["StatusCode"]) == function_codes[code], code
+        kind = properties["ResponseType"]
+        if kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+            # These keep the status of whatever failed; the code must at least be of that class.
+            assert code not in function_codes or str(function_codes[code])[0] == kind[8], code
+            continue
+        status = properties.get("StatusCode") or _GATEWAY_DEFAULT_STATUS.get(kind)
+        if code in function_codes:
+            assert status is not None, code
+            assert int(status) == function_codes[code], code
     # A path or method the API does not have is a 404 NOT_FOUND, not API Gateway's default 403
     missing = responses["MISSING_AUTHENTICATION_TOKEN"]
     assert (missing["StatusCode"], '"NOT_FOUND"' in missing["ResponseTemplates"]["application/json"]) == (
@@ -372,6 +393,32 @@ def test_every_alarm_notifies_the_operators(template: Template) -> None:
         silent.append(name)
     assert len(alarms) >= 9
     assert silent == []
+
+
+def test_cloudwatch_may_publish_to_the_operators_topic(template: Template) -> None:
+    # The topic policy that enforce_ssl creates replaces SNS's default policy: without an explicit
+    # Allow for cloudwatch.amazonaws.com, alarms fail with "not authorized to perform: SNS:Publish".
+    topic = next(
+        name for name in _resources(template, "AWS::SNS::Topic") if name.startswith("OperatorAlerts")
+    )
+    allowed = [
+        statement
+        for name, statement in _statements(template)
+        if name.startswith("OperatorAlerts")
+        and statement["Effect"] == "Allow"
+        and "cloudwatch.amazonaws.com" in _services(statement)
+        and "sns:Publish" in str(statement["Action"])
+    ]
+    assert [statement["Resource"] for statement in allowed] == [{"Ref": topic}]
+    # And the key lets CloudWatch encrypt what it publishes, for this account's alarms only
+    key_grants = [
+        s
+        for name, s in _statements(template)
+        if name == _platform_key(template) and "cloudwatch.amazonaws.com" in _services(s)
+    ]
+    assert [s["Condition"]["StringEquals"]["aws:SourceAccount"] for s in key_grants] == [
+        {"Ref": "AWS::AccountId"}
+    ]
 
 
 def test_alarm_email_subscribes_to_the_operators_topic(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ def test_chat_runs_the_hugging_face_llm_container_with_the_model_id_from_config(
                     # resolved per region from the sagemaker SDK's table (tests/infra/test_deploy_rules.py)
                     "Image": {
                         "Fn::FindInMap": [
-                            Match.string_like_regexp("HuggingfaceLlm"),
+                            Match.string_like_regexp("ImageHuggingfaceLlm"),
                             {"Ref": "AWS::Region"},
                             "Uri",
                         ]
