@@ -6,8 +6,9 @@ Built on Powertools' APIGatewayRestResolver with validation on, so the OpenAPI d
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -17,11 +18,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice import __version__
+from sluice import __version__, strict_json
 from sluice.contracts import (
     AcceptedJob,
     ErrorResponse,
@@ -42,13 +45,57 @@ from sluice.observability import logger, metrics
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CALLER_KEY = _IDEMPOTENCY_KEY
-_ERRORS: dict[int, OpenAPIResponse] = {
-    status: {
-        "description": status.phrase,
-        "content": {"application/json": {"schema": ErrorResponse.model_json_schema()}},
+# Every error status a route can answer, with the error envelope (README's error table). 403 and
+# 429 come from API Gateway (key, throttle, quota) in the same envelope.
+_COMMON_ERRORS = (
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.TOO_MANY_REQUESTS,
+    HTTPStatus.INTERNAL_SERVER_ERROR,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
+_SUBMIT_ERRORS = (
+    HTTPStatus.CONFLICT,
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
+    HTTPStatus.GATEWAY_TIMEOUT,
+)
+_READ_ERRORS = (HTTPStatus.NOT_FOUND,)
+
+
+def _error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
+    return {
+        int(status): {"description": status.phrase, "content": {"application/json": {"model": ErrorResponse}}}
+        for status in sorted({*_COMMON_ERRORS, *statuses})
     }
-    for status in (HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.SERVICE_UNAVAILABLE)
+
+
+# The routes and their methods, for 405 answers with `Allow` (Powertools answers 404 for both).
+_METHODS = {
+    re.compile(r"^/v1/inferences$"): ("POST",),
+    re.compile(r"^/v1/inferences/[^/]+$"): ("GET",),
+    re.compile(r"^/v1/(health|openapi\.json)$"): ("GET",),
 }
+_API_KEY = "apiKey"
+# The operations that answer 422 themselves (an Idempotency-Key reused, the model refusing input).
+_SENDS_422 = {("/v1/inferences", "post")}
+
+
+class SluiceResolver(APIGatewayRestResolver):
+    """Powertools' REST resolver, reading media types as RFC 9110 says: case-insensitively.
+
+    Powertools picks the body parser with a case-sensitive prefix match on Content-Type, so
+    `APPLICATION/JSON` would be refused; the media type is lower-cased before it looks.
+    """
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        headers = dict(event.get("headers") or {})
+        for name, value in headers.items():
+            if name.lower() == "content-type" and isinstance(value, str):
+                media_type, _, parameters = value.partition(";")
+                headers[name] = media_type.strip().lower() + (f";{parameters}" if parameters else "")
+        return super().resolve({**event, "headers": headers}, context)
 
 
 @dataclass(frozen=True)
@@ -60,7 +107,7 @@ class ApiDependencies:
 
 def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestResolver:
     """Build the resolver; `dependencies` is called on first use, so cold start stays cheap."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = SluiceResolver(enable_validation=True, json_body_deserializer=strict_json.loads)
 
     def caller(caller_key: str | None = None) -> Caller:
         identity = app.current_event.request_context.identity
@@ -79,9 +126,13 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
                 "description": "Answered",
                 "content": {"application/json": {"model": SyncInferenceResponse}},
             },
-            202: {"description": "Queued", "content": {"application/json": {"model": AcceptedJob}}},
-            **_ERRORS,
+            202: {
+                "description": "Queued: follow `Location` (GET /v1/inferences/{job_id})",
+                "content": {"application/json": {"model": AcceptedJob}},
+            },
+            **_error_responses(*_SUBMIT_ERRORS),
         },
+        security=[{_API_KEY: []}],
     )
     def create_inference(
         request: Annotated[InferenceRequest, Body()],
@@ -114,12 +165,25 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
                 lambda_context=app.lambda_context,
             )
         metrics.add_metric(name=f"Inferences{request.mode.capitalize()}", unit=MetricUnit.Count, value=1)
-        headers = {"Location": f"/v1/inferences/{answer['body']['id']}"}
+        # Only a queued job has a record to point at: a sync answer is complete in itself.
+        headers = (
+            {"Location": f"/v1/inferences/{answer['body']['id']}"}
+            if answer["status"] == HTTPStatus.ACCEPTED
+            else {}
+        )
         if answer.get("replayed"):
             headers["Idempotent-Replayed"] = "true"
         return _json(answer["status"], answer["body"], headers)
 
-    @app.get("/v1/inferences/<job_id>", summary="Status and output of an inference job", responses=_ERRORS)
+    @app.get(
+        "/v1/inferences/<job_id>",
+        summary="Status and output of an inference job",
+        responses={
+            200: {"description": "The job", "content": {"application/json": {"model": JobView}}},
+            **_error_responses(*_READ_ERRORS),
+        },
+        security=[{_API_KEY: []}],
+    )
     def get_inference(
         job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
         reveal: Annotated[
@@ -134,8 +198,16 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
 
     @app.get("/v1/openapi.json", include_in_schema=False)
     def openapi() -> Response[str]:
-        document = app.get_openapi_json_schema(title="Sluice inference API", version=__version__)
-        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
+        document = app.get_openapi_schema(
+            title="Sluice inference API",
+            version=__version__,
+            security_schemes={_API_KEY: APIKey(name="x-api-key", in_=APIKeyIn.header)},
+        ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        return Response(
+            status_code=200,
+            content_type=content_types.APPLICATION_JSON,
+            body=json.dumps(_without_validation_422(document), separators=(",", ":")),
+        )
 
     @app.exception_handler(SluiceError)
     def domain_error(error: SluiceError) -> Response[dict[str, Any]]:
@@ -149,6 +221,8 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
             guard_request(app, dependencies().max_request_bytes)
         except SluiceError as guard_error:
             return error_response(guard_error)
+        if isinstance(error.__cause__, strict_json.UnacceptableJson):
+            return error_response(error.__cause__.error)
         errors = error.errors()
         if any(item.get("type") == "json_invalid" for item in errors):
             return error_response(MalformedJson("The request body is not valid JSON"))
@@ -161,27 +235,79 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
 
     @app.exception_handler(Exception)
     def unexpected_error(error: Exception) -> Response[dict[str, Any]]:
-        # A bug, not the caller's fault: log the type and trace (never the request), answer 500.
+        # The request's own faults first (a parser deeper in Powertools may trip on them, as on a
+        # multipart type without a boundary); anything else is a bug, not the caller's.
+        try:
+            guard_request(app, dependencies().max_request_bytes)
+        except SluiceError as guard_error:
+            return error_response(guard_error)
+        # Log the type and trace (never the request), answer 500.
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
         return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "The request failed; retry later")
 
     @app.not_found
     def not_found(_: Exception) -> Response[dict[str, Any]]:
+        path = app.current_event.path
+        allowed = next((methods for pattern, methods in _METHODS.items() if pattern.match(path)), None)
+        if allowed is not None:
+            return _error(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "This resource does not support that method",
+                {"Allow": ", ".join(allowed)},
+            )
         return _error(HTTPStatus.NOT_FOUND, "NOT_FOUND", "No such resource")
 
     return app
+
+
+def _without_validation_422(document: dict[str, Any]) -> dict[str, Any]:
+    """Powertools documents a 422 `HTTPValidationError` on every validated route, replacing any
+    422 the route declares. This API answers validation failures with 400 INVALID_REQUEST, so its
+    only 422s are its own (IDEMPOTENCY_KEY_REUSED, MODEL_REJECTED_INPUT), in the error envelope."""
+    envelope = _error_responses(HTTPStatus.UNPROCESSABLE_ENTITY)[int(HTTPStatus.UNPROCESSABLE_ENTITY)]
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                if (path, method) in _SENDS_422:
+                    responses["422"] = {
+                        "description": envelope["description"],
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                        },
+                    }
+                else:
+                    del responses["422"]
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(unused, None)
+    return document
 
 
 def guard_request(app: APIGatewayRestResolver, max_request_bytes: int) -> None:
     """Checks that come before parsing: the body's media type and size."""
     event = app.current_event
     body = event.body or ""
-    if len(body.encode()) > max_request_bytes:
+    # surrogatepass: an unpaired surrogate is the parser's to refuse, not a crash here.
+    if len(body.encode("utf-8", "surrogatepass")) > max_request_bytes:
         raise PayloadTooLarge(f"The request body exceeds {max_request_bytes} bytes")
     if event.http_method in ("POST", "PUT", "PATCH"):
-        content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type != content_types.APPLICATION_JSON:
+        media_type, _, parameters = (event.headers.get("content-type") or "").partition(";")
+        if media_type.strip().lower() != content_types.APPLICATION_JSON:
             raise UnsupportedMediaType("Content-Type must be application/json")
+        charset = _parameter(parameters, "charset")
+        if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+            # JSON is UTF-8 (RFC 8259 section 8.1): a body declared otherwise would be misread.
+            raise UnsupportedMediaType("Content-Type charset must be utf-8")
+
+
+def _parameter(parameters: str, name: str) -> str | None:
+    for parameter in parameters.split(";"):
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == name:
+            return value.strip().strip('"')
+    return None
 
 
 def error_response(error: SluiceError) -> Response[dict[str, Any]]:

@@ -142,7 +142,8 @@ class RouteTable(BaseModel):
         try:
             return self.routes[name]
         except KeyError:
-            raise UnknownRoute(f"Unknown route '{name}'. Known routes: {sorted(self.routes)}") from None
+            # The caller's value is not echoed: messages name fields, never values.
+            raise UnknownRoute(f"No such route. Known routes: {sorted(self.routes)}") from None
 
 
 class RouteSource(Protocol):

@@ -37,9 +37,7 @@ def assign(route: RouteTarget, *, tenant: str, key: str, requested: str | None =
         variant = route.variant_named(requested)
         if variant is None:
             known = [v.name for v in route.production_variants]
-            raise UnknownVariant(
-                f"Route '{route.name}' has no variant '{requested}'. Known variants: {known}"
-            )
+            raise UnknownVariant(f"Route '{route.name}' has no such variant. Known variants: {known}")
         return Assignment(variant, explicit=True)
     weights = route.weights_for(tenant)
     variants = [v for v in route.production_variants if weights.get(v.name, 0) > 0]

@@ -1,0 +1,123 @@
+"""Input a client controls never makes a 500: each hostile body gets a 4xx with a stable code.
+
+Each case was a 500 (or a silent acceptance) before: a RecursionError, a UnicodeEncodeError, a
+ValueError from int(), Powertools' multipart parser, case-sensitive media types.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.functional.conftest import Platform
+from tests.sample_events import api_event
+
+SYNC = '{{"route": "intent", "input": {{"text": {text}}}, "mode": "{mode}"}}'
+
+
+def _post(platform: Platform, raw_body: str, **headers: str) -> tuple[int, dict[str, object], dict[str, str]]:
+    return platform.call(api_event("post_inference_sync", raw_body=raw_body, headers=headers or None))
+
+
+def _nested(depth: int) -> str:
+    return '{"route": "intent", "input": {"text": "x", "deep": ' + "[" * depth + "]" * depth + "}}"
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "status", "code"),
+    [
+        pytest.param(_nested(1000), 400, "INVALID_REQUEST", id="nested-1000-deep"),
+        pytest.param(_nested(600), 400, "INVALID_REQUEST", id="nested-600-deep"),
+        pytest.param(
+            SYNC.format(text='"\\ud800"', mode="sync"), 400, "INVALID_REQUEST", id="lone-surrogate-value"
+        ),
+        pytest.param(
+            SYNC.format(text='"\\ud800"', mode="async"), 400, "INVALID_REQUEST", id="lone-surrogate-async"
+        ),
+        pytest.param(
+            '{"route": "intent", "input": {"text": "hi", "\\udc00": 1}}',
+            400,
+            "INVALID_REQUEST",
+            id="lone-surrogate-key",
+        ),
+        pytest.param(
+            SYNC.format(text="1" + "0" * 5000, mode="sync"), 400, "INVALID_REQUEST", id="5000-digit-int"
+        ),
+        pytest.param(SYNC.format(text="NaN", mode="sync"), 400, "MALFORMED_JSON", id="nan"),
+        pytest.param(SYNC.format(text="Infinity", mode="sync"), 400, "MALFORMED_JSON", id="infinity"),
+        pytest.param(
+            '{"route": "intent", "route": "chat", "input": {"text": "hi"}}',
+            400,
+            "INVALID_REQUEST",
+            id="duplicate-keys",
+        ),
+        pytest.param("{not json", 400, "MALFORMED_JSON", id="malformed"),
+    ],
+)
+def test_hostile_bodies_get_a_4xx_with_a_short_message_and_no_values(
+    platform: Platform, raw_body: str, status: int, code: str
+) -> None:
+    answer_status, answer, _ = _post(platform, raw_body)
+
+    assert (answer_status, answer["error"]["code"]) == (status, code)  # type: ignore[index]
+    message = answer["error"]["message"]  # type: ignore[index]
+    assert len(message) < 200
+    assert "ud800" not in message
+    assert "0000000000" not in message
+
+
+def test_a_valid_surrogate_pair_is_an_emoji_not_an_error(platform: Platform) -> None:
+    status, _, _ = _post(platform, SYNC.format(text='"card lost \\ud83d\\ude1e"', mode="sync"))
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("APPLICATION/JSON", 200),
+        ("Application/Json; charset=UTF-8", 200),
+        ("application/json; charset=latin-1", 415),
+        ("multipart/form-data", 415),
+        ("multipart/form-data; boundary=x", 415),
+        ("application/x-www-form-urlencoded", 415),
+        ("text/plain", 415),
+    ],
+)
+def test_media_types_are_read_case_insensitively_and_only_utf8_json_is_accepted(
+    platform: Platform, content_type: str, status: int
+) -> None:
+    body = json.dumps({"route": "intent", "input": {"text": "where is my card"}, "mode": "sync"})
+    answer_status, answer, _ = _post(platform, body, **{"Content-Type": content_type})
+
+    assert answer_status == status
+    if status == 415:
+        assert answer["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"  # type: ignore[index]
+
+
+def test_a_sync_answer_points_to_no_job_and_an_async_one_does(platform: Platform) -> None:
+    sync_status, _, sync_headers = platform.call(api_event("post_inference_sync"))
+    async_status, accepted, async_headers = platform.call(api_event("post_inference_async"))
+
+    assert (sync_status, "location" in sync_headers) == (200, False)
+    assert (async_status, async_headers["location"]) == (202, f"/v1/inferences/{accepted['id']}")
+
+
+def test_a_wrong_method_is_405_with_allow(platform: Platform) -> None:
+    event = api_event("get_health")
+    event["httpMethod"] = "DELETE"
+    response = platform.app.resolve(event, None)
+
+    assert response["statusCode"] == 405
+    assert response["multiValueHeaders"]["Allow"] == ["GET"]
+    assert json.loads(response["body"])["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_unknown_route_and_variant_messages_do_not_echo_the_callers_value(platform: Platform) -> None:
+    route = {"route": "secret-route-name", "input": {"text": "hi"}, "mode": "sync"}
+    variant = {"route": "intent", "input": {"text": "hi"}, "mode": "sync", "variant": "secret-variant"}
+
+    for body, code in ((route, "UNKNOWN_ROUTE"), (variant, "UNKNOWN_VARIANT")):
+        status, answer, _ = platform.call(api_event("post_inference_sync", body=body))
+        assert (status, answer["error"]["code"]) == (400, code)
+        assert "secret" not in answer["error"]["message"]

@@ -1,0 +1,50 @@
+"""`GET /v1/openapi.json` is a valid OpenAPI 3.1 document that tells a client everything it can get."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from tests.functional.conftest import Platform
+from tests.sample_events import api_event
+
+
+@pytest.fixture
+def document(platform: Platform) -> dict[str, Any]:
+    response = platform.app.resolve(api_event("get_openapi"), None)
+    assert response["statusCode"] == 200
+    return dict(json.loads(response["body"]))
+
+
+def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    # Every $ref resolves (it did not: #/$defs/ErrorDetail), every schema is well formed
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+
+
+def test_every_status_the_api_sends_is_declared_with_the_error_envelope(document: dict[str, Any]) -> None:
+    post = document["paths"]["/v1/inferences"]["post"]["responses"]
+    get = document["paths"]["/v1/inferences/{job_id}"]["get"]["responses"]
+
+    assert set(post) == {"200", "202", "400", "403", "409", "413", "415", "422", "429", "500", "503", "504"}
+    assert set(get) == {"200", "400", "403", "404", "429", "500", "503"}
+    for responses in (post, get):
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, status
+    assert get["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/JobView"}
+
+
+def test_the_api_key_is_a_declared_security_scheme(document: dict[str, Any]) -> None:
+    assert document["components"]["securitySchemes"]["apiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+    }
+    for path, method in (("/v1/inferences", "post"), ("/v1/inferences/{job_id}", "get")):
+        assert document["paths"][path][method]["security"] == [{"apiKey": []}]
+    assert "security" not in document["paths"]["/v1/health"]["get"]
