@@ -166,6 +166,7 @@ class Uploads(Construct):
 
     def grant_ingest(self, function: SluiceFunction) -> None:
         self.bucket.grant_read(function.role, f"{INCOMING}*")
+        self._grant_delete_incoming(function)
         self.bucket.grant_put(function.role, "reports/*")
         self.queue.grant_send_messages(function.role)  # continuations of long files
         self.batches.grant_read_write_data(function.role)
@@ -182,6 +183,17 @@ class Uploads(Construct):
         for prefix in OUTPUT_PREFIXES:
             self.bucket.grant_put(function.role, f"{prefix}*")
         self._acknowledge_prefixes(function, tuple(f"{prefix}*" for prefix in OUTPUT_PREFIXES))
+        self._grant_delete_incoming(function)
+
+    def _grant_delete_incoming(self, function: SluiceFunction) -> None:
+        """Whoever completes a batch deletes its raw upload (that version: DeleteObjectVersion)."""
+        function.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                resources=[self.bucket.arn_for_objects(f"{INCOMING}*")],
+            )
+        )
+        self._acknowledge_prefixes(function, (f"{INCOMING}*",))
 
     def _acknowledge_prefixes(self, function: SluiceFunction, patterns: tuple[str, ...]) -> None:
         bucket_id = Stack.of(self).resolve(self.bucket.bucket_arn)["Fn::GetAtt"][0]

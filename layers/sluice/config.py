@@ -245,7 +245,9 @@ class IngestConfig(_Frozen):
     max_receive_count: int = Field(5, ge=1, le=20)
     # Tenant the jobs of uploaded files are accounted to.
     tenant: RouteName = "uploads"
-    incoming_retention_days: int = Field(7, ge=1, le=3650)
+    # Uploads are deleted when their batch completes; this expires those whose batch never does
+    # (its file is in the ingest DLQ, with an alarm): raw uploads hold personal data.
+    incoming_retention_days: int = Field(1, ge=1, le=3650)
     results_retention_days: int = Field(30, ge=1, le=3650)
     access_log_retention_days: int = Field(90, ge=1, le=3650)
 

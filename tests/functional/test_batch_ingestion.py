@@ -238,6 +238,24 @@ def test_a_jsonl_file_is_queued_served_and_reported_with_every_record_accounted_
         4,
     )
     assert "day-1" not in json.dumps(events[0])
+    # And the raw upload, personal data and all, is gone: no version of it is kept
+    versions = uploads.s3.list_object_versions(Bucket=uploads.bucket, Prefix=source.key)
+    assert versions.get("Versions", []) == []
+    assert versions.get("DeleteMarkers", []) == []
+
+
+def test_the_raw_upload_stays_until_its_batch_is_complete(uploads: Uploads) -> None:
+    # Given a file whose jobs are queued but not yet served
+    source = uploads.upload("incoming/intent/pending.jsonl", _jsonl(5))
+    assert uploads.service().ingest(source, remaining_ms=NO_DEADLINE) is IngestOutcome.DONE
+
+    # Then the upload is still there (a resumed or redriven batch reads it again)
+    assert uploads.s3.head_object(Bucket=uploads.bucket, Key=source.key, VersionId=source.version_id)
+
+    # And once the worker finishes the last job, it is not
+    uploads.drain_jobs()
+    versions = uploads.s3.list_object_versions(Bucket=uploads.bucket, Prefix=source.key)
+    assert versions.get("Versions", []) == []
 
 
 def test_redelivered_jobs_and_repeated_events_count_once_and_complete_once(uploads: Uploads) -> None:

@@ -28,7 +28,7 @@ def test_uploads_bucket_is_kms_encrypted_versioned_private_logged_with_lifecycle
                 "Rules": Match.array_with(
                     [
                         Match.object_like(
-                            {"Prefix": "incoming/", "ExpirationInDays": 7, "Status": "Enabled"}
+                            {"Prefix": "incoming/", "ExpirationInDays": 1, "Status": "Enabled"}
                         ),
                         Match.object_like(
                             {

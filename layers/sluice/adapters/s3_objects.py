@@ -29,6 +29,13 @@ class S3Objects:
     def put(self, bucket: str, key: str, body: bytes, *, content_type: str) -> None:
         self._client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
+    def delete(self, bucket: str, key: str, *, version_id: str | None) -> None:
+        request: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            # Deleting a version removes it; without one, a versioned bucket only adds a marker.
+            request["VersionId"] = version_id
+        self._client.delete_object(**request)
+
     def get(self, bucket: str, key: str) -> bytes:
         """A whole (small) object: async inference inputs, outputs and manifests."""
         body = self._client.get_object(Bucket=bucket, Key=key)["Body"]

@@ -71,6 +71,10 @@ class BatchLedger:
             batch = batch.model_copy(update={"status": BatchStatus.COMPLETED})
         if batch.status is BatchStatus.COMPLETED and not batch.event_published:
             self.publish_report(batch)
+            # The raw upload holds personal data that only its redacted jobs needed: once every
+            # record is final it goes, before the completion is announced (so a failed delete is
+            # retried with the settle). The bucket's lifecycle expires what never completes.
+            self._objects.delete(batch.bucket, batch.key, version_id=batch.version_id)
             self._publish_completed(batch)
             return batch
         self.publish_report(batch)

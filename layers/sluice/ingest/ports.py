@@ -17,6 +17,10 @@ class ObjectStore(Protocol):
 
     def put(self, bucket: str, key: str, body: bytes, *, content_type: str) -> None: ...
 
+    def delete(self, bucket: str, key: str, *, version_id: str | None) -> None:
+        """Delete the object (that version, for good, when given); deleting a missing one is fine."""
+        ...
+
 
 class CheckpointConflict(Exception):
     """Another invocation moved the batch on since we read it: it owns the file now."""
