@@ -54,6 +54,9 @@ GOLD_TYPES: dict[str, str | None] = {
     "corporation": None,
     "product": None,
     "creative-work": None,
+    "PER": "PERSON",  # BTC
+    "LOC": "LOCATION",
+    "ORG": None,
 }
 REAL_TEXT_TYPES = frozenset({"PERSON", "LOCATION"})
 
@@ -150,10 +153,12 @@ def load_synthetic() -> tuple[list[Record], list[Record]]:
     return tuning, held_out
 
 
-def load_wnut() -> list[Record]:
-    records: list[Record] = []
+def read_conll(path: Path) -> list[tuple[str, list[tuple[int, int, str]]]]:
+    """Sentences of a `token<TAB>BIO-tag` file as (text, [(start, end, label)]): tokens joined
+    by single spaces, labels as written (a stray I- tag opens a span)."""
+    out: list[tuple[str, list[tuple[int, int, str]]]] = []
     sentence: list[tuple[str, str]] = []
-    lines = (DATA / "wnut17_emerging.dev.conll").read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     for line in [*lines, ""]:
         if line.strip():
             token, tag = line.split("\t")
@@ -161,19 +166,28 @@ def load_wnut() -> list[Record]:
             continue
         if not sentence:
             continue
-        text, gold, neutral = "", [], []
-        open_span: list[int | str] | None = None
+        text = ""
+        open_type: str | None = None
         spans: list[tuple[int, int, str]] = []
         for token, tag in sentence:
             start = len(text) + (1 if text else 0)
             text = f"{text} {token}" if text else token
-            if tag.startswith("B-") or (tag.startswith("I-") and open_span is None):
-                open_span = [start, len(text), tag[2:]]
-                spans.append((start, len(text), tag[2:]))
-            elif tag.startswith("I-") and open_span is not None:
-                spans[-1] = (int(open_span[0]), len(text), str(open_span[2]))
+            if tag.startswith("B-") or (tag.startswith("I-") and tag[2:] != open_type):
+                open_type = tag[2:]
+                spans.append((start, len(text), open_type))
+            elif tag.startswith("I-"):
+                spans[-1] = (spans[-1][0], len(text), spans[-1][2])
             else:
-                open_span = None
+                open_type = None
+        out.append((text, spans))
+        sentence = []
+    return out
+
+
+def load_conll(path: Path) -> list[Record]:
+    records: list[Record] = []
+    for text, spans in read_conll(path):
+        gold, neutral = [], []
         for start, end, label in spans:
             kind = GOLD_TYPES[label]
             if kind is None:
@@ -181,8 +195,15 @@ def load_wnut() -> list[Record]:
             else:
                 gold.append((start, end, kind))
         records.append(Record(text, gold, neutral))
-        sentence = []
     return records
+
+
+def load_wnut() -> list[Record]:
+    return load_conll(DATA / "wnut17_emerging.dev.conll")
+
+
+def load_btc_dev() -> list[Record]:
+    return load_conll(DATA / "btc" / "btc.dev.conll")
 
 
 def sluice_tool() -> Callable[[str], list[Pred]]:

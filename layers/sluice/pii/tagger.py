@@ -1,0 +1,302 @@
+"""PERSON and LOCATION from a learned sequence tagger: a linear-chain CRF over word features.
+
+The weights (`data/person_location_crf.json.gz`) are trained on the Broad Twitter Corpus by
+tools/train_pii_tagger.py, which imports the feature functions below, so training and inference
+see the same tokens and the same features. Inference is pure Python and linear in the text:
+
+* every feature describes one token as seen from a fixed offset (the token itself, or the one
+  or two before or after it), so a token's emission scores are a sum of five vectors, each a
+  function of one word string; those vectors are cached per word, and most of a text's words
+  repeat;
+* Viterbi over seven labels (O and B-/I- of PER, LOC, ORG: ORG is learned so that "Apple" or
+  "Chelsea" in an organisation's role is not called a person or a place, and is never emitted).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from sluice.pii.lexicon import Lexicon, lexicon
+from sluice.pii.recognizers.base import Doc
+from sluice.pii.spans import Span
+
+MODEL_FILE = "person_location_crf.json.gz"
+# Offsets whose token features a token's score sees. Changing it means retraining.
+OFFSETS = (-2, -1, 0, 1, 2)
+_EMITTED = {"PER": "PERSON", "LOC": "LOCATION"}
+
+# Handles, hashtags and links stay whole; words keep inner apostrophes, hyphens and dots
+# ("o'neil", "vasquez-oyelaran", "u.s"); anything else is one character per token.
+TOKEN = re.compile(
+    r"https?://\S+|www\.\S+|[@#][^\W_]\w*|[^\W_]+(?:['\u2019\-.][^\W_]+)*|\S",
+)
+_SENTENCE_END = frozenset(".!?:;\n\u2026")
+# Cached vectors: a hostile text of unique words must not grow memory without bound.
+_CACHE_LIMIT = 200_000
+
+
+def tokenize(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in TOKEN.finditer(text)]
+
+
+def _shape(word: str) -> str:
+    out: list[str] = []
+    for ch in word[:12]:
+        kind = "X" if ch.isupper() else "x" if ch.islower() else "d" if ch.isdigit() else ch
+        if not out or out[-1] != kind:
+            out.append(kind)
+    return "".join(out)
+
+
+def _kind(word: str) -> str:
+    first = word[0]
+    if first == "@" and len(word) > 1:
+        return "handle"
+    if first == "#" and len(word) > 1:
+        return "hashtag"
+    if word.startswith(("http", "www.")) and len(word) > 4:
+        return "url"
+    if word.isdigit():
+        return "number"
+    if not first.isalnum():
+        return "punct"
+    return "word"
+
+
+def _case(word: str) -> str:
+    if word.islower():
+        return "lower"
+    if word.isupper():
+        return "upper" if len(word) > 1 else "title"
+    if word[0].isupper():
+        return "title" if word[1:].islower() or not any(c.isalpha() for c in word[1:]) else "mixed"
+    return "mixed"
+
+
+def document_case(text: str) -> str:
+    """"lower" or "upper" when the writer ignores case, so a word's case says nothing; else "mixed"."""
+    letters = [ch for ch in text[:2000] if ch.isalpha()]
+    if len(letters) < 8:
+        return "mixed"
+    upper = sum(ch.isupper() for ch in letters) / len(letters)
+    return "lower" if upper < 0.02 else "upper" if upper > 0.9 else "mixed"
+
+
+def _gazetteer(lex: Lexicon, key: str) -> list[str]:
+    """Word-list evidence, bucketed: how name-like (census share against word frequency)."""
+    out = []
+    share = lex.first_names.get(key)
+    if share is not None:
+        excess = lex.name_excess(key, share)
+        out.append("fn<0" if excess < 0 else "fn<1.5" if excess < 1.5 else "fn<3" if excess < 3 else "fn+")
+    share = lex.last_names.get(key)
+    if share is not None:
+        excess = lex.name_excess(key, share)
+        out.append("ln<0" if excess < 0 else "ln<1.5" if excess < 1.5 else "ln<3" if excess < 3 else "ln+")
+    if key in lex.regions:
+        out.append("region")
+    if key in lex.cities:
+        out.append("city")
+    if key in lex.place_heads:
+        out.append("placehead")
+    return out
+
+
+def word_features(lex: Lexicon, word: str, doc_case: str) -> tuple[list[str], list[str], list[str]]:
+    """Features of `word` as the token being labelled, as a next-door neighbour, and as a token
+    two away. Each list is a subset of the one before (plus "end" for neighbours), which lets
+    inference sum one weight table over the union (see `Model.weights`)."""
+    kind = _kind(word)
+    lower = word.casefold()
+    key = lower[1:] if kind in ("handle", "hashtag") else lower
+    if key.endswith(("'s", "\u2019s")):
+        key = key[:-2]
+    zipf = lex.zipf(key)
+    case = _case(word) if kind in ("word", "handle", "hashtag") else kind
+    gaz = _gazetteer(lex, key) if kind in ("word", "hashtag", "handle") else []
+    far = ["w=" + lower, "kind=" + kind, "case=" + case, f"zipf={int(zipf)}"]
+    shape = "shape=" + _shape(word)
+    near = [*far, shape, *("g=" + g for g in gaz)]
+    own = [
+        *near,
+        "bias",
+        "dcase=" + doc_case + "|" + case,
+        f"len={min(len(key), 8)}",
+        "s3=" + key[-3:],
+        "s2=" + key[-2:],
+        "p3=" + key[:3],
+        "p2=" + key[:2],
+        *(f"gz={g}|{case}" for g in gaz),
+        *(f"gd={g}|{doc_case}" for g in gaz),
+        f"zc={int(zipf)}|{case}",
+    ]
+    if kind in ("handle", "hashtag"):
+        own += ["k=" + key, "s4=" + key[-4:]]
+    elif len(key) > 4:
+        own.append("s4=" + key[-4:])
+    if word in _SENTENCE_END:
+        near.append("end")
+    return own, near, far
+
+
+def token_features(lex: Lexicon, word: str, offset: int, doc_case: str) -> list[str]:
+    """The features of `word` seen from `offset` tokens away, as training names them."""
+    own, near, far = word_features(lex, word, doc_case)
+    chosen = own if offset == 0 else near if abs(offset) == 1 else far
+    return [f"{offset}:{f}" for f in chosen]
+
+
+EDGE = {offset: [f"{offset}:edge"] for offset in OFFSETS}
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    labels: tuple[str, ...]
+    transitions: tuple[tuple[float, ...], ...]  # [from][to]
+    start: tuple[float, ...]  # added to the first token's scores
+    # Feature (without its offset) -> (slot, weight)...; slot = offset index * labels + label.
+    # One table for all offsets: a word's five vectors come from one pass over its features.
+    weights: dict[str, tuple[tuple[int, float], ...]]
+    # Added to every non-O label: trades precision for recall (F2 weighs recall 4x); set by the
+    # training script from BTC dev.
+    entity_bias: float
+
+
+def load(raw: bytes) -> Model:
+    data = json.loads(gzip.decompress(raw))
+    weights = {
+        feature: tuple((int(slot), float(weight)) for slot, weight in pairs)
+        for feature, pairs in data["weights"].items()
+    }
+    return Model(
+        labels=tuple(data["labels"]),
+        transitions=tuple(tuple(row) for row in data["transitions"]),
+        start=tuple(data["start"]),
+        weights=weights,
+        entity_bias=float(data["entity_bias"]),
+    )
+
+
+@cache
+def model() -> Model:
+    from importlib import resources
+
+    return load(resources.files("sluice.pii").joinpath("data").joinpath(MODEL_FILE).read_bytes())
+
+
+_Vectors = tuple[list[float], ...]  # one score vector per offset in OFFSETS
+
+
+class Tagger:
+    """Recognizer for PERSON and LOCATION: CRF labels, B/I runs become spans."""
+
+    score = 0.8
+
+    def __init__(self, crf: Model | None = None, lex: Lexicon | None = None) -> None:
+        self._crf = crf
+        self._lex = lex
+        self._vectors: dict[tuple[str, str], _Vectors] = {}
+        self._edge: _Vectors | None = None
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        text = doc.text
+        bounds = tokenize(text)
+        if not bounds:
+            return
+        labels = (self._crf or model()).labels
+        for start_tok, end_tok, label in _runs(self.label(text, bounds), labels):
+            kind = _EMITTED.get(label)
+            if kind is not None:
+                yield Span(bounds[start_tok][0], bounds[end_tok][1], kind, self.score)
+
+    def label(self, text: str, bounds: list[tuple[int, int]]) -> list[int]:
+        """The best label index for each token (Viterbi)."""
+        crf = self._crf or model()
+        lex = self._lex or lexicon()
+        doc_case = document_case(text)
+        size = len(crf.labels)
+        vectors = self._vectors
+        if len(vectors) > _CACHE_LIMIT:
+            vectors.clear()
+        if self._edge is None:
+            self._edge = _vectors(crf, ["edge"], size, 0.0)
+        edge = self._edge
+        padded: list[_Vectors] = [edge, edge]
+        for s, e in bounds:
+            word = text[s:e]
+            vec = vectors.get((word, doc_case))
+            if vec is None:
+                own, near, _ = word_features(lex, word, doc_case)
+                # `own` holds every feature of `near` but "end": each is counted once.
+                features = [*own, "end"] if near[-1] == "end" else own
+                vec = _vectors(crf, features, size, crf.entity_bias)
+                vectors[(word, doc_case)] = vec
+            padded.append(vec)
+        padded += [edge, edge]
+        emissions = [
+            [a + b + c + d + e for a, b, c, d, e in zip(v0[0], v1[1], v2[2], v3[3], v4[4], strict=True)]
+            for v0, v1, v2, v3, v4 in zip(
+                padded, padded[1:], padded[2:], padded[3:], padded[4:], strict=False
+            )
+        ]
+        return _viterbi(emissions, crf.transitions, crf.start)
+
+
+def _vectors(crf: Model, features: list[str], size: int, bias: float) -> _Vectors:
+    flat = [0.0] * (size * len(OFFSETS))
+    weights = crf.weights
+    for feature in features:
+        for slot, weight in weights.get(feature, ()):
+            flat[slot] += weight
+    own = OFFSETS.index(0) * size
+    for label in range(1, size):  # the bias is counted once, on the token's own vector
+        flat[own + label] += bias
+    return tuple(flat[k * size : (k + 1) * size] for k in range(len(OFFSETS)))
+
+
+def _viterbi(
+    emissions: list[list[float]], transitions: tuple[tuple[float, ...], ...], start: tuple[float, ...]
+) -> list[int]:
+    size = len(start)
+    states = range(size)
+    columns = [[row[k] for row in transitions] for k in states]
+    best = [a + b for a, b in zip(start, emissions[0], strict=True)]
+    back: list[list[int]] = []
+    for scores in emissions[1:]:
+        pointers = []
+        new = []
+        for k in states:
+            values = [a + b for a, b in zip(best, columns[k], strict=True)]
+            top = max(values)
+            pointers.append(values.index(top))
+            new.append(top + scores[k])
+        back.append(pointers)
+        best = new
+    state = best.index(max(best))
+    path = [state]
+    for pointers in reversed(back):
+        state = pointers[state]
+        path.append(state)
+    path.reverse()
+    return path
+
+
+def _runs(path: list[int], labels: tuple[str, ...]) -> Iterator[tuple[int, int, str]]:
+    """(first token, last token, type) of each entity: B-X then I-X...; a stray I-X opens one."""
+    open_at, open_type = -1, ""
+    for i, index in enumerate(path):
+        tag = labels[index]
+        if tag.startswith("I-") and open_at >= 0 and tag[2:] == open_type:
+            continue
+        if open_at >= 0:
+            yield open_at, i - 1, open_type
+            open_at = -1
+        if tag != "O":
+            open_at, open_type = i, tag[2:]
+    if open_at >= 0:
+        yield open_at, len(path) - 1, open_type
