@@ -153,9 +153,14 @@ def load_synthetic() -> tuple[list[Record], list[Record]]:
     return tuning, held_out
 
 
-def read_conll(path: Path) -> list[tuple[str, list[tuple[int, int, str]]]]:
+def read_conll(path: Path, *, join_marks: bool = False) -> list[tuple[str, list[tuple[int, int, str]]]]:
     """Sentences of a `token<TAB>BIO-tag` file as (text, [(start, end, label)]): tokens joined
-    by single spaces, labels as written (a stray I- tag opens a span)."""
+    by single spaces, labels as written (a stray I- tag opens a span).
+
+    `join_marks` undoes a tokenization artifact of BTC, which splits "@name" and "#tag" into
+    "@" "name", each tagged B-PER: the text gets "@name" back, as one span, the way a tweet
+    (and the detector's input) has it.
+    """
     out: list[tuple[str, list[tuple[int, int, str]]]] = []
     sentence: list[tuple[str, str]] = []
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -166,6 +171,8 @@ def read_conll(path: Path) -> list[tuple[str, list[tuple[int, int, str]]]]:
             continue
         if not sentence:
             continue
+        if join_marks:
+            sentence = _join_marks(sentence)
         text = ""
         open_type: str | None = None
         spans: list[tuple[int, int, str]] = []
@@ -184,9 +191,24 @@ def read_conll(path: Path) -> list[tuple[str, list[tuple[int, int, str]]]]:
     return out
 
 
-def load_conll(path: Path) -> list[Record]:
+def _join_marks(sentence: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(sentence):
+        token, tag = sentence[i]
+        if token in ("@", "#") and i + 1 < len(sentence) and not sentence[i + 1][0].startswith(("@", "#")):
+            following, next_tag = sentence[i + 1]
+            out.append((token + following, tag if tag.startswith("B-") else next_tag))
+            i += 2
+            continue
+        out.append((token, tag))
+        i += 1
+    return out
+
+
+def load_conll(path: Path, *, join_marks: bool = False) -> list[Record]:
     records: list[Record] = []
-    for text, spans in read_conll(path):
+    for text, spans in read_conll(path, join_marks=join_marks):
         gold, neutral = [], []
         for start, end, label in spans:
             kind = GOLD_TYPES[label]
@@ -203,7 +225,7 @@ def load_wnut() -> list[Record]:
 
 
 def load_btc_dev() -> list[Record]:
-    return load_conll(DATA / "btc" / "btc.dev.conll")
+    return load_conll(DATA / "btc" / "btc.dev.conll", join_marks=True)
 
 
 def sluice_tool() -> Callable[[str], list[Pred]]:

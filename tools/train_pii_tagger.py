@@ -73,7 +73,7 @@ def sequence(text: str, spans: list[tuple[int, int, str]]) -> tuple[list[list[st
 def training_data() -> list[tuple[str, list[tuple[int, int, str]]]]:
     rng = random.Random(SEED)
     out = []
-    for text, spans in read_conll(TRAIN):
+    for text, spans in read_conll(TRAIN, join_marks=True):
         out.append((text, spans))
         if rng.randrange(LOWER_EVERY) == 0:
             out.append((text.lower(), spans))  # same length: offsets stay valid

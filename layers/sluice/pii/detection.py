@@ -15,11 +15,14 @@ from sluice.pii.normalize import fold
 from sluice.pii.recognizers import ALL, Doc
 from sluice.pii.recognizers.addresses import AddressBlock
 from sluice.pii.spans import Span, resolve
+from sluice.pii.tagger import Tagger, model
 
 DEFAULT_MIN_SCORE = 0.5
 DEFAULT_TIME_BUDGET_MS = 250.0
 
 _PEOPLE_AND_PLACES = PeopleAndPlaces()
+_TAGGER = Tagger()
+NAMES_AND_PLACES: tuple[object, ...] = (_PEOPLE_AND_PLACES, _TAGGER)
 _ADDRESS_BLOCK = AddressBlock()
 
 
@@ -46,6 +49,7 @@ def detect(
 def warm() -> None:
     """Loads the word lists now (e.g. in a Lambda's init phase) instead of on the first request."""
     lexicon()
+    model()
 
 
 def _detect(
@@ -56,7 +60,7 @@ def _detect(
     folded = fold(text)
     doc = Doc(folded.text)
     found: list[Span] = []
-    for recognizer in (*ALL, _PEOPLE_AND_PLACES):
+    for recognizer in (*ALL, *NAMES_AND_PLACES):
         found.extend(recognizer.find(doc))
         if deadline is not None and time.thread_time() > deadline:
             raise PiiDetectionTimeout("PII detection exceeded its time budget")
