@@ -73,6 +73,9 @@ _PERSON_CUES = frozenset(
     ]
 )
 _STRONG_PERSON_CUES = (("my", "name", "is"), ("name", "is"), ("call", "me"), ("named",), ("name",), ("i'm",))
+# How callers introduce themselves ("Hi, this is Priyanka"): a cue for capitalised words only,
+# since "this is awesomeee" is not a name.
+_INTRODUCTION_CUES = (("this", "is"), ("it's",), ("here", "is"))
 _PLACE_CUES = frozenset(
     [
         "in",
@@ -118,6 +121,7 @@ class _Token:
     folded: str  # key without diacritics
     shape: str  # "lower", "title", "upper" or "mixed"
     initial: bool  # first word of a sentence or line
+    spaced: bool  # only spaces between this token and the one before: a name may run on
 
 
 def _shape(word: str) -> str:
@@ -148,7 +152,9 @@ def tokenize(text: str) -> list[_Token]:
             i -= 1
         initial = i < 0 or text[i] in _SENTENCE_END
         key = word.casefold()
-        tokens.append(_Token(match.start(), end, word, key, _fold(key), _shape(word), initial))
+        gap = text[tokens[-1].end : match.start()] if tokens else ""
+        spaced = not gap.strip(" \t")
+        tokens.append(_Token(match.start(), end, word, key, _fold(key), _shape(word), initial, spaced))
     return tokens
 
 
@@ -206,7 +212,9 @@ class PeopleAndPlaces:
             return Span(tok.start, end, "LOCATION", score), n
 
         strong = any(tuple(prev[-len(cue) :]) == cue for cue in _STRONG_PERSON_CUES)
-        cue = bool(prev) and prev[-1] in _PERSON_CUES
+        cue = (bool(prev) and prev[-1] in _PERSON_CUES) or any(
+            tuple(prev[-len(c) :]) == c for c in _INTRODUCTION_CUES
+        )
         if (person == 0.0 and tok.shape != "lower" and (cue or strong) and lex.zipf(tok.key) < 4.5) or (
             person == 0.0 and strong and lex.zipf(tok.key) < 3.5 and len(tok.key) > 1
         ):
@@ -263,7 +271,8 @@ class PeopleAndPlaces:
         first = tokens[j - 1]
         while j + n < len(tokens) and n < 3:
             tok, before = tokens[j + n], tokens[j + n - 1]
-            if tok.initial or tok.start - before.end > 2:
+            # "Zebulon Quartermaine, I lost my card": a comma ends the name, "I" is not an initial.
+            if tok.initial or not tok.spaced or tok.start - before.end > 2:
                 break
             if not self._name_like(lex, tok, capitalised_only=first.shape != "lower"):
                 break

@@ -38,6 +38,8 @@ TOKEN = re.compile(
 _SENTENCE_END = frozenset(".!?:;\n\u2026")
 # Cached vectors: a hostile text of unique words must not grow memory without bound.
 _CACHE_LIMIT = 200_000
+# Zipf frequency from which a word is everyday English (about once per 100,000 words).
+COMMON_ZIPF = 4.0
 
 
 def tokenize(text: str) -> list[tuple[int, int]]:
@@ -196,6 +198,7 @@ class Tagger:
     """Recognizer for PERSON and LOCATION: CRF labels, B/I runs become spans."""
 
     score = 0.8
+    lone_word_score = 0.45
 
     def __init__(self, crf: Model | None = None, lex: Lexicon | None = None) -> None:
         self._crf = crf
@@ -209,10 +212,28 @@ class Tagger:
         if not bounds:
             return
         labels = (self._crf or model()).labels
-        for start_tok, end_tok, label in _runs(self.label(text, bounds), labels):
+        for first, last, label in _runs(self.label(text, bounds), labels):
             kind = _EMITTED.get(label)
-            if kind is not None:
-                yield Span(bounds[start_tok][0], bounds[end_tok][1], kind, self.score)
+            # The entity bias can pull a full stop or comma into a run: a name never ends (or
+            # starts) with one, and "Quartermaine, I" must not become one span.
+            while first <= last and not text[bounds[last][0]].isalnum() and text[bounds[last][0]] not in "@#":
+                last -= 1
+            while first <= last and not text[bounds[first][0]].isalnum() and text[bounds[first][0]] not in "@#":
+                first += 1
+            if kind is not None and first <= last:
+                yield Span(bounds[first][0], bounds[last][1], kind, self._score(text, bounds, first, last, kind))
+
+    def _score(self, text: str, bounds: list[tuple[int, int]], first: int, last: int, kind: str) -> float:
+        """`score`, or less than the default minimum for a lone everyday word ("Wisdom", "Hope")
+        that the word lists do not know as a given name or a place: the tagger's most common
+        mistake, and the lists know how common a word is."""
+        if first == last:
+            lex = self._lex or lexicon()
+            key = text[bounds[first][0] : bounds[first][1]].casefold()
+            listed = key in lex.first_names if kind == "PERSON" else key in lex.cities or key in lex.regions
+            if not listed and lex.zipf(key) >= COMMON_ZIPF:
+                return self.lone_word_score
+        return self.score
 
     def label(self, text: str, bounds: list[tuple[int, int]]) -> list[int]:
         """The best label index for each token (Viterbi)."""
