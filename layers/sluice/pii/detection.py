@@ -14,11 +14,24 @@ from sluice.pii.names import PeopleAndPlaces
 from sluice.pii.normalize import fold
 from sluice.pii.recognizers import ALL, Doc
 from sluice.pii.recognizers.addresses import AddressBlock
-from sluice.pii.spans import Span, resolve
+from sluice.pii.spans import Span, overlaps_any, resolve
 from sluice.pii.tagger import Tagger, model
 
 DEFAULT_MIN_SCORE = 0.5
 DEFAULT_TIME_BUDGET_MS = 250.0
+
+# CPU throughput of `detect` on long mixed text (synthetic records, tweets and chat joined into
+# 256 KB), measured by `make pii-eval` ("long texts" in bench/results/pii.md) on the development
+# machine, rounded down. Time is linear in the text, so a route's budget follows from its input
+# limit; HEADROOM covers a slower Lambda CPU and text denser in names than the benchmark's.
+MEASURED_BYTES_PER_S = 90 * 1024
+BUDGET_HEADROOM = 2.0
+BUDGET_FLOOR_MS = DEFAULT_TIME_BUDGET_MS
+
+
+def time_budget_for(max_input_bytes: int) -> float:
+    """CPU milliseconds within which any input of up to `max_input_bytes` can be redacted."""
+    return BUDGET_FLOOR_MS + BUDGET_HEADROOM * 1000 * max_input_bytes / MEASURED_BYTES_PER_S
 
 _PEOPLE_AND_PLACES = PeopleAndPlaces()
 _TAGGER = Tagger()
@@ -71,7 +84,7 @@ def _detect(
         for s in found
         if s.score >= min_score
         and (entities is None or s.entity_type in entities)
-        and not any(s.start < end and start < s.end for start, end in protected)
+        and not overlaps_any(s.start, s.end, protected)
     ]
     spans = []
     for span in resolve(kept, folded.text):

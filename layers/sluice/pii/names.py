@@ -76,6 +76,7 @@ _STRONG_PERSON_CUES = (("my", "name", "is"), ("name", "is"), ("call", "me"), ("n
 # How callers introduce themselves ("Hi, this is Priyanka"): a cue for capitalised words only,
 # since "this is awesomeee" is not a name.
 _INTRODUCTION_CUES = (("this", "is"), ("it's",), ("here", "is"))
+_CUE_WORDS = frozenset(word for cue in (*_STRONG_PERSON_CUES, *_INTRODUCTION_CUES) for word in cue) | {"im"}
 _PLACE_CUES = frozenset(
     [
         "in",
@@ -215,8 +216,11 @@ class PeopleAndPlaces:
         cue = (bool(prev) and prev[-1] in _PERSON_CUES) or any(
             tuple(prev[-len(c) :]) == c for c in _INTRODUCTION_CUES
         )
-        if (person == 0.0 and tok.shape != "lower" and (cue or strong) and lex.zipf(tok.key) < 4.5) or (
-            person == 0.0 and strong and lex.zipf(tok.key) < 3.5 and len(tok.key) > 1
+        # A cue word is not the name it introduces: "Hi, I'm John" names John, not "I'm".
+        introducing = tok.key in _CUE_WORDS
+        if not introducing and (
+            (person == 0.0 and tok.shape != "lower" and (cue or strong) and lex.zipf(tok.key) < 4.5)
+            or (person == 0.0 and strong and lex.zipf(tok.key) < 3.5 and len(tok.key) > 1)
         ):
             person = 0.7
         if person == 0.0 and tok.shape != "lower" and not tok.initial:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from operator import add
 
 from sluice.pii.lexicon import Lexicon, lexicon
 from sluice.pii.recognizers.base import Doc
@@ -283,25 +284,20 @@ def _vectors(crf: Model, features: list[str], size: int, bias: float) -> _Vector
 def _viterbi(
     emissions: list[list[float]], transitions: tuple[tuple[float, ...], ...], start: tuple[float, ...]
 ) -> list[int]:
-    size = len(start)
-    states = range(size)
-    columns = [[row[k] for row in transitions] for k in states]
+    """Best label path. The forward pass keeps each token's best scores and no back-pointers
+    (`max(map(add, ...))` runs in C); the way back recomputes one argmax per token, for the
+    state on the path only. Ties go to the lower label index, as a full table would."""
+    columns = [[row[k] for row in transitions] for k in range(len(start))]
     best = [a + b for a, b in zip(start, emissions[0], strict=True)]
-    back: list[list[int]] = []
+    history: list[list[float]] = []
     for scores in emissions[1:]:
-        pointers = []
-        new = []
-        for k in states:
-            values = [a + b for a, b in zip(best, columns[k], strict=True)]
-            top = max(values)
-            pointers.append(values.index(top))
-            new.append(top + scores[k])
-        back.append(pointers)
-        best = new
+        history.append(best)
+        best = [max(map(add, best, column)) + e for column, e in zip(columns, scores, strict=True)]
     state = best.index(max(best))
     path = [state]
-    for pointers in reversed(back):
-        state = pointers[state]
+    for previous in reversed(history):
+        values = list(map(add, previous, columns[state]))
+        state = values.index(max(values))
         path.append(state)
     path.reverse()
     return path
