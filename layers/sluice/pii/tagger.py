@@ -14,11 +14,8 @@ see the same tokens and the same features. Inference is pure Python and linear i
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
 from operator import add
 
@@ -82,7 +79,7 @@ def _case(word: str) -> str:
 
 
 def document_case(text: str) -> str:
-    """"lower" or "upper" when the writer ignores case, so a word's case says nothing; else "mixed"."""
+    """ "lower" or "upper" when the writer ignores case, so a word's case says nothing; else "mixed"."""
     letters = [ch for ch in text[:2000] if ch.isalpha()]
     if len(letters) < 8:
         return "mixed"
@@ -157,20 +154,35 @@ def token_features(lex: Lexicon, word: str, offset: int, doc_case: str) -> list[
 EDGE = {offset: [f"{offset}:edge"] for offset in OFFSETS}
 
 
-@dataclass(frozen=True, slots=True)
 class Model:
-    labels: tuple[str, ...]
-    transitions: tuple[tuple[float, ...], ...]  # [from][to]
-    start: tuple[float, ...]  # added to the first token's scores
-    # Feature (without its offset) -> (slot, weight)...; slot = offset index * labels + label.
-    # One table for all offsets: a word's five vectors come from one pass over its features.
-    weights: dict[str, tuple[tuple[int, float], ...]]
-    # Added to every non-O label: trades precision for recall (F2 weighs recall 4x); set by the
-    # training script from BTC dev.
-    entity_bias: float
+    """The CRF's weights. A plain class: a dataclass costs milliseconds of `import sluice.pii`."""
+
+    __slots__ = ("entity_bias", "labels", "start", "transitions", "weights")
+
+    def __init__(
+        self,
+        *,
+        labels: tuple[str, ...],
+        transitions: tuple[tuple[float, ...], ...],
+        start: tuple[float, ...],
+        weights: dict[str, tuple[tuple[int, float], ...]],
+        entity_bias: float,
+    ) -> None:
+        self.labels = labels
+        self.transitions = transitions  # [from][to]
+        self.start = start  # added to the first token's scores
+        # Feature (without its offset) -> (slot, weight)...; slot = offset index * labels + label.
+        # One table for all offsets: a word's five vectors come from one pass over its features.
+        self.weights = weights
+        # Added to every non-O label: trades precision for recall (F2 weighs recall 4x); set by
+        # the training script from BTC dev.
+        self.entity_bias = entity_bias
 
 
 def load(raw: bytes) -> Model:
+    import gzip  # here, not at the top: `import sluice.pii` stays cheap (the model loads in warm)
+    import json
+
     data = json.loads(gzip.decompress(raw))
     weights = {
         feature: tuple((int(slot), float(weight)) for slot, weight in pairs)
@@ -219,10 +231,14 @@ class Tagger:
             # starts) with one, and "Quartermaine, I" must not become one span.
             while first <= last and not text[bounds[last][0]].isalnum() and text[bounds[last][0]] not in "@#":
                 last -= 1
-            while first <= last and not text[bounds[first][0]].isalnum() and text[bounds[first][0]] not in "@#":
+            while (
+                first <= last and not text[bounds[first][0]].isalnum() and text[bounds[first][0]] not in "@#"
+            ):
                 first += 1
             if kind is not None and first <= last:
-                yield Span(bounds[first][0], bounds[last][1], kind, self._score(text, bounds, first, last, kind))
+                yield Span(
+                    bounds[first][0], bounds[last][1], kind, self._score(text, bounds, first, last, kind)
+                )
 
     def _score(self, text: str, bounds: list[tuple[int, int]], first: int, last: int, kind: str) -> float:
         """`score`, or less than the default minimum for a lone everyday word ("Wisdom", "Hope")

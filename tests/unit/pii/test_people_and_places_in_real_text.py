@@ -78,7 +78,7 @@ def test_tagger_spans_never_start_or_end_on_punctuation() -> None:
 def test_importing_sluice_pii_does_not_load_the_model() -> None:
     # The model loads in warm() (a Lambda's init) or on the first detect, never at import.
     probe = "import sluice.pii; from sluice.pii import tagger; print(tagger.model.cache_info().currsize)"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)  # noqa: S603
     assert out.stdout.strip() == "0"
 
 
@@ -123,7 +123,10 @@ def _resolve_by_comparison(spans: list[Span], text: str) -> list[Span]:
 
 SPANS = st.lists(
     st.tuples(
-        st.integers(0, 40), st.integers(1, 12), st.sampled_from(["PERSON", "LOCATION"]), st.sampled_from([0.5, 0.8])
+        st.integers(0, 40),
+        st.integers(1, 12),
+        st.sampled_from(["PERSON", "LOCATION"]),
+        st.sampled_from([0.5, 0.8]),
     ),
     max_size=25,
 )
@@ -131,14 +134,20 @@ SPANS = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(SPANS, st.text(alphabet="ab ,.", min_size=60, max_size=60))
-def test_resolve_agrees_with_the_pairwise_reference(raw: list[tuple[int, int, str, float]], text: str) -> None:
+def test_resolve_agrees_with_the_pairwise_reference(
+    raw: list[tuple[int, int, str, float]], text: str
+) -> None:
     spans = [Span(start, start + length, kind, score) for start, length, kind, score in raw]
 
     assert resolve(spans, text) == _resolve_by_comparison(spans, text)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 50), st.integers(1, 5)), max_size=10), st.integers(0, 60), st.integers(1, 8))
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(1, 5)), max_size=10),
+    st.integers(0, 60),
+    st.integers(1, 8),
+)
 def test_overlaps_any_agrees_with_a_scan(raw: list[tuple[int, int]], start: int, length: int) -> None:
     intervals: list[tuple[int, int]] = []
     for s, n in sorted(raw):
