@@ -204,7 +204,9 @@ def model() -> Model:
     return load(resources.files("sluice.pii").joinpath("data").joinpath(MODEL_FILE).read_bytes())
 
 
-_Vectors = tuple[list[float], ...]  # one score vector per offset in OFFSETS
+# One score vector per offset in OFFSETS. Tuples, not lists: tuples of floats drop out of the
+# garbage collector's view, so a large cache does not slow every full collection.
+_Vectors = tuple[tuple[float, ...], ...]
 
 
 class Tagger:
@@ -294,7 +296,7 @@ def _vectors(crf: Model, features: list[str], size: int, bias: float) -> _Vector
     own = OFFSETS.index(0) * size
     for label in range(1, size):  # the bias is counted once, on the token's own vector
         flat[own + label] += bias
-    return tuple(flat[k * size : (k + 1) * size] for k in range(len(OFFSETS)))
+    return tuple(tuple(flat[k * size : (k + 1) * size]) for k in range(len(OFFSETS)))
 
 
 def _viterbi(
