@@ -227,19 +227,21 @@ class Tagger:
         if not bounds:
             return
         labels = (self._crf or model()).labels
-        for first, last, label in _runs(self.label(text, bounds), labels):
+        lex = self._lex or lexicon()
+        cased = document_case(text) == "mixed"
+        for run_first, run_last, label in _runs(self.label(text, bounds), labels):
             kind = _EMITTED.get(label)
-            # The entity bias can pull a full stop or comma into a run: a name never ends (or
-            # starts) with one, and "Quartermaine, I" must not become one span.
-            while first <= last and not text[bounds[last][0]].isalnum() and text[bounds[last][0]] not in "@#":
-                last -= 1
-            while (
-                first <= last and not text[bounds[first][0]].isalnum() and text[bounds[first][0]] not in "@#"
-            ):
-                first += 1
-            if kind is not None and first <= last:
+            if kind is None:
+                continue
+            words = [text[s:e] for s, e in bounds[run_first : run_last + 1]]
+            first, last = _trim(words, lex, kind, cased)
+            if first <= last:
+                first, last = run_first + first, run_first + last
                 yield Span(
-                    bounds[first][0], bounds[last][1], kind, self._score(text, bounds, first, last, kind)
+                    bounds[first][0],
+                    bounds[last][1],
+                    kind,
+                    self._score(text, bounds, first, last, kind),
                 )
 
     def _score(self, text: str, bounds: list[tuple[int, int]], first: int, last: int, kind: str) -> float:
@@ -319,6 +321,31 @@ def _viterbi(
         path.append(state)
     path.reverse()
     return path
+
+
+def _trim(words: list[str], lex: Lexicon, kind: str, cased: bool) -> tuple[int, int]:
+    """The part of a run worth a span, as (first, last) indexes into `words`.
+
+    The entity bias (recall) lets runs spill over their edges. Punctuation never begins or ends
+    a name ("Quartermaine, I" is not one span). In text whose writer uses case, neither does an
+    everyday lower-case word the lists do not know ("European bank card", "the store earlier");
+    in all-lower-case text such a word may be the name itself, so it stays.
+    """
+
+    def edge(word: str) -> bool:
+        if not word[0].isalnum():
+            return word[0] not in "@#"
+        if not cased or not word.islower():
+            return False
+        listed = word in lex.first_names or word in lex.last_names if kind == "PERSON" else word in lex.cities
+        return not listed and lex.zipf(word) >= COMMON_ZIPF
+
+    first, last = 0, len(words) - 1
+    while first <= last and edge(words[last]):
+        last -= 1
+    while first <= last and edge(words[first]):
+        first += 1
+    return first, last
 
 
 def _runs(path: list[int], labels: tuple[str, ...]) -> Iterator[tuple[int, int, str]]:

@@ -156,3 +156,21 @@ def test_overlaps_any_agrees_with_a_scan(raw: list[tuple[int, int]], start: int,
     end = start + length
 
     assert overlaps_any(start, end, intervals) == any(start < e and s < end for s, e in intervals)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Banking questions (the intent route's traffic) the tagger used to redact parts of.
+        "I was charged twice at the store earlier today, Why?",
+        "Why did I get a pound charge on my card?",
+    ],
+)
+def test_everyday_lower_case_words_in_cased_text_are_not_places(text: str) -> None:
+    assert [s for s in pii.detect(text) if s.entity_type == "LOCATION"] == []
+
+
+def test_a_lower_case_place_in_cased_text_is_still_found() -> None:
+    text = "going to london tonight with Sarah!"
+
+    assert [text[s.start : s.end] for s in pii.detect(text)] == ["london", "Sarah"]
