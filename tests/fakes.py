@@ -65,6 +65,7 @@ class CountingRedactor:
         tenant: str,
         allow: tuple[str, ...],
         operators: Mapping[str, str] | None = None,
+        max_input_bytes: int | None = None,
     ) -> RedactedInput:
         self.calls += 1
         return RedactedInput(input=value, counts={})

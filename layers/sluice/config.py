@@ -252,6 +252,10 @@ class IngestConfig(_Frozen):
     access_log_retention_days: int = Field(90, ge=1, le=3650)
 
 
+# Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB.
+LAMBDA_MB_PER_VCPU = 1769
+
+
 class DeploymentConfig(_Frozen):
     """Everything `cdk deploy` and `make run` need, from `cdk.json` context key `sluice`."""
 
@@ -311,6 +315,26 @@ class DeploymentConfig(_Frozen):
             unknown = {override.tenant for override in route.tenant_overrides} - set(self.api.tenants)
             if unknown:
                 raise ValueError(f"route {route.name} overrides unknown tenants: {sorted(unknown)}")
+        return self
+
+    @model_validator(mode="after")
+    def _sync_routes_redact_and_answer_in_time(self) -> DeploymentConfig:
+        # Redacting the largest input the route accepts, then the endpoint call, must fit in the
+        # API function's timeout. The PII budget is CPU time; Lambda gives a function memory/1769
+        # of a vCPU, so on a smaller function the same CPU time takes longer on the clock.
+        from sluice.pii.detection import time_budget_for
+
+        share = min(1.0, self.api_function.memory_mb / LAMBDA_MB_PER_VCPU)
+        for route in self.routes:
+            if route.endpoint.mode == "async":
+                continue  # queued: the request path only redacts, the model call is the worker's
+            needed_ms = time_budget_for(route.max_input_bytes) / share + route.time_budget_ms
+            if needed_ms > self.api_function.timeout_seconds * 1000:
+                raise ValueError(
+                    f"route {route.name}: redacting {route.max_input_bytes} bytes and calling the "
+                    f"endpoint can take {needed_ms / 1000:.1f} s, over the API function's "
+                    f"{self.api_function.timeout_seconds} s timeout"
+                )
         return self
 
     def route(self, name: str) -> RouteConfig:

@@ -65,7 +65,11 @@ class InferenceService:
         key = sticky_key(caller.tenant, caller.caller_key)
         assignment = assign(route, tenant=caller.tenant, key=key, requested=request.variant)
         redacted = self._redactor.redact(
-            request.input, tenant=caller.tenant, allow=route.pii_allow, operators=route.pii_operators
+            request.input,
+            tenant=caller.tenant,
+            allow=route.pii_allow,
+            operators=route.pii_operators,
+            max_input_bytes=route.max_input_bytes,
         )
         if request.mode is InferenceMode.SYNC:
             return self._answer_now(routes, route, redacted.input, redacted.counts, caller, key, assignment)

@@ -104,7 +104,10 @@ class InputRedactor(Protocol):
         tenant: str,
         allow: tuple[str, ...],
         operators: Mapping[str, str] | None = None,
-    ) -> RedactedInput: ...
+        max_input_bytes: int | None = None,
+    ) -> RedactedInput:
+        """`max_input_bytes`: the route's input limit, from which the time budget follows."""
+        ...
 
     def reveal(self, value: dict[str, Any], *, tenant: str, can_reveal: bool) -> dict[str, Any]:
         """Puts back the values behind pseudonyms; refuses callers without the permission."""

@@ -1,7 +1,9 @@
 """Applies `sluice.pii` to request inputs: every string redacted per the route's policy.
 
 One deadline covers the whole input, so a request with many strings cannot stretch the time
-budget; running out fails closed (`PII_DETECTION_TIMEOUT`, 503), never passes text through.
+budget; running out fails closed (`PII_DETECTION_TIMEOUT`, 503, with Retry-After), never passes
+text through. The budget follows from the route's input limit (`sluice.pii.time_budget_for`), so
+every input the route accepts fits in it.
 """
 
 from __future__ import annotations
@@ -35,12 +37,16 @@ class PiiInputRedactor:
         tenant: str,
         allow: tuple[str, ...],
         operators: Mapping[str, str] | None = None,
+        max_input_bytes: int | None = None,
     ) -> RedactedInput:
         from sluice import pii  # lazy: importing sluice.pii stays off the cold-start path
 
         policy = pii.RedactionPolicy.for_route(allow=allow, operators=dict(operators or {}))
+        budget_ms = self._time_budget_ms
+        if max_input_bytes is not None:
+            budget_ms = max(budget_ms, pii.time_budget_for(max_input_bytes))
         # CPU time of this thread, like the detector's own budget (see sluice.pii.detection).
-        deadline = time.thread_time() + self._time_budget_ms / 1000
+        deadline = time.thread_time() + budget_ms / 1000
         counts: Counter[str] = Counter()
 
         def redact_text(text: str) -> str:

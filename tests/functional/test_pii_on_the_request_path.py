@@ -107,3 +107,71 @@ def test_log_lines_are_redacted(captured_logs: io.StringIO) -> None:
     assert "jane.doe@example.com" not in line
     assert "078-05-1120" not in line
     assert "<EMAIL_ADDRESS>" in line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi, this is Priyanka Vasquez-Oyelaran.",
+        "Hi, this is Priyanka Oyelaran. I lost my card",
+        "my name is jane doe",
+        "Hi, this is Zebulon Quartermaine, I lost my card",
+    ],
+)
+def test_names_in_chat_text_never_reach_the_queue(platform: Platform, text: str) -> None:
+    # Given a message the word lists alone let through (issue 14)
+    body = {"route": "intent", "input": {"text": text}, "mode": "async"}
+
+    # When it is queued
+    _, accepted, _ = platform.call(api_event("post_inference_async", body=body))
+    message = platform.receive()[0]["Body"]
+
+    # Then the queue holds a placeholder, not the name, and the counts say a person was removed
+    assert accepted["pii"] == {"PERSON": 1}
+    for part in ("Priyanka", "Oyelaran", "jane", "doe", "Zebulon", "Quartermaine"):
+        assert part not in message
+    assert "<PERSON>" in message
+
+
+def _support_text(size: int) -> str:
+    """Chat-like text of `size` UTF-8 bytes: names, places, an e-mail and a phone number."""
+    line = (
+        "Hi, this is Priyanka Oyelaran from Leeds, I lost my card yesterday near the station. "
+        "Call me on +44 20 7946 0958 or write to priyanka.o@example.com, thanks! jane doe said hi. "
+    )
+    return (line * (size // len(line) + 1))[:size]
+
+
+# The route's limit counts the JSON of the input: {"text":"..."} adds 11 bytes to the text.
+INTENT_LIMIT = 256 * 1024 - len('{"text":""}')
+
+
+@pytest.mark.parametrize("size", [150 * 1024, 200 * 1024, 250 * 1024, INTENT_LIMIT])
+def test_every_input_the_intent_route_accepts_is_redacted_in_time(platform: Platform, size: int) -> None:
+    # Given a sync request as large as the route allows (these answered 503 PII_DETECTION_TIMEOUT)
+    body = {"route": "intent", "input": {"text": _support_text(size)}, "mode": "sync"}
+
+    # When it is served
+    status, answer, _ = platform.call(api_event("post_inference_sync", body=body))
+
+    # Then it is redacted within the route's budget and answered
+    assert status == 200, answer
+    seen = platform.endpoint.calls[0][0]["text"]
+    assert "Priyanka" not in seen
+    assert "priyanka.o@example.com" not in seen
+    assert answer["pii"]["PERSON"] > 0
+
+
+def test_a_pii_refusal_carries_retry_after(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a detector that runs out of time
+    def times_out(*_: object, **__: object) -> object:
+        raise pii.PiiDetectionTimeout("PII redaction ran out of its time budget")
+
+    monkeypatch.setattr(pii, "redact", times_out)
+
+    # When a request arrives
+    status, answer, headers = platform.call(api_event("post_inference_sync"))
+
+    # Then the client is told to come back, and when
+    assert (status, answer["error"]["code"]) == (503, "PII_DETECTION_TIMEOUT")
+    assert headers["retry-after"] == "1"

@@ -60,6 +60,27 @@ def test_invalid_config_is_rejected(context: dict[str, object]) -> None:
         DeploymentConfig.model_validate(context)
 
 
+def test_a_sync_route_whose_largest_input_cannot_be_redacted_and_served_in_time_is_rejected() -> None:
+    # Given a 1 MB input limit and a 20 s endpoint budget on a 128 MB API function (1/14 vCPU)
+    context = {
+        "max_request_bytes": 2 * 1024 * 1024,
+        "api_function": {"memory_mb": 128, "timeout_seconds": 29},
+        "routes": [{"name": "intent", "max_input_bytes": 1024 * 1024, "time_budget_ms": 20_000}],
+    }
+
+    # Then synth refuses it: the PII budget for that input alone would outlast the timeout
+    with pytest.raises(ValidationError, match="redacting"):
+        DeploymentConfig.model_validate(context)
+
+
+def test_the_deployed_intent_route_redacts_its_largest_input_within_the_api_timeout() -> None:
+    # The committed config passes the same check: 256 KB of PII budget on a 1,024 MB function.
+    config = DeploymentConfig.model_validate(json.loads(CDK_JSON.read_text())["context"]["sluice"])
+
+    assert config.route("intent").max_input_bytes == 256 * 1024
+    assert config.api_function.memory_mb == 1024
+
+
 def test_route_defaults_protect_the_endpoint() -> None:
     route = RouteConfig(name="intent")
     assert route.max_input_bytes == 256 * 1024

@@ -254,6 +254,7 @@ class _Run:
                 tenant=self.batch.tenant,
                 allow=self._route.pii_allow,
                 operators=self._route.pii_operators,
+                max_input_bytes=self._route.max_input_bytes,
             )
         except SluiceError as error:
             self._reject(number, error.code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sluice.pii.detection import DEFAULT_MIN_SCORE, DEFAULT_TIME_BUDGET_MS, detect, warm
+from sluice.pii.detection import DEFAULT_MIN_SCORE, DEFAULT_TIME_BUDGET_MS, detect, time_budget_for, warm
 from sluice.pii.errors import PiiDetectionError, PiiDetectionTimeout, RevealNotPermitted
 from sluice.pii.keys import KeyProvider, LocalKeyFile, StaticKey
 from sluice.pii.spans import Span
@@ -61,5 +61,6 @@ __all__ = [
     "detect",
     "redact",
     "reidentify",
+    "time_budget_for",
     "warm",
 ]

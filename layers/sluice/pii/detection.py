@@ -6,20 +6,42 @@ so the caller rejects the request instead of passing the text on unredacted.
 
 from __future__ import annotations
 
+import gc
 import time
 
 from sluice.pii.errors import PiiDetectionError, PiiDetectionTimeout
 from sluice.pii.lexicon import lexicon
 from sluice.pii.names import PeopleAndPlaces
 from sluice.pii.normalize import fold
-from sluice.pii.recognizers import ALL, Doc
+from sluice.pii.recognizers import ALL, Doc, Recognizer
 from sluice.pii.recognizers.addresses import AddressBlock
-from sluice.pii.spans import Span, resolve
+from sluice.pii.spans import Span, overlaps_any, resolve
+from sluice.pii.tagger import Tagger, model
 
 DEFAULT_MIN_SCORE = 0.5
 DEFAULT_TIME_BUDGET_MS = 250.0
 
+# CPU throughput of `detect` on long mixed text (synthetic records, tweets and chat joined into
+# 256 KB), measured by `make pii-eval` ("long texts" in bench/results/pii.md) on the development
+# machine, rounded down. Time is linear in the text, so a route's budget follows from its input
+# limit; HEADROOM covers a slower Lambda CPU and text denser in names than the benchmark's.
+MEASURED_BYTES_PER_S = 90 * 1024
+BUDGET_HEADROOM = 2.0
+BUDGET_FLOOR_MS = DEFAULT_TIME_BUDGET_MS
+
+
+def time_budget_for(max_input_bytes: int) -> float:
+    """CPU milliseconds within which any input of up to `max_input_bytes` can be redacted."""
+    return BUDGET_FLOOR_MS + BUDGET_HEADROOM * 1000 * max_input_bytes / MEASURED_BYTES_PER_S
+
+
+_FROZEN = False
 _PEOPLE_AND_PLACES = PeopleAndPlaces()
+_TAGGER = Tagger()
+# PERSON and LOCATION: the word lists and the learned tagger both run; where they overlap, the
+# higher score (then the longer span) wins in `resolve`. Together they recall more than either
+# (bench/results/pii.md), and the lists keep what the tagger was never shown (titles, cues).
+NAMES_AND_PLACES: tuple[Recognizer, ...] = (_PEOPLE_AND_PLACES, _TAGGER)
 _ADDRESS_BLOCK = AddressBlock()
 
 
@@ -44,8 +66,17 @@ def detect(
 
 
 def warm() -> None:
-    """Loads the word lists now (e.g. in a Lambda's init phase) instead of on the first request."""
+    """Loads the word lists and the tagger's weights now (in a Lambda's init phase), not on the
+    first request's clock."""
+    global _FROZEN
     lexicon()
+    model()
+    if not _FROZEN:
+        # The lists and weights are about a million objects that live as long as the process;
+        # without this every full collection scans them again, a 50-100 ms pause in the middle of
+        # some short request. Frozen objects are skipped (still freed normally at exit).
+        gc.freeze()
+        _FROZEN = True
 
 
 def _detect(
@@ -56,7 +87,7 @@ def _detect(
     folded = fold(text)
     doc = Doc(folded.text)
     found: list[Span] = []
-    for recognizer in (*ALL, _PEOPLE_AND_PLACES):
+    for recognizer in (*ALL, *NAMES_AND_PLACES):
         found.extend(recognizer.find(doc))
         if deadline is not None and time.thread_time() > deadline:
             raise PiiDetectionTimeout("PII detection exceeded its time budget")
@@ -67,7 +98,7 @@ def _detect(
         for s in found
         if s.score >= min_score
         and (entities is None or s.entity_type in entities)
-        and not any(s.start < end and start < s.end for start, end in protected)
+        and not overlaps_any(s.start, s.end, protected)
     ]
     spans = []
     for span in resolve(kept, folded.text):

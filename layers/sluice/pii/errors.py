@@ -14,6 +14,10 @@ class PiiDetectionError(SluiceError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
     retryable = True
 
+    def __init__(self, message: str, *, retry_after_seconds: int | None = 1) -> None:
+        # A refusal is transient (a busy instance, a cold one): the client is told when to retry.
+        super().__init__(message, retry_after_seconds=retry_after_seconds)
+
 
 class PiiDetectionTimeout(PiiDetectionError):
     """Detection exceeded its time budget."""

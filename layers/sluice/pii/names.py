@@ -73,6 +73,10 @@ _PERSON_CUES = frozenset(
     ]
 )
 _STRONG_PERSON_CUES = (("my", "name", "is"), ("name", "is"), ("call", "me"), ("named",), ("name",), ("i'm",))
+# How callers introduce themselves ("Hi, this is Priyanka"): a cue for capitalised words only,
+# since "this is awesomeee" is not a name.
+_INTRODUCTION_CUES = (("this", "is"), ("it's",), ("here", "is"))
+_CUE_WORDS = frozenset(word for cue in (*_STRONG_PERSON_CUES, *_INTRODUCTION_CUES) for word in cue) | {"im"}
 _PLACE_CUES = frozenset(
     [
         "in",
@@ -118,6 +122,7 @@ class _Token:
     folded: str  # key without diacritics
     shape: str  # "lower", "title", "upper" or "mixed"
     initial: bool  # first word of a sentence or line
+    spaced: bool  # only spaces between this token and the one before: a name may run on
 
 
 def _shape(word: str) -> str:
@@ -148,7 +153,9 @@ def tokenize(text: str) -> list[_Token]:
             i -= 1
         initial = i < 0 or text[i] in _SENTENCE_END
         key = word.casefold()
-        tokens.append(_Token(match.start(), end, word, key, _fold(key), _shape(word), initial))
+        gap = text[tokens[-1].end : match.start()] if tokens else ""
+        spaced = not gap.strip(" \t")
+        tokens.append(_Token(match.start(), end, word, key, _fold(key), _shape(word), initial, spaced))
     return tokens
 
 
@@ -206,9 +213,14 @@ class PeopleAndPlaces:
             return Span(tok.start, end, "LOCATION", score), n
 
         strong = any(tuple(prev[-len(cue) :]) == cue for cue in _STRONG_PERSON_CUES)
-        cue = bool(prev) and prev[-1] in _PERSON_CUES
-        if (person == 0.0 and tok.shape != "lower" and (cue or strong) and lex.zipf(tok.key) < 4.5) or (
-            person == 0.0 and strong and lex.zipf(tok.key) < 3.5 and len(tok.key) > 1
+        cue = (bool(prev) and prev[-1] in _PERSON_CUES) or any(
+            tuple(prev[-len(c) :]) == c for c in _INTRODUCTION_CUES
+        )
+        # A cue word is not the name it introduces: "Hi, I'm John" names John, not "I'm".
+        introducing = tok.key in _CUE_WORDS
+        if not introducing and (
+            (person == 0.0 and tok.shape != "lower" and (cue or strong) and lex.zipf(tok.key) < 4.5)
+            or (person == 0.0 and strong and lex.zipf(tok.key) < 3.5 and len(tok.key) > 1)
         ):
             person = 0.7
         if person == 0.0 and tok.shape != "lower" and not tok.initial:
@@ -263,7 +275,8 @@ class PeopleAndPlaces:
         first = tokens[j - 1]
         while j + n < len(tokens) and n < 3:
             tok, before = tokens[j + n], tokens[j + n - 1]
-            if tok.initial or tok.start - before.end > 2:
+            # "Zebulon Quartermaine, I lost my card": a comma ends the name, "I" is not an initial.
+            if tok.initial or not tok.spaced or tok.start - before.end > 2:
                 break
             if not self._name_like(lex, tok, capitalised_only=first.shape != "lower"):
                 break
