@@ -1,6 +1,6 @@
 """The public REST API: API Gateway in front of the `api` function.
 
-API keys identify tenants and a usage plan caps them; the stage throttles everyone; access logs
+API keys identify tenants and each tenant's usage plan caps it; the stage throttles everyone; access logs
 carry ids and status codes, never bodies; WAF managed rules sit in front.
 
 The gateway does not validate bodies: the `api` function's pydantic contract is the one contract
@@ -21,7 +21,7 @@ from constructs import Construct
 from infra.aws_rules import WAF_CRS_BODY_RULES
 from infra.functions import retention
 from infra.nag import acknowledge
-from sluice.config import ApiConfig, DeploymentConfig
+from sluice.config import ApiConfig, DeploymentConfig, UsagePlanConfig
 
 _ERROR_TEMPLATE = '{"error": {"code": "%s", "message": "%s"}}'
 _GATEWAY_STATUS = {apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN.response_type: "404"}
@@ -139,20 +139,27 @@ class RestApi(Construct):
         )
 
     def _tenants(self, api_config: ApiConfig) -> dict[str, apigw.IApiKey]:
-        plan = self.api.add_usage_plan(
-            "UsagePlan",
-            description="Per-tenant throttling and daily quota",
-            throttle=apigw.ThrottleSettings(
-                rate_limit=api_config.throttle_rate_limit, burst_limit=api_config.throttle_burst_limit
-            ),
-            quota=apigw.QuotaSettings(limit=api_config.quota_per_day, period=apigw.Period.DAY),
+        """One API key and one usage plan per tenant: a tenant's throttle and quota are its own,
+        so one tenant's burst cannot use up another's (an API key is in one plan per stage)."""
+        default = UsagePlanConfig(
+            throttle_rate_limit=api_config.throttle_rate_limit,
+            throttle_burst_limit=api_config.throttle_burst_limit,
+            quota_per_day=api_config.quota_per_day,
         )
-        plan.add_api_stage(stage=self.api.deployment_stage)
         keys: dict[str, apigw.IApiKey] = {}
         for tenant in api_config.tenants:
-            api_key = self.api.add_api_key(
-                f"Tenant{tenant.title().replace('-', '')}", description=f"Tenant {tenant}"
+            plan_config = api_config.plans.get(tenant, default)
+            suffix = tenant.title().replace("-", "")
+            plan = self.api.add_usage_plan(
+                "UsagePlan" if tenant == api_config.tenants[0] else f"UsagePlan{suffix}",
+                description=f"Tenant {tenant}: throttling and daily quota",
+                throttle=apigw.ThrottleSettings(
+                    rate_limit=plan_config.throttle_rate_limit, burst_limit=plan_config.throttle_burst_limit
+                ),
+                quota=apigw.QuotaSettings(limit=plan_config.quota_per_day, period=apigw.Period.DAY),
             )
+            plan.add_api_stage(stage=self.api.deployment_stage)
+            api_key = self.api.add_api_key(f"Tenant{suffix}", description=f"Tenant {tenant}")
             plan.add_api_key(api_key)
             keys[tenant] = api_key
         return keys

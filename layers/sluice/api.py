@@ -206,7 +206,7 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
         return Response(
             status_code=200,
             content_type=content_types.APPLICATION_JSON,
-            body=json.dumps(_without_validation_422(document), separators=(",", ":")),
+            body=json.dumps(_linked(_without_validation_422(document)), separators=(",", ":")),
         )
 
     @app.exception_handler(SluiceError)
@@ -282,6 +282,30 @@ def _without_validation_422(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
+    return document
+
+
+def _linked(document: dict[str, Any]) -> dict[str, Any]:
+    """What Powertools cannot declare: the 202's `Location` and its link to the job, and the
+    `Retry-After` a 503 or 429 carries."""
+    paths = document.get("paths", {})
+    get_job = paths.get("/v1/inferences/{job_id}", {}).get("get", {})
+    post = paths.get("/v1/inferences", {}).get("post", {})
+    accepted = post.get("responses", {}).get("202")
+    if accepted is not None and "operationId" in get_job:
+        accepted["headers"] = {"Location": {"description": "The job's URL", "schema": {"type": "string"}}}
+        accepted["links"] = {
+            "GetInference": {
+                "operationId": get_job["operationId"],
+                "parameters": {"job_id": "$response.body#/id"},
+            }
+        }
+    retry_after = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+    for operations in paths.values():
+        for operation in operations.values():
+            for status in ("429", "503", "504"):
+                if status in operation.get("responses", {}):
+                    operation["responses"][status]["headers"] = {"Retry-After": retry_after}
     return document
 
 

@@ -206,11 +206,22 @@ class RouteConfig(_Frozen):
         return self
 
 
+class UsagePlanConfig(_Frozen):
+    """One tenant's API Gateway usage plan: its own throttle and daily quota."""
+
+    throttle_rate_limit: float = Field(50, gt=0)
+    throttle_burst_limit: int = Field(100, ge=1)
+    quota_per_day: int = Field(100_000, ge=1)
+
+
 class ApiConfig(_Frozen):
+    # The stage's throttle (everyone together) and the default plan of a tenant without its own.
     throttle_rate_limit: float = Field(50, gt=0)
     throttle_burst_limit: int = Field(100, ge=1)
     quota_per_day: int = Field(100_000, ge=1)
     tenants: tuple[RouteName, ...] = ("default",)
+    # Per-tenant usage plans; a tenant not listed gets the limits above.
+    plans: dict[RouteName, UsagePlanConfig] = Field(default_factory=dict)
     idempotency_ttl_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
     # Tenants whose callers may ask for pseudonymized values back (`GET ...?reveal=true`).
     reveal_tenants: tuple[RouteName, ...] = ()
@@ -291,6 +302,9 @@ class DeploymentConfig(_Frozen):
         unknown = set(self.api.reveal_tenants) - set(self.api.tenants)
         if unknown:
             raise ValueError(f"api.reveal_tenants names unknown tenants: {sorted(unknown)}")
+        unplanned = set(self.api.plans) - set(self.api.tenants)
+        if unplanned:
+            raise ValueError(f"api.plans names unknown tenants: {sorted(unplanned)}")
         return self
 
     @model_validator(mode="after")

@@ -39,6 +39,16 @@ def test_every_status_the_api_sends_is_declared_with_the_error_envelope(document
     assert get["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/JobView"}
 
 
+def test_a_queued_job_links_to_its_status_and_refusals_say_when_to_retry(document: dict[str, Any]) -> None:
+    post = document["paths"]["/v1/inferences"]["post"]
+    get = document["paths"]["/v1/inferences/{job_id}"]["get"]
+    link = post["responses"]["202"]["links"]["GetInference"]
+
+    assert (link["operationId"], link["parameters"]) == (get["operationId"], {"job_id": "$response.body#/id"})
+    assert "Location" in post["responses"]["202"]["headers"]
+    assert "Retry-After" in post["responses"]["503"]["headers"]
+
+
 def test_the_api_key_is_a_declared_security_scheme(document: dict[str, Any]) -> None:
     assert document["components"]["securitySchemes"]["apiKey"] == {
         "type": "apiKey",

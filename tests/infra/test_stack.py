@@ -233,3 +233,25 @@ def test_pii_key_and_vault_are_encrypted_and_only_the_api_can_use_them(template:
         if "IDEMPOTENCY_TABLE_NAME" in f["Properties"]["Environment"]["Variables"]
     )
     assert {"PII_KEY_SECRET_ARN", "PII_VAULT_TABLE_NAME"} <= set(api_environment)
+
+
+def test_each_tenant_has_its_own_key_and_usage_plan(tmp_path: Path) -> None:
+    from infra.config import load_config
+    from infra.stack import SluiceStack
+
+    # Given two tenants, one with a plan of its own
+    api = {
+        "tenants": ["acme", "globex"],
+        "plans": {"globex": {"throttle_rate_limit": 5, "throttle_burst_limit": 10, "quota_per_day": 1000}},
+    }
+    app = make_app(tmp_path, api=api)
+    template = Template.from_stack(SluiceStack(app, "Sluice", config=load_config(app)))
+
+    # Then each has a key in a plan of its own: the default limits for acme, its own for globex
+    template.resource_count_is("AWS::ApiGateway::ApiKey", 2)
+    template.resource_count_is("AWS::ApiGateway::UsagePlanKey", 2)
+    plans = [p["Properties"] for p in template.find_resources("AWS::ApiGateway::UsagePlan").values()]
+    assert sorted((p["Throttle"]["RateLimit"], p["Quota"]["Limit"]) for p in plans) == [
+        (5, 1000),
+        (50, 100000),
+    ]
