@@ -42,6 +42,7 @@ from sluice.errors import (
 from sluice.idempotency import IdempotentSubmit
 from sluice.inference import Caller, InferenceService
 from sluice.observability import logger, metrics
+from sluice.routing import RouteTable
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CALLER_KEY = _IDEMPOTENCY_KEY
@@ -136,10 +137,19 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
     )
     def create_inference(
         request: Annotated[InferenceRequest, Body()],
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key", pattern=_IDEMPOTENCY_KEY.pattern, description="Makes a retry safe"
+            ),
+        ] = None,
         caller_key: Annotated[
             str | None,
-            Header(alias="X-Caller-Key", description="Keeps this caller on one model variant"),
+            Header(
+                alias="X-Caller-Key",
+                pattern=_CALLER_KEY.pattern,
+                description="Keeps this caller on one model variant",
+            ),
         ] = None,
     ) -> Response[dict[str, Any]]:
         guard_request(app, dependencies().max_request_bytes)
@@ -206,7 +216,10 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
         return Response(
             status_code=200,
             content_type=content_types.APPLICATION_JSON,
-            body=json.dumps(_linked(_without_validation_422(document)), separators=(",", ":")),
+            body=json.dumps(
+                _with_routes(_linked(_without_validation_422(document)), dependencies().service.routes()),
+                separators=(",", ":"),
+            ),
         )
 
     @app.exception_handler(SluiceError)
@@ -249,7 +262,9 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
     def not_found(_: Exception) -> Response[dict[str, Any]]:
         path = app.current_event.path
         allowed = next((methods for pattern, methods in _METHODS.items() if pattern.match(path)), None)
-        if allowed is not None:
+        # A method the route has, on a path segment it cannot route (e.g. a malformed job id), is
+        # a resource that does not exist; another method on a known path is a 405.
+        if allowed is not None and app.current_event.http_method not in allowed:
             return _error(
                 HTTPStatus.METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
@@ -282,6 +297,44 @@ def _without_validation_422(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
+    return document
+
+
+def _with_routes(document: dict[str, Any], table: RouteTable) -> dict[str, Any]:
+    """The request body as the live route table defines it, one branch per route: its name, the
+    input fields it requires, the modes and variants it serves. Routes change without a deploy
+    (SSM), so a static schema could only say "a string"; this one is generated per request of the
+    document, so a client or a fuzzer knows exactly what is accepted now."""
+    branches = []
+    for route in table.routes.values():
+        fields = list(route.required_text_fields)
+        branches.append(
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["route", "input", *(["mode"] if route.mode == "async" else [])],
+                "properties": {
+                    "route": {"const": route.name},
+                    "input": {
+                        "type": "object",
+                        "required": fields,
+                        # a non-blank string (the route's check_input)
+                        "properties": {field: {"type": "string", "pattern": "\\S"} for field in fields},
+                    },
+                    "mode": {"enum": ["async"] if route.mode == "async" else ["sync", "async"]},
+                    "variant": {
+                        "anyOf": [{"enum": [v.name for v in route.production_variants]}, {"type": "null"}]
+                    },
+                },
+            }
+        )
+    schemas = document.get("components", {}).get("schemas", {})
+    if "InferenceRequest" in schemas and branches:
+        schemas["InferenceRequest"] = {
+            "title": "InferenceRequest",
+            "description": schemas["InferenceRequest"].get("description", ""),
+            "oneOf": branches,
+        }
     return document
 
 

@@ -56,6 +56,10 @@ class InferenceService:
         self._redactor = redactor
         self._reveal_tenants = reveal_tenants
 
+    def routes(self) -> RouteTable:
+        """The route table in force (the live one, when the source is SSM)."""
+        return self._routes.current()
+
     def submit(self, request: InferenceRequest, caller: Caller) -> SyncInferenceResponse | AcceptedJob:
         routes = self._routes.current()
         route = routes.resolve(request.route)
