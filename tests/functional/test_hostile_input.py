@@ -121,3 +121,48 @@ def test_unknown_route_and_variant_messages_do_not_echo_the_callers_value(platfo
         status, answer, _ = platform.call(api_event("post_inference_sync", body=body))
         assert (status, answer["error"]["code"]) == (400, code)
         assert "secret" not in answer["error"]["message"]
+
+
+def test_a_body_over_the_request_limit_is_413_before_it_is_parsed(platform: Platform) -> None:
+    limit = platform.config.max_request_bytes
+    status, answer, _ = _post(platform, SYNC.format(text=json.dumps("a" * (limit + 1)), mode="sync"))
+    assert (status, answer["error"]["code"]) == (413, "INPUT_TOO_LARGE")  # type: ignore[index]
+
+
+def test_an_input_over_the_routes_limit_is_413(platform: Platform) -> None:
+    limit = platform.config.route("intent").max_input_bytes
+    status, answer, _ = _post(platform, SYNC.format(text=json.dumps("a" * (limit + 10)), mode="sync"))
+    assert (status, answer["error"]["code"]) == (413, "INPUT_TOO_LARGE")  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mail me at \u200bjane.roe@example.com\u200b please",
+        "mail me at \u2060jane.roe@example.com\ufeff please",
+        "mail me at jane.roe@example.com\u00a0please",
+    ],
+)
+def test_invisible_characters_around_personal_data_do_not_hide_it(platform: Platform, text: str) -> None:
+    status, answer, _ = _post(platform, SYNC.format(text=json.dumps(text), mode="async"))
+
+    assert status == 202
+    assert answer["pii"] == {"EMAIL_ADDRESS": 1}
+    (message,) = platform.receive()
+    assert "jane.roe" not in message["Body"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "'; DROP TABLE jobs; --",
+        "<script>alert(1)</script> where is my card",
+        "{{7*7}} ${jndi:ldap://127.0.0.1/a} $(id) `id`",
+        '{"route": "chat"} \\" ] } injected',
+    ],
+)
+def test_injection_strings_are_data(platform: Platform, text: str) -> None:
+    status, answer, _ = _post(platform, SYNC.format(text=json.dumps(text), mode="sync"))
+
+    assert status == 200
+    assert answer["route"] == "intent"
