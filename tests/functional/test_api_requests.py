@@ -121,3 +121,20 @@ def test_idempotency_key_must_be_well_formed(platform: Platform) -> None:
     event = api_event("post_inference_idempotent", body=ASYNC, headers={"Idempotency-Key": "has spaces!"})
     status, body, _ = platform.call(event)
     assert (status, body["error"]["code"]) == (400, "INVALID_REQUEST")
+
+
+def test_an_idempotency_key_is_the_tenants_own(platform: Platform) -> None:
+    # Given tenant-acme's request under an Idempotency-Key
+    event = api_event("post_inference_idempotent", body=ASYNC)
+    _, first, _ = platform.call(event)
+
+    # When another tenant sends the same key with the same body
+    status, second, headers = platform.call(
+        api_event("post_inference_idempotent", body=ASYNC, tenant="tenant-globex")
+    )
+
+    # Then it gets a job of its own, not a replay of the first tenant's answer
+    assert status == 202
+    assert second["id"] != first["id"]
+    assert "idempotent-replayed" not in headers
+    assert len(platform.receive()) == 2
