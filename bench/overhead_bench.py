@@ -50,7 +50,11 @@ TEXT = "I still have not received my new card, can you check where it is?"
 ROUTE = RouteConfig(
     name="intent",
     endpoint=EndpointConfig(
-        variants=(VariantConfig(name="primary", weight=90), VariantConfig(name="canary", weight=10))
+        variants=(
+            VariantConfig(name="primary", weight=90),
+            # a canary is a second model version (sluice.config refuses two fleets of one artifact)
+            VariantConfig(name="canary", weight=10, model_data_url="s3://models/intent-v2/model.tar.gz"),
+        )
     ),
     batch_size=10,
 )

@@ -3,3 +3,7 @@
 
 overhead-bench: install  ## platform overhead per sync request and per worker job, without the model
 	@$(PY) bench/overhead_bench.py
+
+.PHONY: load
+load: model  ## 10,000 requests per mode (sync, async) from 50 callers through the local platform; none lost (writes bench/results/load.md)
+	@$(PY) bench/load.py

@@ -1,0 +1,151 @@
+"""Load on the local platform: N requests from C concurrent callers, sync and async; none lost.
+
+Starts `sluice_local.platform` on free loopback ports, sends the sync requests, then the async
+ones, then follows every accepted job to its end. Prints (and writes to bench/results/load.md)
+throughput, p50 and p99 per mode, the answers by status, and the accounting: every async request
+accepted ended succeeded or failed with a reason, none still open, none lost.
+
+    .venv/bin/python bench/load.py [--requests 10000] [--concurrency 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform as host
+import statistics
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from tqdm import tqdm
+
+from sluice_local.launch import platform_process
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+TEXTS = [
+    "I still have not received my new card",
+    "How do I top up my account with Apple Pay?",
+    "My card payment was declined at the shop",
+    "Why was I charged a fee for a transfer?",
+    "I want to change my PIN",
+]
+FINAL = {"succeeded", "failed"}
+
+
+@dataclass
+class Run:
+    mode: str
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    job_ids: list[str] = field(default_factory=list)
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+    def row(self) -> str:
+        sent = sum(self.statuses.values())
+        statuses = ", ".join(f"{status}: {count}" for status, count in sorted(self.statuses.items()))
+        return (
+            f"| {self.mode} | {sent} | {sent / self.seconds:.1f} | {statistics.median(self.latencies_ms):.1f} | "
+            f"{self.percentile(0.99):.1f} | {statuses} |"
+        )
+
+
+def _drive(http: httpx.Client, key: str, mode: str, requests: int, concurrency: int) -> Run:
+    run = Run(mode)
+
+    def one(index: int) -> tuple[int, float, str | None]:
+        body = {"route": "intent", "input": {"text": f"{TEXTS[index % len(TEXTS)]} ({index})"}, "mode": mode}
+        started = time.perf_counter()
+        response = http.post("/v1/inferences", json=body, headers={"x-api-key": key})
+        elapsed = (time.perf_counter() - started) * 1000
+        job_id = response.json().get("id") if response.status_code == 202 else None
+        return response.status_code, elapsed, job_id
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool, tqdm(total=requests, desc=f"{mode:5}", unit="req") as bar:
+        for status, elapsed, job_id in pool.map(one, range(requests)):
+            run.statuses[status] += 1
+            run.latencies_ms.append(elapsed)
+            if job_id:
+                run.job_ids.append(job_id)
+            bar.update()
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _follow(http: httpx.Client, key: str, job_ids: list[str], deadline_s: float) -> Counter[str]:
+    """Every accepted job's final status; those still open at the deadline count as `open`."""
+    open_jobs, outcomes = set(job_ids), Counter[str]()
+    deadline = time.monotonic() + deadline_s
+    with tqdm(total=len(job_ids), desc="final", unit="job") as bar:
+        while open_jobs and time.monotonic() < deadline:
+            for job_id in list(open_jobs):
+                response = http.get(f"/v1/inferences/{job_id}", headers={"x-api-key": key})
+                status = (
+                    response.json().get("status")
+                    if response.status_code == 200
+                    else f"http-{response.status_code}"
+                )
+                if status in FINAL or str(status).startswith("http-"):
+                    outcomes[str(status)] += 1
+                    open_jobs.discard(job_id)
+                    bar.update()
+            if open_jobs:
+                time.sleep(1)  # a benchmark polling a queue it does not own; never in a test
+    outcomes["open"] += len(open_jobs)
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=10_000, help="per mode")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--drain-timeout", type=float, default=1800, help="seconds for the async jobs to end")
+    args = parser.parse_args(argv)
+
+    with platform_process(echo=lambda line: None) as outputs:
+        key = outputs["ApiKey"]
+        limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+        with httpx.Client(base_url=outputs["ApiUrl"], timeout=60, limits=limits) as http:
+            sync = _drive(http, key, "sync", args.requests, args.concurrency)
+            queued = _drive(http, key, "async", args.requests, args.concurrency)
+            started = time.perf_counter()
+            outcomes = _follow(http, key, queued.job_ids, args.drain_timeout)
+            drained_s = time.perf_counter() - started
+
+    accepted = queued.statuses[202]
+    lost = accepted - sum(count for status, count in outcomes.items() if status in FINAL)
+    machine = f"{os.cpu_count()} CPUs, {host.machine()}, Python {host.python_version()}"
+    lines = [
+        f"# Load on the local platform ({time.strftime('%Y-%m-%d')}, {machine})",
+        "",
+        f"`make load`: {args.requests} requests per mode from {args.concurrency} concurrent callers, route `intent`.",
+        "",
+        "| mode | requests | per s | p50 ms | p99 ms | answers |",
+        "|---|---:|---:|---:|---:|---|",
+        sync.row(),
+        queued.row(),
+        "",
+        f"Async accounting: {accepted} accepted; ended {dict(outcomes)}; all final after {drained_s:.0f} s "
+        f"more; **lost: {lost}**.",
+    ]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "load.md").write_text(report)
+    return 0 if lost == 0 and outcomes["open"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
