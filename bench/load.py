@@ -22,19 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from platform_bench import TEXTS  # bench/ is on sys.path when a benchmark runs
 from tqdm import tqdm
 
 from sluice_local.launch import platform_process
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-TEXTS = [
-    "I still have not received my new card",
-    "How do I top up my account with Apple Pay?",
-    "My card payment was declined at the shop",
-    "Why was I charged a fee for a transfer?",
-    "I want to change my PIN",
-]
 FINAL = {"succeeded", "failed"}
 
 

@@ -103,14 +103,15 @@ class ModelArtifactBundler:
                 "routes[].endpoint.model_data_url in cdk.json to an existing model.tar.gz"
             )
         # The handler ships from the source tree, so a code change never needs a retrain.
-        packager = _model_packager()
+        packager = model_packager()
         with tempfile.TemporaryDirectory() as staging:
             code = packager.stage_code(Path(staging), packager.fetch_wheels(packager.IMAGE_PYTHON))
             packager.package(self._model_dir, Path(output_dir) / "model.tar.gz", code)
         return True
 
 
-def _model_packager() -> Any:
+def model_packager() -> Any:
+    """model/package.py as a module (model/ is the SageMaker source dir, not a package)."""
     spec = importlib.util.spec_from_file_location("sluice_model_package", ROOT / "model" / "package.py")
     if spec is None or spec.loader is None:
         raise ImportError("model/package.py is missing")

@@ -9,7 +9,6 @@ index and no network (a network namespace of its own), then runs the handler on 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -17,9 +16,10 @@ import sys
 import sysconfig
 import tarfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from infra.bundling import model_packager
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / ".sluice" / "model"
@@ -35,15 +35,6 @@ data = inference.input_fn(body, "application/json")
 answer, content_type = inference.output_fn(inference.predict_fn(data, model), "application/json")
 print(json.dumps({"content_type": content_type, "answer": json.loads(answer)}))
 """
-
-
-def _packager() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("model_package_offline", ROOT / "model" / "package.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _image_like_environment(path: Path) -> Path:
@@ -78,11 +69,16 @@ def _offline(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _pip_install(python: Path, requirements: Path, *, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The container's start-up step, `pip install -r code/requirements.txt`, offline."""
+    return _offline(str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements), cwd=cwd)
+
+
 @pytest.fixture(scope="module")
 def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (MODEL_DIR / "metrics.json").exists() or not (IMAGE_ENV / ".installed").exists():
         pytest.fail("needs the trained model and .venv-container: run `make test`, which builds both")
-    packager = _packager()
+    packager = model_packager()
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     wheels = packager.wheel_cache(version)
     if not wheels.exists():
