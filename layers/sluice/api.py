@@ -241,7 +241,7 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
             return error_response(MalformedJson("The request body is not valid JSON"))
         # Field locations and pydantic's messages only: never the rejected values.
         detail = "; ".join(
-            f"{'.'.join(str(part) for part in item.get('loc', ()) if part != 'body')}: {item.get('msg')}"
+            f"{'.'.join(str(part) for part in item.get('loc', ()) if part != 'body') or 'body'}: {item.get('msg')}"
             for item in errors[:10]
         )
         return error_response(InvalidRequest(detail or "The request is invalid"))

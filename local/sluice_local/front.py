@@ -83,5 +83,7 @@ def build_front(api: FunctionInstances, *, api_keys: dict[str, str], stage: str)
         headers.pop("Content-Length", None)
         return Response(content=content, status_code=result["statusCode"], headers=headers)
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    # Every method reaches the handler, as API Gateway's proxy would: TRACE and the like get the
+    # API's own 405 in the error envelope, not the web framework's plain-text answer.
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE", "CONNECT"]
     return Starlette(routes=[Route("/{path:path}", proxy, methods=methods)])

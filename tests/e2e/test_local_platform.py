@@ -118,3 +118,13 @@ def test_malformed_json_and_missing_key_are_rejected(running_platform: RunningPl
 
     no_key = running_platform.post({**CARD, "mode": "sync"}, key=False)
     assert (no_key.status_code, no_key.json()["error"]["code"]) == (403, "INVALID_API_KEY")
+
+
+def test_any_method_gets_the_api_envelope(running_platform: RunningPlatform) -> None:
+    # TRACE reached the web framework's plain-text 405 before; every method now reaches the API
+    response = running_platform.http.request(
+        "TRACE", "/v1/inferences", headers={"x-api-key": running_platform.outputs["ApiKey"]}
+    )
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert response.headers["allow"] == "POST"

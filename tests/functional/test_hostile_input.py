@@ -166,3 +166,12 @@ def test_injection_strings_are_data(platform: Platform, text: str) -> None:
 
     assert status == 200
     assert answer["route"] == "intent"
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "field"), [("", "body"), ("[]", "body"), ('{"route": "intent"}', "input")]
+)
+def test_a_missing_or_wrong_body_names_what_is_wrong(platform: Platform, raw_body: str, field: str) -> None:
+    status, answer, _ = _post(platform, raw_body)
+    assert (status, answer["error"]["code"]) == (400, "INVALID_REQUEST")  # type: ignore[index]
+    assert answer["error"]["message"].startswith(f"{field}:")  # type: ignore[index]
