@@ -138,3 +138,22 @@ def test_an_idempotency_key_is_the_tenants_own(platform: Platform) -> None:
     assert second["id"] != first["id"]
     assert "idempotent-replayed" not in headers
     assert len(platform.receive()) == 2
+
+
+@pytest.mark.parametrize("query", [None, {"reveal": "true"}, {"reveal": "false"}])
+def test_another_tenants_job_is_not_found_on_every_read_path(
+    platform: Platform, query: dict[str, str] | None
+) -> None:
+    # Given a job of tenant-acme
+    _, accepted, _ = platform.call(api_event("post_inference_async", body=ASYNC))
+    from tests.functional.conftest import _get_event
+
+    # When another tenant reads it, plainly or asking to re-identify it
+    event = _get_event(accepted["id"], "tenant-globex")
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in (query or {}).items()} or None
+    response = platform.app.resolve(event, None)
+
+    # Then it is a 404, indistinguishable from a job that never existed (not a 403 that confirms it)
+    assert response["statusCode"] == 404
+    assert '"JOB_NOT_FOUND"' in response["body"]
