@@ -80,6 +80,10 @@ class Objects(Protocol):
 class EventPublisher(Protocol):
     def publish(self, event: Event[Any]) -> None: ...
 
+    def publish_all(self, events: Sequence[Event[Any]]) -> list[bool]:
+        """Publish in as few calls as the bus allows; True for each event that was accepted."""
+        ...
+
 
 @dataclass(frozen=True)
 class RedactedInput:

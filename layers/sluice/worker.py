@@ -9,7 +9,7 @@ table we already have; a second idempotency table would hold the same state twic
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -187,9 +187,14 @@ class JobWorker:
         metrics.add_metric(name="JobsPerInvocation", unit=MetricUnit.Count, value=len(chunk))
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=len(chunk))
         served = answer.served.model_copy(update={"route": route.name})
-        return {
-            d.message_id: self._announce(self._jobs.succeed(d.message.job_id, served=served, output=output))
+        finished = [
+            self._jobs.succeed(d.message.job_id, served=served, output=output)
             for d, output in zip(chunk, answer.predictions.outputs, strict=True)
+        ]
+        failed = unannounced(finished, jobs=self._jobs, events=self._events)
+        return {
+            d.message_id: Outcome(retry=True, reason="EVENT_PUBLISH_FAILED") if job.id in failed else DONE
+            for d, job in zip(chunk, finished, strict=True)
         }
 
     def _submit_async(
@@ -239,27 +244,47 @@ class JobWorker:
 
 
 def announce(job: Job, *, jobs: JobStore, events: EventPublisher) -> bool:
-    """Publish InferenceCompleted for a final job unless it was; False if publishing failed.
+    """Publish InferenceCompleted for a final job unless it was; False if publishing failed."""
+    return not unannounced([job], jobs=jobs, events=events)
+
+
+def unannounced(finished: Sequence[Job], *, jobs: JobStore, events: EventPublisher) -> set[str]:
+    """Publish InferenceCompleted for each final job not announced yet, in as few calls as the bus
+    takes; returns the ids of the jobs whose event was not published (they retry by redelivery).
 
     Jobs of an uploaded file are announced by their batch instead (a results line, the counts,
     one BatchCompleted): a file of a million records must not become a million events.
     """
-    if job.event_published or job.batch_id:
-        return True
-    detail = InferenceCompleted(
-        job_id=job.id,
-        tenant=job.tenant,
-        route=job.route,
-        status=job.status,
-        endpoint=job.endpoint,
-        variant=job.variant,
-        model_version=job.model_version,
-        error_code=job.error.code if job.error else None,
-    )
+    pending = [job for job in finished if not (job.event_published or job.batch_id)]
+    if not pending:
+        return set()
+    details = [
+        InferenceCompleted(
+            job_id=job.id,
+            tenant=job.tenant,
+            route=job.route,
+            status=job.status,
+            endpoint=job.endpoint,
+            variant=job.variant,
+            model_version=job.model_version,
+            error_code=job.error.code if job.error else None,
+        )
+        for job in pending
+    ]
     try:
-        events.publish(Event.wrap(detail, correlation_id=job.correlation_id))
+        accepted = events.publish_all(
+            [
+                Event.wrap(detail, correlation_id=job.correlation_id)
+                for detail, job in zip(details, pending, strict=True)
+            ]
+        )
     except Exception:
-        logger.exception("event publish failed", extra={"job_id": job.id})
-        return False
-    jobs.mark_event_published(job.id)
-    return True
+        logger.exception("event publish failed", extra={"jobs": len(pending)})
+        return {job.id for job in pending}
+    failed: set[str] = set()
+    for job, published in zip(pending, accepted, strict=True):
+        if published:
+            jobs.mark_event_published(job.id)
+        else:
+            failed.add(job.id)
+    return failed

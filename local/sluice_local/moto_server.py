@@ -5,7 +5,11 @@
 A process of its own, not a thread of the platform: moto spends as much CPU per call as the
 handlers calling it, and sharing one interpreter lock with them would halve what both can do.
 The patches (`moto_speedups`, and S3 events that name the object version) must run in the
-process that serves the calls, which is this one.
+process that serves the calls, which is this one. waitress serves moto's WSGI app instead of
+werkzeug's development server, which closes the connection after every response: each AWS
+call was a new TCP connection and a new server thread. (waitress, like werkzeug, drops request
+headers with an underscore in their name; moto's own server keeps them for S3 user metadata,
+which the platform does not use.)
 
 With `--state-file`, the state survives restarts (`moto_state`): restored from the file before
 the port opens, snapshotted every `--snapshot-interval` seconds while anything changes, and
@@ -34,12 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="moto", help="how this server calls itself in messages")
     args = parser.parse_args(argv)
 
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from waitress.server import create_server
 
     from sluice_local import moto_state
     from sluice_local.moto_speedups import speed_up_moto
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     speed_up_moto()  # an uploaded file is 100,000s of queued messages and transactions
     include_version_ids_in_s3_events()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the banner
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" at bursts
 
     if args.state_file is not None and args.state_file.exists():
         try:
@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     gate = moto_state.RequestGate()
     moto_state.long_polls_let_go(gate)
     app = moto_state.GatedApplication(DomainDispatcherApplication(create_backend_app), gate)
-    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    # Threads: every poller holds one through a long poll, and the handlers call in parallel.
+    server = create_server(
+        app, host=args.host, port=args.port, threads=48, connection_limit=1000, channel_timeout=300
+    )
     snapshots = None
     if args.state_file is not None:
         snapshots = moto_state.Snapshotter(
@@ -75,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
-    serving = threading.Thread(target=server.serve_forever, daemon=True, name="moto-http")
+    serving = threading.Thread(target=server.run, daemon=True, name="moto-http")
     serving.start()
     stop.wait()
-    server.shutdown()  # no new calls; then wait for the ones being answered
+    server.close()  # no new connections; the state is saved once the calls in flight are answered
     if snapshots is not None:
         snapshots.stop()
         gate.freeze()  # a call that slipped in after shutdown() waits here and is never answered

@@ -77,3 +77,21 @@ def test_completed_jobs_publish_a_versioned_event_without_payloads(platform: Pla
     assert event["detail"]["detail"]["job_id"] == job_id
     assert event["detail"]["detail"]["status"] == "succeeded"
     assert "my card" not in str(event)
+
+
+def test_a_micro_batch_announces_its_jobs_in_one_put_events_per_ten(platform: Platform) -> None:
+    # Given eight queued jobs in one SQS batch
+    job_ids = {_submit_async(platform, f"card declined {i}") for i in range(8)}
+    messages = platform.receive() + platform.receive()
+    put_events: list[int] = []
+    platform.events.meta.events.register(
+        "before-parameter-build.events.PutEvents",
+        lambda params, **_: put_events.append(len(params["Entries"])),
+    )
+
+    # When the worker serves them
+    assert platform.run_worker(messages[:8]) == set()
+
+    # Then one PutEvents carried all eight InferenceCompleted events, and a consumer sees each once
+    assert put_events == [8]
+    assert sorted(e["detail"]["detail"]["job_id"] for e in platform.completed_events()) == sorted(job_ids)
