@@ -52,6 +52,8 @@ def platform_process(
         str(free_port()),
         "--moto-port",
         str(free_port()),
+        "--dynamodb-port",
+        str(free_port()),
     )
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
         [

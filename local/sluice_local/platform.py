@@ -1,7 +1,8 @@
 """`make run`: the whole platform on 127.0.0.1, with the deployed handlers and a real model.
 
-Starts a moto server (:5000), the local SageMaker-compatible endpoint (:8080) and the API
-(:8000); creates the stack's resources from cdk.json's typed config; delivers SQS batches
+Starts two moto servers (DynamoDB on :5001, every other service on :5000: the services
+are independent, and two processes serve twice the calls a single interpreter lock allows), the
+local SageMaker-compatible endpoint (:8080) and the API (:8000); creates the stack's resources from cdk.json's typed config; delivers SQS batches
 to the real `worker` and `ingest` handlers (an upload to the uploads bucket is ingested);
 writes `.sluice/outputs.json`; stops cleanly on Ctrl-C.
 
@@ -100,6 +101,8 @@ def _local_api_key() -> str:
 def _aws_environment(ports: argparse.Namespace) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": f"http://{HOST}:{ports.moto_port}",
+        # boto3's per-service endpoint variable: DynamoDB has a moto server of its own.
+        "AWS_ENDPOINT_URL_DYNAMODB": f"http://{HOST}:{ports.dynamodb_port}",
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": f"http://{HOST}:{ports.endpoint_port}",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
@@ -115,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--endpoint-port", type=int, default=8080)
     parser.add_argument("--moto-port", type=int, default=5000)
+    parser.add_argument("--dynamodb-port", type=int, default=5001, help="moto's DynamoDB server")
     parser.add_argument("--model-dir", type=Path, default=STATE / "model")
     parser.add_argument("--api-concurrency", type=int, default=4, help="simulated api instances")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="pollers per route queue")
@@ -132,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    busy = [p for p in (args.api_port, args.endpoint_port, args.moto_port) if not _port_free(p)]
+    busy = [
+        p
+        for p in (args.api_port, args.endpoint_port, args.moto_port, args.dynamodb_port)
+        if not _port_free(p)
+    ]
     if busy:
         print(f"Ports {busy} on {HOST} are in use: is another `make run` still running?", file=sys.stderr)
         return 1
@@ -160,21 +168,30 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
 
-    print(f"[1/5] moto server on {HOST}:{args.moto_port} (state in {args.state_dir})", flush=True)
-    moto = _child_process(
-        [
-            "sluice_local.moto_server",
-            "--host",
-            HOST,
-            "--port",
-            str(args.moto_port),
-            "--state-file",
-            str(args.state_dir / "moto.pickle"),
-            "--snapshot-interval",
-            str(args.snapshot_interval),
-        ]
+    print(
+        f"[1/5] moto servers on {HOST}:{args.moto_port} and {args.dynamodb_port} (DynamoDB); "
+        f"state in {args.state_dir}",
+        flush=True,
     )
-    children.append(moto)
+    motos = {
+        name: _child_process(
+            [
+                "sluice_local.moto_server",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--name",
+                name,
+                "--state-file",
+                str(args.state_dir / f"{name}.pickle"),
+                "--snapshot-interval",
+                str(args.snapshot_interval),
+            ]
+        )
+        for name, port in (("moto", args.moto_port), ("moto-dynamodb", args.dynamodb_port))
+    }
+    children += motos.values()
 
     from sluice_local.provision import endpoint_name, function_environment, provision
     from sluice_local.routing import endpoint_spec, provision_routing
@@ -197,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import boto3
 
-        _wait_for(f"http://{HOST}:{args.moto_port}{CALLS_PATH}", timeout_s=120, what="moto", process=moto)
+        for (name, process), port in zip(motos.items(), (args.moto_port, args.dynamodb_port), strict=True):
+            _wait_for(f"http://{HOST}:{port}{CALLS_PATH}", timeout_s=120, what=name, process=process)
         session = boto3.session.Session(region_name=REGION)
         print("[3/5] creating the stack's resources from cdk.json", flush=True)
         resources = provision(
@@ -282,8 +300,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         functions += [worker, ingest, async_result]
-        for poller in pollers:
-            poller.start()
 
         print("[4/5] waiting for the model to load", flush=True)
         _wait_for(
@@ -292,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
             what="the model endpoint",
             process=endpoint,
         )
+        # Only now: queues restored with a backlog would otherwise meet an endpoint still loading,
+        # open its circuit and leave their jobs for a visibility timeout.
+        for poller in pollers:
+            poller.start()
 
         import uvicorn
 
@@ -314,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             "ApiKey": api_key,
             "ApiKeyId": f"local-{tenant}",
             "AwsEndpointUrl": os.environ["AWS_ENDPOINT_URL"],
+            "DynamoDbEndpointUrl": os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
             "SageMakerRuntimeEndpointUrl": os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"],
             **resources.outputs(),
         }
@@ -323,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         print(_banner(outputs), flush=True)
 
         while not stop.wait(0.5):
-            for child, name in ((endpoint, "model endpoint"), (moto, "moto server")):
+            for name, child in {"model endpoint": endpoint, **motos}.items():
                 if child.poll() is not None:
                     print(f"The {name} stopped; shutting down.", file=sys.stderr)
                     return 1
@@ -336,8 +357,8 @@ def main(argv: list[str] | None = None) -> int:
             thread.join(timeout=config.api_function.timeout_seconds)
         # Like Lambda, an invocation in flight runs to its end; the pollers then give back
         # what they received but did not hand to a handler.
-        for function in functions:
-            function.wind_down()
+        in_flight = sum(function.wind_down() for function in functions)
+        print(f"Stopping: {in_flight} handler invocations in flight.", flush=True)
         deadline = time.monotonic() + config.worker_function.timeout_seconds
         for poller in pollers:
             poller.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -345,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         if unfinished:
             print(f"{unfinished} invocations did not finish in time; their jobs retry after the lease.")
         for child in reversed(children):  # moto last: it writes the state once nobody calls it
-            _stop_child(child, timeout_s=60 if child is moto else 10)
+            _stop_child(child, timeout_s=60 if child in motos.values() else 10)
         with suppress(FileNotFoundError):
             args.outputs.unlink()
         print("Sluice stopped.", flush=True)
@@ -356,7 +377,7 @@ def _banner(outputs: dict[str, Any]) -> str:
     return f"""
   Sluice is running locally.
     API           {url}   (key in .sluice/outputs.json)
-    AWS (moto)    {outputs["AwsEndpointUrl"]}
+    AWS (moto)    {outputs["AwsEndpointUrl"]}   (DynamoDB: {outputs["DynamoDbEndpointUrl"]})
     Model         {outputs["SageMakerRuntimeEndpointUrl"]}
 
   Try it:

@@ -105,12 +105,14 @@ class FunctionInstances:
                 self._free.append(handler)
                 self._available.notify()
 
-    def wind_down(self) -> None:
-        """The platform is stopping: every invocation, running or next, has no time left."""
+    def wind_down(self) -> int:
+        """The platform is stopping: every invocation, running or next, has no time left.
+        Returns how many are running."""
         with self._available:
             self._winding_down = True
             for context in self._running:
                 context.time_is_up()
+            return len(self._running)
 
 
 class QueuePoller(threading.Thread):
