@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -81,12 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     serving = threading.Thread(target=server.run, daemon=True, name="moto-http")
     serving.start()
     stop.wait()
-    server.close()  # no new connections; the state is saved once the calls in flight are answered
     if snapshots is not None:
         snapshots.stop()
-        gate.freeze()  # a call that slipped in after shutdown() waits here and is never answered
+    # Let the calls being answered finish and hold every later one off, for good: the state
+    # saved is the state the last answers described.
+    gate.freeze()
+    if args.state_file is not None:
         size = moto_state.write_snapshot(args.state_file)
         print(f"{args.name}: state saved to {args.state_file} ({size / 1e6:.1f} MB)", flush=True)
+    sys.stdout.flush()
+    os._exit(0)  # not server.close(): its worker threads would still write to the closed trigger
     return 0
 
 

@@ -64,7 +64,7 @@ def _jsonpath_parsed_once() -> None:
     from jsonpath_ng import ext
 
     # moto imports `parse` from here at each call; a parsed expression is immutable and reusable.
-    ext.parse = functools.lru_cache(maxsize=256)(ext.parse)
+    ext.parse = functools.lru_cache(maxsize=256)(ext.parse)  # type: ignore[attr-defined]
 
 
 def _fast_clock(models: Any) -> None:

@@ -126,7 +126,7 @@ def long_polls_let_go(gate: RequestGate) -> None:
             if holding:
                 gate.acquire_shared()
 
-    models.Queue.wait_for_messages = waiting_without_the_gate
+    models.Queue.wait_for_messages = waiting_without_the_gate  # type: ignore[method-assign]
 
 
 class GatedApplication:
@@ -188,7 +188,7 @@ _LOCAL_FACTORIES: dict[str, Callable[[], Any]] = {
 }
 
 
-def _rebuild_defaultdict(cls: type, factory: Any, state: dict[str, Any] | None) -> Any:
+def _rebuild_defaultdict(cls: Any, factory: Any, state: dict[str, Any] | None) -> Any:
     rebuilt = cls.__new__(cls)
     rebuilt.default_factory = factory
     if state:
@@ -226,7 +226,7 @@ def _backends() -> dict[str, dict[str, dict[str, Any]]]:
 
     return {
         backends.service_name: {account: dict(regions) for account, regions in backends.items()}
-        for backends in list(BackendDict._instances)  # moto registers every backend in use here
+        for backends in list(BackendDict._instances)  # type: ignore[misc]  # moto's registry of backends in use
         if backends.service_name != "moto_api"
     }
 
