@@ -38,6 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshot-interval", type=float, default=2.0, help="seconds between snapshots")
     parser.add_argument("--name", default="moto", help="how this server calls itself in messages")
     args = parser.parse_args(argv)
+    stop = threading.Event()
+
+    def shutdown(*_: Any) -> None:
+        stop.set()
+
+    # First thing: a stop that comes while moto loads still ends with the state saved.
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from waitress.server import create_server
@@ -72,13 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         snapshots.start()
 
-    stop = threading.Event()
-
-    def shutdown(*_: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, shutdown)
-    signal.signal(signal.SIGTERM, shutdown)
     serving = threading.Thread(target=server.run, daemon=True, name="moto-http")
     serving.start()
     stop.wait()
