@@ -273,7 +273,8 @@ def main() -> int:
     print("==> the model alone, again", flush=True)
     bare_after = bench_bare_model(texts=512, batch_size=32, label="model alone again, after the platform")
     results.append(bare_after)
-    bare_texts_s = (bare.per_second + bare_after.per_second) / 2
+    # The better of the two is the model's capacity; the worse one met a busy machine.
+    bare_texts_s = max(bare.per_second, bare_after.per_second)
     batched_async, *single = (r for r in results if r.label.startswith("API async"))
     versus_single = (
         f", and {batched_async.per_second / single[0].per_second:.1f}x the async path at batch size 1"
@@ -289,7 +290,7 @@ def main() -> int:
             *[r.row() for r in results],
             "",
             f"**Async end to end: {batched_async.per_second:.1f} jobs/s; the bare model in the same run: "
-            f"{bare_texts_s:.0f} texts/s (predict_fn, batches of 32; mean of before and after). Ratio: "
+            f"{bare_texts_s:.0f} texts/s (predict_fn, batches of 32; the better of before and after). Ratio: "
             f"{batched_async.per_second / bare_texts_s:.0%}**{versus_single}.",
             "",
             "Latency here is queueing: every job is submitted at once.",
