@@ -322,14 +322,28 @@ class Snapshotter(threading.Thread):
                     code = 0
                 finally:
                     os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
+        status = self._wait_for(pid)
+        if status != 0:
             logger.error("snapshot of the local AWS state failed; the previous one is kept")
             return False
         self._saved_changes = changes
         self.snapshots += 1
         logger.debug("snapshot in %.2fs", time.monotonic() - started)
         return True
+
+    @staticmethod
+    def _wait_for(pid: int, timeout_s: float = 300) -> int:
+        """The child's exit code; a child that hangs is killed (-9), and the old snapshot kept."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                return -9
+            time.sleep(0.01)
 
     def stop(self) -> None:
         self._stop_event.set()
