@@ -117,6 +117,7 @@ class NullEndpoint:
 class MemoryJobs:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
+        self.announced: set[str] = set()
 
     def create(self, job: Job) -> None:
         self.jobs[job.id] = job
@@ -131,8 +132,15 @@ class MemoryJobs:
         self.jobs[job_id] = job = job.model_copy(update={"status": JobStatus.RUNNING})
         return Claim(ClaimOutcome.CLAIMED, job)
 
-    def succeed(self, job_id: str, *, served: Served, output: dict[str, Any]) -> Job:
-        update = {"status": JobStatus.SUCCEEDED, "output": output, **served.model_dump(exclude={"route"})}
+    def succeed(
+        self, job_id: str, *, served: Served, output: dict[str, Any], announcement: str | None = None
+    ) -> Job:
+        update = {
+            "status": JobStatus.SUCCEEDED,
+            "output": output,
+            "announcement": announcement,
+            **served.model_dump(exclude={"route"}),
+        }
         self.jobs[job_id] = job = self.jobs[job_id].model_copy(update=update)
         return job
 
@@ -150,6 +158,12 @@ class MemoryJobs:
 
     def mark_event_published(self, job_id: str) -> None:
         self.jobs[job_id] = self.jobs[job_id].model_copy(update={"event_published": True})
+
+    def mark_announced(self, announcement: str) -> None:
+        self.announced.add(announcement)
+
+    def is_announced(self, announcement: str) -> bool:
+        return announcement in self.announced
 
 
 class MemoryQueue:
