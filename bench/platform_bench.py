@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -101,6 +102,39 @@ def moto_calls(outputs: dict[str, Any]) -> Counter[str]:
     return total
 
 
+def process_cpu_seconds(outputs: dict[str, Any]) -> dict[str, float]:
+    """CPU seconds so far of the platform's processes, found in /proc by the ports they serve."""
+    ports = {
+        "moto": outputs["AwsEndpointUrl"].rsplit(":", 1)[1].strip("/"),
+        "moto (DynamoDB)": outputs.get("DynamoDbEndpointUrl", "").rsplit(":", 1)[-1].strip("/"),
+        "model endpoint": outputs["SageMakerRuntimeEndpointUrl"].rsplit(":", 1)[1].strip("/"),
+        "platform (handlers, pollers)": outputs["ApiUrl"].rsplit(":", 1)[1].strip("/"),
+    }
+    flags = {
+        "moto": "--port",
+        "moto (DynamoDB)": "--port",
+        "model endpoint": "--port",
+        "platform (handlers, pollers)": "--api-port",
+    }
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[str, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv]
+        for name, port in ports.items():
+            flag = flags[name]
+            if port and any(w == flag and words[i + 1 : i + 2] == [port] for i, w in enumerate(words)):
+                # max: a moto server's snapshot child, forked for a moment, has the same argv
+                found[name] = max(found.get(name, 0.0), (int(stat[11]) + int(stat[12])) / ticks)
+    return found
+
+
 def _own_calls(client: Any, counter: Counter[str]) -> None:
     """Count this benchmark's own calls, so that calls per job leave them out."""
     prefix = {"sqs": "AmazonSQS", "events": "AWSEvents"}[client.meta.service_model.service_name]
@@ -112,11 +146,18 @@ def _own_calls(client: Any, counter: Counter[str]) -> None:
 
 
 def bench_async(
-    outputs: dict[str, Any], *, jobs: int, concurrency: int, label: str, calls: Counter[str] | None = None
+    outputs: dict[str, Any],
+    *,
+    jobs: int,
+    concurrency: int,
+    label: str,
+    calls: Counter[str] | None = None,
+    cpu: dict[str, float] | None = None,
 ) -> Result:
     """Submit `jobs` async requests; time until the last InferenceCompleted event arrives.
 
-    `calls`, when given, receives the AWS calls the platform made for these jobs.
+    `calls`, when given, receives the AWS calls the platform made for these jobs; `cpu` the CPU
+    seconds each of the platform's processes spent meanwhile (submitting included).
     """
     session = local_session(outputs)
     sqs = session.client("sqs", endpoint_url=outputs["AwsEndpointUrl"])
@@ -125,6 +166,7 @@ def bench_async(
     _own_calls(sqs, own)
     _own_calls(events, own)
     calls_before = moto_calls(outputs)
+    cpu_before = process_cpu_seconds(outputs)
     queue_url = sqs.create_queue(QueueName="bench-completed")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(
@@ -176,6 +218,8 @@ def bench_async(
                         {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
                     ],
                 )
+    if cpu is not None:
+        cpu.update({k: v - cpu_before.get(k, 0.0) for k, v in process_cpu_seconds(outputs).items()})
     if calls is not None:
         calls.update(moto_calls(outputs))
         calls.subtract(calls_before)
@@ -247,6 +291,7 @@ def main() -> int:
     bare = bench_bare_model(texts=512, batch_size=32, label="model alone, predict_fn in batches of 32")
     results: list[Result] = [bare]
     calls: Counter[str] = Counter()
+    cpu: dict[str, float] = {}
     for micro_batching in (True,) if args.micro_batching_only else (True, False):
         mode = "micro-batching" if micro_batching else "batch size 1"
         print(f"==> platform with {mode}", flush=True)
@@ -266,6 +311,7 @@ def main() -> int:
                     concurrency=args.concurrency,
                     label=f"API async, {mode}",
                     calls=calls if micro_batching else None,
+                    cpu=cpu if micro_batching else None,
                 )
             )
 
@@ -296,6 +342,16 @@ def main() -> int:
             "Latency here is queueing: every job is submitted at once.",
             "",
             *calls_table(calls, args.async_jobs),
+            "",
+            "CPU per async job, by process (from /proc, submitting and serving):",
+            "",
+            "| process | CPU ms per job |",
+            "|---|---:|",
+            *[
+                f"| {name} | {seconds / args.async_jobs * 1000:.1f} |"
+                for name, seconds in sorted(cpu.items())
+            ],
+            f"| **all** | **{sum(cpu.values()) / args.async_jobs * 1000:.1f}** |",
         ]
     )
     print("\n" + table)
