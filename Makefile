@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install run test lint typecheck unit functional infra e2e synth cfn-lint checkov invoke clean
+.PHONY: help install run reset test lint typecheck unit functional infra e2e synth cfn-lint checkov invoke clean
 
 help:  ## list targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -54,8 +54,11 @@ install: $(VENV)/.installed node_modules/.installed  ## create .venv and install
 
 -include mk/*.mk
 
-run: install model  ## the whole platform on 127.0.0.1 (API :8000, endpoint :8080, moto :5000)
+run: install model  ## the whole platform on 127.0.0.1 (API :8000, endpoint :8080, moto :5000/:5001); state kept in .sluice/state
 	@$(PY) -m sluice_local.platform
+
+reset: install  ## forget the local platform's state (tables, queues, buckets, parameters): the next `make run` starts clean
+	@$(PY) -m sluice_local.reset
 
 test: install model $(CONTAINER_VENV)/.installed lint typecheck  ## set up, then every test: unit, functional, infra, e2e, synth, cfn-lint, checkov
 	@$(PY) -m pytest -n 2 --dist loadgroup tests/unit tests/functional tests/infra

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ import httpx
 from tqdm import tqdm
 
 from sluice_local.launch import platform_process
+from sluice_local.moto_state import CALLS_PATH
 from sluice_local.outputs import local_session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,9 +65,9 @@ class Result:
 
 
 @contextmanager
-def running_platform(*, micro_batching: bool) -> Iterator[dict[str, Any]]:
+def running_platform(*, micro_batching: bool, extra: list[str]) -> Iterator[dict[str, Any]]:
     batch = [] if micro_batching else ["--worker-batch-size", "1", "--endpoint-max-batch-size", "1"]
-    with platform_process("--api-concurrency", "8", *batch) as outputs:
+    with platform_process("--api-concurrency", "8", *batch, *extra) as outputs:
         yield outputs
 
 
@@ -91,11 +94,79 @@ def bench_sync(outputs: dict[str, Any], *, requests: int, concurrency: int, labe
     return Result(label, requests, elapsed, latencies)
 
 
-def bench_async(outputs: dict[str, Any], *, jobs: int, concurrency: int, label: str) -> Result:
-    """Submit `jobs` async requests; time until the last InferenceCompleted event arrives."""
+def moto_calls(outputs: dict[str, Any]) -> Counter[str]:
+    """Every AWS call the local moto servers answered so far, by operation."""
+    total: Counter[str] = Counter()
+    for url in {outputs["AwsEndpointUrl"], outputs.get("DynamoDbEndpointUrl", outputs["AwsEndpointUrl"])}:
+        total.update(httpx.get(url.rstrip("/") + CALLS_PATH).json())
+    return total
+
+
+def process_cpu_seconds(outputs: dict[str, Any]) -> dict[str, float]:
+    """CPU seconds so far of the platform's processes, found in /proc by the ports they serve."""
+    ports = {
+        "moto": outputs["AwsEndpointUrl"].rsplit(":", 1)[1].strip("/"),
+        "moto (DynamoDB)": outputs.get("DynamoDbEndpointUrl", "").rsplit(":", 1)[-1].strip("/"),
+        "model endpoint": outputs["SageMakerRuntimeEndpointUrl"].rsplit(":", 1)[1].strip("/"),
+        "platform (handlers, pollers)": outputs["ApiUrl"].rsplit(":", 1)[1].strip("/"),
+    }
+    flags = {
+        "moto": "--port",
+        "moto (DynamoDB)": "--port",
+        "model endpoint": "--port",
+        "platform (handlers, pollers)": "--api-port",
+    }
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[str, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv]
+        for name, port in ports.items():
+            flag = flags[name]
+            if port and any(w == flag and words[i + 1 : i + 2] == [port] for i, w in enumerate(words)):
+                # max: a moto server's snapshot child, forked for a moment, has the same argv
+                found[name] = max(found.get(name, 0.0), (int(stat[11]) + int(stat[12])) / ticks)
+    return found
+
+
+def _own_calls(client: Any, counter: Counter[str]) -> None:
+    """Count this benchmark's own calls, so that calls per job leave them out."""
+    prefix = {"sqs": "AmazonSQS", "events": "AWSEvents"}[client.meta.service_model.service_name]
+
+    def count(model: Any, **_: Any) -> None:
+        counter[f"{prefix}.{model.name}"] += 1
+
+    client.meta.events.register("before-call", count)
+
+
+def bench_async(
+    outputs: dict[str, Any],
+    *,
+    jobs: int,
+    concurrency: int,
+    label: str,
+    calls: Counter[str] | None = None,
+    cpu: dict[str, float] | None = None,
+) -> Result:
+    """Submit `jobs` async requests; time until the last InferenceCompleted event arrives.
+
+    `calls`, when given, receives the AWS calls the platform made for these jobs; `cpu` the CPU
+    seconds each of the platform's processes spent meanwhile (submitting included).
+    """
     session = local_session(outputs)
     sqs = session.client("sqs", endpoint_url=outputs["AwsEndpointUrl"])
     events = session.client("events", endpoint_url=outputs["AwsEndpointUrl"])
+    own: Counter[str] = Counter()
+    _own_calls(sqs, own)
+    _own_calls(events, own)
+    calls_before = moto_calls(outputs)
+    cpu_before = process_cpu_seconds(outputs)
     queue_url = sqs.create_queue(QueueName="bench-completed")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(
@@ -147,7 +218,27 @@ def bench_async(outputs: dict[str, Any], *, jobs: int, concurrency: int, label: 
                         {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
                     ],
                 )
+    if cpu is not None:
+        cpu.update({k: v - cpu_before.get(k, 0.0) for k, v in process_cpu_seconds(outputs).items()})
+    if calls is not None:
+        calls.update(moto_calls(outputs))
+        calls.subtract(calls_before)
+        calls.subtract(own)
+        for operation in [op for op, n in calls.items() if n <= 0]:
+            del calls[operation]
     return Result(label, jobs, finished - started, latencies)
+
+
+def calls_table(calls: Counter[str], jobs: int) -> list[str]:
+    rows = [f"| {op} | {n} | {n / jobs:.2f} |" for op, n in sorted(calls.items(), key=lambda kv: -kv[1])]
+    return [
+        f"AWS calls the platform made for {jobs} async jobs (micro-batching), from the moto servers' counts:",
+        "",
+        "| operation | calls | per job |",
+        "|---|---:|---:|",
+        *rows,
+        f"| **all** | {sum(calls.values())} | **{sum(calls.values()) / jobs:.2f}** |",
+    ]
 
 
 def bench_bare_model(*, texts: int, batch_size: int, label: str) -> Result:
@@ -190,15 +281,21 @@ def main() -> int:
     parser.add_argument("--sync-requests", type=int, default=400)
     parser.add_argument("--async-jobs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--micro-batching-only", action="store_true", help="skip the batch-size-1 platform (half the time)"
+    )
+    parser.add_argument("--platform-arg", action="append", default=[], help="passed to the platform")
     args = parser.parse_args()
 
     print("==> the model alone", flush=True)
     bare = bench_bare_model(texts=512, batch_size=32, label="model alone, predict_fn in batches of 32")
     results: list[Result] = [bare]
-    for micro_batching in (True, False):
+    calls: Counter[str] = Counter()
+    cpu: dict[str, float] = {}
+    for micro_batching in (True,) if args.micro_batching_only else (True, False):
         mode = "micro-batching" if micro_batching else "batch size 1"
         print(f"==> platform with {mode}", flush=True)
-        with running_platform(micro_batching=micro_batching) as outputs:
+        with running_platform(micro_batching=micro_batching, extra=args.platform_arg) as outputs:
             results.append(
                 bench_sync(
                     outputs,
@@ -209,11 +306,27 @@ def main() -> int:
             )
             results.append(
                 bench_async(
-                    outputs, jobs=args.async_jobs, concurrency=args.concurrency, label=f"API async, {mode}"
+                    outputs,
+                    jobs=args.async_jobs,
+                    concurrency=args.concurrency,
+                    label=f"API async, {mode}",
+                    calls=calls if micro_batching else None,
+                    cpu=cpu if micro_batching else None,
                 )
             )
 
-    batched_async, single_async = (r for r in results if r.label.startswith("API async"))
+    # The machine may be shared: the model alone again, after the platform, in the same run.
+    print("==> the model alone, again", flush=True)
+    bare_after = bench_bare_model(texts=512, batch_size=32, label="model alone again, after the platform")
+    results.append(bare_after)
+    # The better of the two is the model's capacity; the worse one met a busy machine.
+    bare_texts_s = max(bare.per_second, bare_after.per_second)
+    batched_async, *single = (r for r in results if r.label.startswith("API async"))
+    versus_single = (
+        f", and {batched_async.per_second / single[0].per_second:.1f}x the async path at batch size 1"
+        if single
+        else ""
+    )
     table = "\n".join(
         [
             f"Local platform on this machine ({args.concurrency} concurrent clients; async latency is submit to completion event).",
@@ -222,13 +335,23 @@ def main() -> int:
             "|---|---:|---:|---:|---:|",
             *[r.row() for r in results],
             "",
-            f"- Async end to end with micro-batching: {batched_async.per_second:.1f} jobs/s, "
-            f"{batched_async.per_second / bare.per_second:.0%} of the bare model's batched throughput "
-            f"({bare.per_second:.0f} texts/s), and {batched_async.per_second / single_async.per_second:.1f}x "
-            "the async path at batch size 1.",
-            "- What the rest goes to: every job is about ten AWS calls (idempotency, job record, queue, "
-            "claim, result, event), each served by moto in one Python process; on AWS those calls run in "
-            "parallel on other machines. Latency here is queueing: every job is submitted at once.",
+            f"**Async end to end: {batched_async.per_second:.1f} jobs/s; the bare model in the same run: "
+            f"{bare_texts_s:.0f} texts/s (predict_fn, batches of 32; the better of before and after). Ratio: "
+            f"{batched_async.per_second / bare_texts_s:.0%}**{versus_single}.",
+            "",
+            "Latency here is queueing: every job is submitted at once.",
+            "",
+            *calls_table(calls, args.async_jobs),
+            "",
+            "CPU per async job, by process (from /proc, submitting and serving):",
+            "",
+            "| process | CPU ms per job |",
+            "|---|---:|",
+            *[
+                f"| {name} | {seconds / args.async_jobs * 1000:.1f} |"
+                for name, seconds in sorted(cpu.items())
+            ],
+            f"| **all** | **{sum(cpu.values()) / args.async_jobs * 1000:.1f}** |",
         ]
     )
     print("\n" + table)

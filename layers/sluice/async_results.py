@@ -25,7 +25,7 @@ from sluice.model_io import decode
 from sluice.observability import logger, metrics
 from sluice.ports import BatchTracker, EventPublisher, JobStore, Objects
 from sluice.routing import RouteSource
-from sluice.worker import announce
+from sluice.worker import unannounced
 
 FAILED_CODE = "ASYNC_INFERENCE_FAILED"
 
@@ -96,7 +96,7 @@ class AsyncResults:
             logger.warning("async inference failed", extra={"inference_id": notification.inferenceId})
             error = ErrorDetail(code=FAILED_CODE, message="The asynchronous inference failed on the endpoint")
             finished = [self._jobs.fail(job_id, error=error, served=served) for job_id in manifest.job_ids]
-        unpublished = [job.id for job in finished if not announce(job, jobs=self._jobs, events=self._events)]
+        unpublished = unannounced(finished, jobs=self._jobs, events=self._events)
         if self._batches is not None:
             self._batches.record([job for job in finished if job.batch_id])
         if unpublished:

@@ -119,6 +119,9 @@ class Job(BaseModel):
     output: dict[str, Any] | None = None
     error: ErrorDetail | None = None
     event_published: bool = False
+    # The micro-batch whose InferenceCompleted events this job's went out with: one marker record
+    # per announcement says they were published (instead of a write to each job).
+    announcement: str | None = None
     # Jobs queued from an uploaded file: their batch, the caller's record id and the line.
     batch_id: str | None = None
     record_id: str | None = None

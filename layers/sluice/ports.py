@@ -36,7 +36,11 @@ class JobStore(Protocol):
 
     def claim(self, job_id: str, *, lease_seconds: int, now: datetime) -> Claim: ...
 
-    def succeed(self, job_id: str, *, served: Served, output: dict[str, Any]) -> Job: ...
+    def succeed(
+        self, job_id: str, *, served: Served, output: dict[str, Any], announcement: str | None = None
+    ) -> Job:
+        """Final: succeeded. `announcement` names the micro-batch its event will go out with."""
+        ...
 
     def fail(self, job_id: str, *, error: ErrorDetail, served: Served | None = None) -> Job: ...
 
@@ -47,6 +51,12 @@ class JobStore(Protocol):
         ...
 
     def mark_event_published(self, job_id: str) -> None: ...
+
+    def mark_announced(self, announcement: str) -> None:
+        """Every job of `announcement` had its InferenceCompleted published: one write for all."""
+        ...
+
+    def is_announced(self, announcement: str) -> bool: ...
 
 
 class JobQueue(Protocol):
@@ -86,6 +96,10 @@ class Objects(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, event: Event[Any]) -> None: ...
+
+    def publish_all(self, events: Sequence[Event[Any]]) -> list[bool]:
+        """Publish in as few calls as the bus allows; True for each event that was accepted."""
+        ...
 
 
 @dataclass(frozen=True)

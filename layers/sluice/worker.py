@@ -8,8 +8,9 @@ table we already have; a second idempotency table would hold the same state twic
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -187,9 +188,15 @@ class JobWorker:
         metrics.add_metric(name="JobsPerInvocation", unit=MetricUnit.Count, value=len(chunk))
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=len(chunk))
         served = answer.served.model_copy(update={"route": route.name})
-        return {
-            d.message_id: self._announce(self._jobs.succeed(d.message.job_id, served=served, output=output))
+        announcement = uuid.uuid4().hex
+        finished = [
+            self._jobs.succeed(d.message.job_id, served=served, output=output, announcement=announcement)
             for d, output in zip(chunk, answer.predictions.outputs, strict=True)
+        ]
+        failed = unannounced(finished, jobs=self._jobs, events=self._events, announcement=announcement)
+        return {
+            d.message_id: Outcome(retry=True, reason="EVENT_PUBLISH_FAILED") if job.id in failed else DONE
+            for d, job in zip(chunk, finished, strict=True)
         }
 
     def _submit_async(
@@ -239,27 +246,58 @@ class JobWorker:
 
 
 def announce(job: Job, *, jobs: JobStore, events: EventPublisher) -> bool:
-    """Publish InferenceCompleted for a final job unless it was; False if publishing failed.
+    """Publish InferenceCompleted for a final job unless it was; False if publishing failed."""
+    return not unannounced([job], jobs=jobs, events=events)
+
+
+def unannounced(
+    finished: Sequence[Job], *, jobs: JobStore, events: EventPublisher, announcement: str | None = None
+) -> set[str]:
+    """Publish InferenceCompleted for each final job not announced yet, in as few calls as the bus
+    takes; returns the ids of the jobs whose event was not published (they retry by redelivery).
+
+    When every event of `announcement` (a micro-batch whose results were written with it) is
+    published, one marker record says so for all of them; otherwise each published job is marked.
+    A crash before the marker only repeats events on redelivery, as a crash before a job's mark.
 
     Jobs of an uploaded file are announced by their batch instead (a results line, the counts,
     one BatchCompleted): a file of a million records must not become a million events.
     """
-    if job.event_published or job.batch_id:
-        return True
-    detail = InferenceCompleted(
-        job_id=job.id,
-        tenant=job.tenant,
-        route=job.route,
-        status=job.status,
-        endpoint=job.endpoint,
-        variant=job.variant,
-        model_version=job.model_version,
-        error_code=job.error.code if job.error else None,
-    )
+    pending = [job for job in finished if not (job.event_published or job.batch_id)]
+    # A redelivered job of an earlier micro-batch: its marker, if there is one, says it went out.
+    earlier = {job.announcement for job in pending if job.announcement and job.announcement != announcement}
+    announced = {marker for marker in earlier if jobs.is_announced(marker)}
+    pending = [job for job in pending if job.announcement not in announced or job.announcement is None]
+    if not pending:
+        return set()
+    details = [
+        InferenceCompleted(
+            job_id=job.id,
+            tenant=job.tenant,
+            route=job.route,
+            status=job.status,
+            endpoint=job.endpoint,
+            variant=job.variant,
+            model_version=job.model_version,
+            error_code=job.error.code if job.error else None,
+        )
+        for job in pending
+    ]
     try:
-        events.publish(Event.wrap(detail, correlation_id=job.correlation_id))
+        accepted = events.publish_all(
+            [
+                Event.wrap(detail, correlation_id=job.correlation_id)
+                for detail, job in zip(details, pending, strict=True)
+            ]
+        )
     except Exception:
-        logger.exception("event publish failed", extra={"job_id": job.id})
-        return False
-    jobs.mark_event_published(job.id)
-    return True
+        logger.exception("event publish failed", extra={"jobs": len(pending)})
+        return {job.id for job in pending}
+    failed = {job.id for job, published in zip(pending, accepted, strict=True) if not published}
+    if announcement is not None and not failed and all(job.announcement == announcement for job in pending):
+        jobs.mark_announced(announcement)
+        return failed
+    for job, published in zip(pending, accepted, strict=True):
+        if published:
+            jobs.mark_event_published(job.id)
+    return failed

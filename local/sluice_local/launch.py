@@ -4,7 +4,9 @@
         httpx.post(outputs["ApiUrl"] + "v1/inferences", ...)
 
 Yields the platform's outputs (`.sluice/outputs.json`'s content, written to a temporary file so
-a developer's own `make run` is left alone) once it prints its ready line; stops it on exit.
+a developer's own `make run` is left alone) once it prints its ready line; stops it on exit with
+SIGTERM, as Ctrl-C would. Its state lives in a new temporary directory unless `state_dir` names
+one (a test that restarts the platform passes the same one twice).
 """
 
 from __future__ import annotations
@@ -34,10 +36,15 @@ def free_port() -> int:
 
 @contextmanager
 def platform_process(
-    *extra_args: str, ready_timeout_s: float = 300, echo: Callable[[str], None] = lambda _: None
+    *extra_args: str,
+    ready_timeout_s: float = 300,
+    echo: Callable[[str], None] = lambda _: None,
+    state_dir: Path | None = None,
 ) -> Iterator[dict[str, Any]]:
     """`extra_args` go to `python -m sluice_local.platform`; `echo` sees every line it prints."""
-    outputs = Path(tempfile.mkdtemp()) / "outputs.json"
+    scratch = Path(tempfile.mkdtemp())
+    outputs = scratch / "outputs.json"
+    state = ("--state-dir", str(state_dir or scratch / "state"))
     ports = (
         "--api-port",
         str(free_port()),
@@ -45,9 +52,20 @@ def platform_process(
         str(free_port()),
         "--moto-port",
         str(free_port()),
+        "--dynamodb-port",
+        str(free_port()),
     )
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
-        [sys.executable, "-m", "sluice_local.platform", "--outputs", str(outputs), *ports, *extra_args],
+        [
+            sys.executable,
+            "-m",
+            "sluice_local.platform",
+            "--outputs",
+            str(outputs),
+            *ports,
+            *state,
+            *extra_args,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -72,6 +90,7 @@ def platform_process(
     finally:
         process.terminate()
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=120)  # in-flight invocations finish, then moto saves its state
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()

@@ -15,7 +15,9 @@ make those paths cheap:
 - the retention check on receive reads the queue's retention period directly;
 - a delete finds its message through an index of receipt handles instead of a scan;
 - a TransactWriteItems call saves the items it names as its rollback point, not whole tables;
-- the server lists moto's service folders once, not on every request it routes.
+- the server lists moto's service folders once, not on every request it routes;
+- EventBridge parses each target's JSONPath expressions once, not for every event it delivers
+  (jsonpath_ng builds a new parser, tables and all, on each parse: most of a PutEvents call).
 
 The local platform applies them to the moto server it runs in its own process. Safe to call
 twice; no effect on moto outside that process.
@@ -41,6 +43,7 @@ def speed_up_moto() -> None:
     setattr(models, _PATCHED, True)
     _transactions_save_only_their_items(dynamodb)
     _service_folders_listed_once()
+    _jsonpath_parsed_once()
     _fast_clock(models)
     _one_clock_reading_per_pass(models.Queue)
     _cached_counts(models.Queue)
@@ -53,6 +56,15 @@ def _service_folders_listed_once() -> None:
 
     folders = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: folders
+
+
+def _jsonpath_parsed_once() -> None:
+    import functools
+
+    from jsonpath_ng import ext
+
+    # moto imports `parse` from here at each call; a parsed expression is immutable and reusable.
+    ext.parse = functools.lru_cache(maxsize=256)(ext.parse)  # type: ignore[attr-defined]
 
 
 def _fast_clock(models: Any) -> None:

@@ -1,14 +1,21 @@
 """`make run`: the whole platform on 127.0.0.1, with the deployed handlers and a real model.
 
-Starts a moto server (:5000), the local SageMaker-compatible endpoint (:8080) and the API
-(:8000); creates the stack's resources from cdk.json's typed config; delivers SQS batches
+Starts two moto servers (DynamoDB on :5001, every other service on :5000: the services
+are independent, and two processes serve twice the calls a single interpreter lock allows), the
+local SageMaker-compatible endpoint (:8080) and the API (:8000); creates the stack's resources from cdk.json's typed config; delivers SQS batches
 to the real `worker` and `ingest` handlers (an upload to the uploads bucket is ingested);
 writes `.sluice/outputs.json`; stops cleanly on Ctrl-C.
+
+State survives restarts: moto restores `.sluice/state/` before it serves and snapshots it while
+it runs (`moto_state`). A stop (Ctrl-C or SIGTERM) first closes the API, then lets every handler
+invocation in flight finish and hands the messages no handler got back to their queues, and only
+then stops the model endpoint and moto, which writes its last snapshot. `make reset` starts clean.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import secrets
@@ -23,10 +30,12 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from sluice_local.moto_state import CALLS_PATH
 from sluice_local.outputs import DEFAULT_OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".sluice"
+DURABLE_STATE = STATE / "state"
 HOST = "127.0.0.1"
 REGION = "us-east-1"
 
@@ -57,6 +66,28 @@ def _wait_for(
     raise SystemExit(f"{what} did not become ready at {url} within {timeout_s:.0f}s")
 
 
+def _child_process(argv: list[str]) -> subprocess.Popen[bytes]:
+    """A child that the terminal's Ctrl-C does not reach (this process stops it, in order) and
+    that Linux stops with SIGTERM if this process dies without stopping it."""
+
+    def die_with_parent() -> None:
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return subprocess.Popen(  # noqa: S603 - our own modules, fixed argv
+        [sys.executable, "-m", *argv], cwd=ROOT, process_group=0, preexec_fn=die_with_parent
+    )
+
+
+def _stop_child(child: subprocess.Popen[bytes], *, timeout_s: float) -> None:
+    child.terminate()
+    with suppress(subprocess.TimeoutExpired):
+        child.wait(timeout=timeout_s)
+    if child.poll() is None:
+        child.kill()
+        child.wait()
+
+
 def _local_api_key() -> str:
     """One key per checkout, kept across restarts so scripts and shells keep working."""
     path = STATE / "api-key"
@@ -70,6 +101,8 @@ def _local_api_key() -> str:
 def _aws_environment(ports: argparse.Namespace) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": f"http://{HOST}:{ports.moto_port}",
+        # boto3's per-service endpoint variable: DynamoDB has a moto server of its own.
+        "AWS_ENDPOINT_URL_DYNAMODB": f"http://{HOST}:{ports.dynamodb_port}",
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": f"http://{HOST}:{ports.endpoint_port}",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
@@ -85,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--endpoint-port", type=int, default=8080)
     parser.add_argument("--moto-port", type=int, default=5000)
+    parser.add_argument("--dynamodb-port", type=int, default=5001, help="moto's DynamoDB server")
     parser.add_argument("--model-dir", type=Path, default=STATE / "model")
     parser.add_argument("--api-concurrency", type=int, default=4, help="simulated api instances")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="pollers per route queue")
@@ -94,9 +128,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--endpoint-max-batch-size", type=int, help="the local endpoint's micro-batch cap")
     parser.add_argument("--log-level", default="WARNING", help="handler log level (POWERTOOLS_LOG_LEVEL)")
+    parser.add_argument(
+        "--state-dir", type=Path, default=DURABLE_STATE, help="where the local AWS keeps its state"
+    )
+    parser.add_argument(
+        "--snapshot-interval", type=float, default=2.0, help="seconds between snapshots of the state"
+    )
     args = parser.parse_args(argv)
 
-    busy = [p for p in (args.api_port, args.endpoint_port, args.moto_port) if not _port_free(p)]
+    busy = [
+        p
+        for p in (args.api_port, args.endpoint_port, args.moto_port, args.dynamodb_port)
+        if not _port_free(p)
+    ]
     if busy:
         print(f"Ports {busy} on {HOST} are in use: is another `make run` still running?", file=sys.stderr)
         return 1
@@ -114,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["POWERTOOLS_LOG_LEVEL"] = args.log_level
     stop = threading.Event()
     children: list[subprocess.Popen[bytes]] = []
+    pollers: list[Any] = []
+    functions: list[Any] = []
+    server: Any = None
 
     def shutdown(*_: Any) -> None:
         stop.set()
@@ -121,22 +168,38 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
 
-    print(f"[1/5] moto server on {HOST}:{args.moto_port}", flush=True)
-    moto = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
-        [sys.executable, "-m", "sluice_local.moto_server", "--host", HOST, "--port", str(args.moto_port)],
-        cwd=ROOT,
+    print(
+        f"[1/5] moto servers on {HOST}:{args.moto_port} and {args.dynamodb_port} (DynamoDB); "
+        f"state in {args.state_dir}",
+        flush=True,
     )
-    children.append(moto)
+    motos = {
+        name: _child_process(
+            [
+                "sluice_local.moto_server",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--name",
+                name,
+                "--state-file",
+                str(args.state_dir / f"{name}.pickle"),
+                "--snapshot-interval",
+                str(args.snapshot_interval),
+            ]
+        )
+        for name, port in (("moto", args.moto_port), ("moto-dynamodb", args.dynamodb_port))
+    }
+    children += motos.values()
 
     from sluice_local.provision import endpoint_name, function_environment, provision
     from sluice_local.routing import endpoint_spec, provision_routing
 
     endpoint_names = [endpoint_name(route.name) for route in config.routes]
     print(f"[2/5] model endpoint on {HOST}:{args.endpoint_port} ({', '.join(endpoint_names)})", flush=True)
-    endpoint = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
+    endpoint = _child_process(
         [
-            sys.executable,
-            "-m",
             "sluice_local.variant_endpoint",
             "--spec",
             endpoint_spec(config, model_dir=args.model_dir, max_batch_size=args.endpoint_max_batch_size),
@@ -144,17 +207,15 @@ def main(argv: list[str] | None = None) -> int:
             HOST,
             "--port",
             str(args.endpoint_port),
-        ],
-        cwd=ROOT,
+        ]
     )
     children.append(endpoint)
 
     try:
         import boto3
 
-        _wait_for(
-            f"http://{HOST}:{args.moto_port}/moto-api/data.json", timeout_s=60, what="moto", process=moto
-        )
+        for (name, process), port in zip(motos.items(), (args.moto_port, args.dynamodb_port), strict=True):
+            _wait_for(f"http://{HOST}:{port}{CALLS_PATH}", timeout_s=120, what=name, process=process)
         session = boto3.session.Session(region_name=REGION)
         print("[3/5] creating the stack's resources from cdk.json", flush=True)
         resources = provision(
@@ -195,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout_seconds=config.worker_function.timeout_seconds,
         )
         sqs = session.client("sqs")
-        pollers = [
+        pollers += [
             QueuePoller(
                 sqs=sqs,
                 queue_url=route.queue_url,
@@ -238,8 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 stop=stop,
             )
         )
-        for poller in pollers:
-            poller.start()
+        functions += [worker, ingest, async_result]
 
         print("[4/5] waiting for the model to load", flush=True)
         _wait_for(
@@ -248,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
             what="the model endpoint",
             process=endpoint,
         )
+        # Only now: queues restored with a backlog would otherwise meet an endpoint still loading,
+        # open its circuit and leave their jobs for a visibility timeout.
+        for poller in pollers:
+            poller.start()
 
         import uvicorn
 
@@ -270,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             "ApiKey": api_key,
             "ApiKeyId": f"local-{tenant}",
             "AwsEndpointUrl": os.environ["AWS_ENDPOINT_URL"],
+            "DynamoDbEndpointUrl": os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
             "SageMakerRuntimeEndpointUrl": os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"],
             **resources.outputs(),
         }
@@ -279,21 +344,29 @@ def main(argv: list[str] | None = None) -> int:
         print(_banner(outputs), flush=True)
 
         while not stop.wait(0.5):
-            for child, name in ((endpoint, "model endpoint"), (moto, "moto server")):
+            for name, child in {"model endpoint": endpoint, **motos}.items():
                 if child.poll() is not None:
                     print(f"The {name} stopped; shutting down.", file=sys.stderr)
                     return 1
-        server.should_exit = True
-        thread.join(timeout=5)
         return 0
     finally:
         stop.set()
-        for child in reversed(children):  # moto last: the others may still be calling it
-            child.terminate()
-            with suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=10)
-            if child.poll() is None:
-                child.kill()
+        print("Stopping: the API first, then the handlers in flight finish.", flush=True)
+        if server is not None:
+            server.should_exit = True  # answers the requests it has, takes no new ones
+            thread.join(timeout=config.api_function.timeout_seconds)
+        # Like Lambda, an invocation in flight runs to its end; the pollers then give back
+        # what they received but did not hand to a handler.
+        in_flight = sum(function.wind_down() for function in functions)
+        print(f"Stopping: {in_flight} handler invocations in flight.", flush=True)
+        deadline = time.monotonic() + config.worker_function.timeout_seconds
+        for poller in pollers:
+            poller.join(timeout=max(0.0, deadline - time.monotonic()))
+        unfinished = sum(poller.is_alive() for poller in pollers)
+        if unfinished:
+            print(f"{unfinished} invocations did not finish in time; their jobs retry after the lease.")
+        for child in reversed(children):  # moto last: it writes the state once nobody calls it
+            _stop_child(child, timeout_s=60 if child in motos.values() else 10)
         with suppress(FileNotFoundError):
             args.outputs.unlink()
         print("Sluice stopped.", flush=True)
@@ -304,7 +377,7 @@ def _banner(outputs: dict[str, Any]) -> str:
     return f"""
   Sluice is running locally.
     API           {url}   (key in .sluice/outputs.json)
-    AWS (moto)    {outputs["AwsEndpointUrl"]}
+    AWS (moto)    {outputs["AwsEndpointUrl"]}   (DynamoDB: {outputs["DynamoDbEndpointUrl"]})
     Model         {outputs["SageMakerRuntimeEndpointUrl"]}
 
   Try it:

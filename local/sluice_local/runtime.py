@@ -4,6 +4,11 @@ Pollers keep the deployed event source semantics: batches up to the route's batc
 within a one-second window, partial batch failures (failed items stay on the queue until
 their visibility timeout ends), the whole batch retried when the handler raises, and the
 queue's redrive policy moving a message to the DLQ after maxReceiveCount receives.
+
+On a stop, an invocation in flight runs to its end (`wind_down` tells it its time is up, as a
+Lambda timeout approaching would: ingest checkpoints and queues a continuation), and messages a
+poller received but did not hand to a handler go back to the queue at once, not after their
+visibility timeout.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _module_ids = itertools.count()
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: the pool tracks the running ones
 class LocalContext:
     """The parts of Lambda's context object that Powertools reads."""
 
@@ -58,6 +63,9 @@ class LocalContext:
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
+    def time_is_up(self) -> None:
+        self._deadline = min(self._deadline, time.monotonic())
+
 
 def load_handler(function: str) -> tuple[ModuleType, Handler]:
     """Import `functions/<function>/handler.py` as a fresh module: one per simulated instance."""
@@ -78,19 +86,33 @@ class FunctionInstances:
         self._timeout = timeout_seconds
         self._free: list[Handler] = [load_handler(function)[1] for _ in range(concurrency)]
         self._available = threading.Condition()
+        self._running: set[LocalContext] = set()
+        self._winding_down = False
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        context = LocalContext(function_name=f"sluice-{self._function}", timeout_seconds=self._timeout)
         with self._available:
             self._available.wait_for(lambda: bool(self._free))
             handler = self._free.pop()
+            self._running.add(context)
+            if self._winding_down:
+                context.time_is_up()
         try:
-            return handler(
-                event, LocalContext(function_name=f"sluice-{self._function}", timeout_seconds=self._timeout)
-            )
+            return handler(event, context)
         finally:
             with self._available:
+                self._running.discard(context)
                 self._free.append(handler)
                 self._available.notify()
+
+    def wind_down(self) -> int:
+        """The platform is stopping: every invocation, running or next, has no time left.
+        Returns how many are running."""
+        with self._available:
+            self._winding_down = True
+            for context in self._running:
+                context.time_is_up()
+            return len(self._running)
 
 
 class QueuePoller(threading.Thread):
@@ -130,6 +152,9 @@ class QueuePoller(threading.Thread):
         messages = self._receive_batch()
         if not messages:
             return 0
+        if self._stop_event.is_set():
+            self._give_back(messages)
+            return 0
         event = sqs_event(messages, queue_arn=self._queue_arn, region=self._region)
         try:
             response = self._function.invoke(event)
@@ -148,6 +173,17 @@ class QueuePoller(threading.Thread):
         if self._on_batch:
             self._on_batch(len(done), len(failed))
         return len(messages)
+
+    def _give_back(self, messages: list[dict[str, Any]]) -> None:
+        """Visible again now: the platform stops before a handler got them."""
+        for start in range(0, len(messages), 10):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(messages[start : start + 10])
+                ],
+            )
 
     def _receive_batch(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []

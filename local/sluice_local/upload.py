@@ -41,7 +41,7 @@ class LocalUploads:
         session = local_session(outputs)
         endpoint = outputs["AwsEndpointUrl"]
         batches = DynamoBatchStore(
-            session.client("dynamodb", endpoint_url=endpoint),
+            session.client("dynamodb", endpoint_url=outputs.get("DynamoDbEndpointUrl", endpoint)),
             outputs["BatchesTableName"],
             jobs_table=outputs["JobsTableName"],
         )

@@ -141,13 +141,14 @@ class DynamoJobStore:
             return Claim(outcome, current)
         return Claim(ClaimOutcome.CLAIMED, _from_item(response["Attributes"]))
 
-    def succeed(self, job_id: str, *, served: Served, output: dict[str, Any]) -> Job:
+    def succeed(
+        self, job_id: str, *, served: Served, output: dict[str, Any], announcement: str | None = None
+    ) -> Job:
+        extra = {"output": {"S": json.dumps(output, separators=(",", ":"))}}
+        if announcement is not None:
+            extra["announcement"] = {"S": announcement}
         return self._finish(
-            job_id,
-            JobStatus.SUCCEEDED,
-            served=served,
-            extra={"output": {"S": json.dumps(output, separators=(",", ":"))}},
-            allowed_from=(JobStatus.RUNNING,),
+            job_id, JobStatus.SUCCEEDED, served=served, extra=extra, allowed_from=(JobStatus.RUNNING,)
         )
 
     def fail(self, job_id: str, *, error: ErrorDetail, served: Served | None = None) -> Job:
@@ -194,6 +195,20 @@ class DynamoJobStore:
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
+
+    def mark_announced(self, announcement: str) -> None:
+        """A marker record beside the jobs; its key cannot be a job id (those are 32 hex digits)."""
+        expires_at = int((utc_now() + self._ttl).timestamp())
+        self._client.put_item(
+            TableName=self._table,
+            Item={**_key(_announcement_key(announcement)), "expires_at": {"N": str(expires_at)}},
+        )
+
+    def is_announced(self, announcement: str) -> bool:
+        response = self._client.get_item(
+            TableName=self._table, Key=_key(_announcement_key(announcement)), ConsistentRead=True
+        )
+        return "Item" in response
 
     def mark_event_published(self, job_id: str) -> None:
         self._client.update_item(
@@ -242,6 +257,10 @@ class DynamoJobStore:
                 raise
             return current
         return _from_item(response["Attributes"])
+
+
+def _announcement_key(announcement: str) -> str:
+    return f"announcement#{announcement}"
 
 
 def _key(job_id: str) -> dict[str, Any]:
@@ -295,6 +314,7 @@ def _from_item(item: dict[str, Any]) -> Job:
         output=json.loads(output) if output else None,
         error=ErrorDetail(code=error_code, message=text("error_message") or "") if error_code else None,
         event_published=bool(item.get("event_published", {"BOOL": False})["BOOL"]),
+        announcement=text("announcement"),
         batch_id=text("batch_id"),
         record_id=text("record_id"),
         line=int(item["line"]["N"]) if "line" in item else None,
