@@ -100,8 +100,13 @@ def _detect(
         and (entities is None or s.entity_type in entities)
         and not overlaps_any(s.start, s.end, protected)
     ]
-    spans = []
+    spans: list[Span] = []
     for span in resolve(kept, folded.text):
         start, end = folded.to_original(span.start, span.end)
-        spans.append(Span(start, end, span.entity_type, round(span.score, 2)))
+        # Spans disjoint in the folded text can share one original character that folds to
+        # several ("1/4" from U+00BC): the earlier span keeps it, so offsets stay disjoint.
+        if spans and start < spans[-1].end:
+            start = spans[-1].end
+        if start < end:
+            spans.append(Span(start, end, span.entity_type, round(span.score, 2)))
     return spans
