@@ -305,7 +305,7 @@ def _with_routes(document: dict[str, Any], table: RouteTable) -> dict[str, Any]:
     input fields it requires, the modes and variants it serves. Routes change without a deploy
     (SSM), so a static schema could only say "a string"; this one is generated per request of the
     document, so a client or a fuzzer knows exactly what is accepted now."""
-    branches = []
+    branches: list[dict[str, Any]] = []
     for route in table.routes.values():
         fields = list(route.required_text_fields)
         branches.append(
@@ -330,10 +330,19 @@ def _with_routes(document: dict[str, Any], table: RouteTable) -> dict[str, Any]:
         )
     schemas = document.get("components", {}).get("schemas", {})
     if "InferenceRequest" in schemas and branches:
+        # Each branch is a named component, so generated clients get one model per route.
+        names = []
+        for branch in branches:
+            route = branch["properties"]["route"]["const"]
+            name = "InferenceRequest" + "".join(part.title() for part in route.split("-"))
+            schemas[f"{name}Input"] = {"title": f"{name}Input", **branch["properties"]["input"]}
+            branch["properties"]["input"] = {"$ref": f"#/components/schemas/{name}Input"}
+            schemas[name] = {"title": name, **branch}
+            names.append(name)
         schemas["InferenceRequest"] = {
             "title": "InferenceRequest",
             "description": schemas["InferenceRequest"].get("description", ""),
-            "oneOf": branches,
+            "oneOf": [{"$ref": f"#/components/schemas/{name}"} for name in names],
         }
     return document
 

@@ -62,7 +62,9 @@ def _client(package: str, running_platform: RunningPlatform) -> Any:
 
 
 def _request(package: str, body: dict[str, Any]) -> Any:
-    return _module(package, "models").InferenceRequest.from_dict(body)
+    """The route's own request model: the document has one per route of the live table."""
+    model = "InferenceRequest" + "".join(part.title() for part in body["route"].split("-"))
+    return getattr(_module(package, "models"), model).from_dict(body)
 
 
 def test_the_generated_client_runs_a_sync_inference(
@@ -109,12 +111,18 @@ def test_the_generated_client_parses_errors_into_the_envelope(
     models = _module(client_package, "models")
     client = _client(client_package, running_platform)
 
-    unknown_route = post.sync_detailed(
-        client=client, body=_request(client_package, {"route": "no-such-route", "input": {"text": "x"}})
-    )
+    def submit(text: str) -> Any:
+        body = _request(client_package, {"route": "intent", "input": {"text": text}, "mode": "async"})
+        return post.sync_detailed(client=client, body=body, idempotency_key="generated-client-reuse")
+
+    submit("first body")
+    reused_key = submit("another body under the same key")
     missing_job = get.sync_detailed(client=client, job_id="0" * 32)
 
-    for answer, status, code in ((unknown_route, 400, "UNKNOWN_ROUTE"), (missing_job, 404, "JOB_NOT_FOUND")):
+    for answer, status, code in (
+        (reused_key, 422, "IDEMPOTENCY_KEY_REUSED"),
+        (missing_job, 404, "JOB_NOT_FOUND"),
+    ):
         assert answer.status_code == status
         assert isinstance(answer.parsed, models.ErrorResponse)
         assert answer.parsed.error.code == code
