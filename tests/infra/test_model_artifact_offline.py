@@ -106,16 +106,7 @@ def test_the_artifact_installs_and_serves_offline_in_the_images_environment(
 ) -> None:
     python = _image_like_environment(tmp_path / "image")
     # When the container's start-up step runs (pip install -r code/requirements.txt), from another cwd
-    install = _offline(
-        str(python),
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "-r",
-        str(unpacked / "code" / "requirements.txt"),
-        cwd=tmp_path,
-    )
+    install = _pip_install(python, unpacked / "code" / "requirements.txt", cwd=tmp_path)
     assert install.returncode == 0, install.stderr[-3000:]
     # And the toolkit loads the handler and serves one request: model_fn, input_fn, predict_fn, output_fn
     served = _offline(str(python), "-c", SERVE, str(unpacked), cwd=tmp_path)
@@ -135,16 +126,7 @@ def test_without_its_wheels_the_artifact_cannot_start(unpacked: Path, tmp_path: 
         unpacked / "code", stripped / "code", ignore=shutil.ignore_patterns("sentence_transformers-*")
     )
     python = _image_like_environment(tmp_path / "image")
-    install = _offline(
-        str(python),
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "-r",
-        str(stripped / "code" / "requirements.txt"),
-        cwd=tmp_path,
-    )
+    install = _pip_install(python, stripped / "code" / "requirements.txt", cwd=tmp_path)
     assert install.returncode != 0
     assert (
         "sentence-transformers" in install.stderr.lower() or "sentence_transformers" in install.stderr.lower()
