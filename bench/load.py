@@ -1,7 +1,7 @@
 """Load on the local platform: N requests from C concurrent callers, sync and async; none lost.
 
 Starts `sluice_local.platform` on free loopback ports, sends the sync requests, then the async
-ones, then follows every accepted job to its end. Prints (and writes to bench/results/load.md)
+ones, then follows every accepted job to its end through its InferenceCompleted event. Prints (and writes to bench/results/load.md)
 throughput, p50 and p99 per mode, the answers by status, and the accounting: every async request
 accepted ended succeeded or failed with a reason, none still open, none lost.
 
@@ -11,6 +11,7 @@ accepted ended succeeded or failed with a reason, none still open, none lost.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform as host
 import statistics
@@ -20,12 +21,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from platform_bench import TEXTS  # bench/ is on sys.path when a benchmark runs
 from tqdm import tqdm
 
 from sluice_local.launch import platform_process
+from sluice_local.outputs import local_session
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -76,25 +79,46 @@ def _drive(http: httpx.Client, key: str, mode: str, requests: int, concurrency: 
     return run
 
 
-def _follow(http: httpx.Client, key: str, job_ids: list[str], deadline_s: float) -> Counter[str]:
-    """Every accepted job's final status; those still open at the deadline count as `open`."""
+def _completions(outputs: dict[str, Any]) -> tuple[Any, str]:
+    """A queue that receives the bus's InferenceCompleted events, as a consumer's would."""
+    session = local_session(outputs)
+    sqs = session.client("sqs", endpoint_url=outputs["AwsEndpointUrl"])
+    events = session.client("events", endpoint_url=outputs["AwsEndpointUrl"])
+    queue_url = sqs.create_queue(QueueName="load-completions")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": ["sluice"], "detail-type": ["InferenceCompleted"]}
+    events.put_rule(
+        Name="load-completions", EventBusName=outputs["EventBusName"], EventPattern=json.dumps(pattern)
+    )
+    events.put_targets(
+        Rule="load-completions", EventBusName=outputs["EventBusName"], Targets=[{"Id": "q", "Arn": arn}]
+    )
+    return sqs, queue_url
+
+
+def _follow(sqs: Any, queue_url: str, job_ids: list[str], deadline_s: float) -> Counter[str]:
+    """Each accepted job's final status, from its InferenceCompleted event (long polling, so the
+    count costs the platform nothing); jobs with no event by the deadline count as `open`."""
     open_jobs, outcomes = set(job_ids), Counter[str]()
     deadline = time.monotonic() + deadline_s
     with tqdm(total=len(job_ids), desc="final", unit="job") as bar:
         while open_jobs and time.monotonic() < deadline:
-            for job_id in list(open_jobs):
-                response = http.get(f"/v1/inferences/{job_id}", headers={"x-api-key": key})
-                status = (
-                    response.json().get("status")
-                    if response.status_code == 200
-                    else f"http-{response.status_code}"
-                )
-                if status in FINAL or str(status).startswith("http-"):
-                    outcomes[str(status)] += 1
-                    open_jobs.discard(job_id)
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5).get(
+                "Messages", []
+            )
+            for message in messages:
+                detail = json.loads(message["Body"])["detail"]["detail"]
+                if detail["job_id"] in open_jobs:
+                    open_jobs.discard(detail["job_id"])
+                    outcomes[str(detail["status"])] += 1
                     bar.update()
-            if open_jobs:
-                time.sleep(1)  # a benchmark polling a queue it does not own; never in a test
+            if messages:
+                sqs.delete_message_batch(
+                    QueueUrl=queue_url,
+                    Entries=[
+                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
+                    ],
+                )
     outcomes["open"] += len(open_jobs)
     return outcomes
 
@@ -111,11 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     with platform_process(echo=lambda line: None) as outputs:
         key = outputs["ApiKey"]
         limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+        sqs, completions = _completions(outputs)
         with httpx.Client(base_url=outputs["ApiUrl"], timeout=60, limits=limits) as http:
             sync = _drive(http, key, "sync", args.requests, args.concurrency)
             queued = _drive(http, key, "async", args.requests, args.concurrency)
             started = time.perf_counter()
-            outcomes = _follow(http, key, queued.job_ids, args.drain_timeout)
+            outcomes = _follow(sqs, completions, queued.job_ids, args.drain_timeout)
             drained_s = time.perf_counter() - started
 
     accepted = queued.statuses[202]
