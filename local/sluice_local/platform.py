@@ -321,7 +321,16 @@ def main(argv: list[str] | None = None) -> int:
         tenant = config.api.tenants[0]
         front = build_front(api, api_keys={api_key: f"local-{tenant}"}, stage=config.stage)
         server = uvicorn.Server(
-            uvicorn.Config(front, host=HOST, port=args.api_port, log_level="warning", access_log=False)
+            uvicorn.Config(
+                front,
+                host=HOST,
+                port=args.api_port,
+                log_level="warning",
+                access_log=False,
+                # uvicorn closes idle connections after 5 s; a pooled client that reuses one just
+                # then gets a reset. API Gateway keeps them for longer; so does the local front.
+                timeout_keep_alive=75,
+            )
         )
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         thread = threading.Thread(target=server.run, daemon=True, name="api-front")
