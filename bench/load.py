@@ -28,7 +28,7 @@ from platform_bench import TEXTS  # bench/ is on sys.path when a benchmark runs
 from tqdm import tqdm
 
 from sluice_local.launch import platform_process
-from sluice_local.outputs import local_session
+from sluice_local.outputs import local_session, subscribe_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -95,20 +95,13 @@ def _drive(http: httpx.Client, key: str, mode: str, requests: int, concurrency: 
 
 
 def _completions(outputs: dict[str, Any]) -> tuple[Any, str]:
-    """A queue that receives the bus's InferenceCompleted events, as a consumer's would."""
     session = local_session(outputs)
     sqs = session.client("sqs", endpoint_url=outputs["AwsEndpointUrl"])
     events = session.client("events", endpoint_url=outputs["AwsEndpointUrl"])
-    queue_url = sqs.create_queue(QueueName="load-completions")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     pattern = {"source": ["sluice"], "detail-type": ["InferenceCompleted"]}
-    events.put_rule(
-        Name="load-completions", EventBusName=outputs["EventBusName"], EventPattern=json.dumps(pattern)
+    return sqs, subscribe_queue(
+        sqs, events, bus=outputs["EventBusName"], name="load-completions", pattern=pattern
     )
-    events.put_targets(
-        Rule="load-completions", EventBusName=outputs["EventBusName"], Targets=[{"Id": "q", "Arn": arn}]
-    )
-    return sqs, queue_url
 
 
 def _follow(sqs: Any, queue_url: str, job_ids: list[str], deadline_s: float) -> Counter[str]:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from sluice_local.launch import platform_process
 from sluice_local.moto_state import CALLS_PATH
-from sluice_local.outputs import local_session
+from sluice_local.outputs import local_session, subscribe_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -167,12 +167,9 @@ def bench_async(
     _own_calls(events, own)
     calls_before = moto_calls(outputs)
     cpu_before = process_cpu_seconds(outputs)
-    queue_url = sqs.create_queue(QueueName="bench-completed")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(
-        Name="bench", EventBusName=outputs["EventBusName"], EventPattern=json.dumps({"source": ["sluice"]})
+    queue_url = subscribe_queue(
+        sqs, events, bus=outputs["EventBusName"], name="bench-completed", pattern={"source": ["sluice"]}
     )
-    events.put_targets(Rule="bench", EventBusName=outputs["EventBusName"], Targets=[{"Id": "q", "Arn": arn}])
 
     submitted: dict[str, float] = {}
     headers = {"x-api-key": outputs["ApiKey"]}

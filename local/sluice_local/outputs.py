@@ -21,3 +21,13 @@ def local_session(outputs: dict[str, Any]) -> boto3.session.Session:
     """A session in the platform's region with local credentials; pass `outputs["AwsEndpointUrl"]`
     as `endpoint_url` to its clients."""
     return boto3.session.Session(region_name=outputs["Region"], **LOCAL_CREDENTIALS)
+
+
+def subscribe_queue(sqs: Any, events: Any, *, bus: str, name: str, pattern: dict[str, Any]) -> str:
+    """A queue that receives the platform bus's events matching `pattern`, as a consumer's would
+    (tests and benchmarks follow jobs and batches through it); returns the queue's URL."""
+    queue_url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    return queue_url

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from sluice_local.launch import platform_process
-from sluice_local.outputs import local_session
+from sluice_local.outputs import local_session, subscribe_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / ".sluice" / "model"
@@ -66,21 +66,10 @@ def running_platform() -> Iterator[RunningPlatform]:
         events = session.client("events", endpoint_url=outputs["AwsEndpointUrl"])
 
         def event_queue(detail_type: str) -> str:
-            """A queue that receives the bus's `detail_type` events, as a consumer's would."""
-            name = f"e2e-{detail_type}"
-            queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            events.put_rule(
-                Name=name,
-                EventBusName=outputs["EventBusName"],
-                EventPattern=json.dumps({"source": ["sluice"], "detail-type": [detail_type]}),
+            pattern = {"source": ["sluice"], "detail-type": [detail_type]}
+            return subscribe_queue(
+                sqs, events, bus=outputs["EventBusName"], name=f"e2e-{detail_type}", pattern=pattern
             )
-            events.put_targets(
-                Rule=name, EventBusName=outputs["EventBusName"], Targets=[{"Id": "q", "Arn": arn}]
-            )
-            return str(queue_url)
 
         completed, batches = event_queue("InferenceCompleted"), event_queue("BatchCompleted")
         with httpx.Client(base_url=outputs["ApiUrl"], timeout=30) as http:
