@@ -11,7 +11,6 @@ accepted ended succeeded or failed with a reason, none still open, none lost.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform as host
 import statistics
@@ -28,7 +27,7 @@ from platform_bench import TEXTS  # bench/ is on sys.path when a benchmark runs
 from tqdm import tqdm
 
 from sluice_local.launch import platform_process
-from sluice_local.outputs import local_session, subscribe_queue
+from sluice_local.outputs import local_session, subscribe_queue, take_events
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -111,22 +110,11 @@ def _follow(sqs: Any, queue_url: str, job_ids: list[str], deadline_s: float) -> 
     deadline = time.monotonic() + deadline_s
     with tqdm(total=len(job_ids), desc="final", unit="job") as bar:
         while open_jobs and time.monotonic() < deadline:
-            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5).get(
-                "Messages", []
-            )
-            for message in messages:
-                detail = json.loads(message["Body"])["detail"]["detail"]
+            for detail in take_events(sqs, queue_url):
                 if detail["job_id"] in open_jobs:
                     open_jobs.discard(detail["job_id"])
                     outcomes[str(detail["status"])] += 1
                     bar.update()
-            if messages:
-                sqs.delete_message_batch(
-                    QueueUrl=queue_url,
-                    Entries=[
-                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
-                    ],
-                )
     outcomes["open"] += len(open_jobs)
     return outcomes
 

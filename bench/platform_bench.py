@@ -10,7 +10,6 @@ markdown table (also written to bench/results/platform.md, with a plot in platfo
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -28,7 +27,7 @@ from tqdm import tqdm
 
 from sluice_local.launch import platform_process
 from sluice_local.moto_state import CALLS_PATH
-from sluice_local.outputs import local_session, subscribe_queue
+from sluice_local.outputs import local_session, subscribe_queue, take_events
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -193,14 +192,11 @@ def bench_async(
     finished = 0.0
     with tqdm(total=jobs, desc=f"{label} done", unit="job") as bar:
         while len(latencies) < jobs:
-            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5).get(
-                "Messages", []
-            )
-            if not messages and time.perf_counter() - started > 600:
+            details = take_events(sqs, queue_url)
+            if not details and time.perf_counter() - started > 600:
                 raise SystemExit("async jobs did not finish within 10 minutes")
             now = time.perf_counter()
-            for message in messages:
-                detail = json.loads(message["Body"])["detail"]["detail"]
+            for detail in details:
                 if detail["status"] != "succeeded":
                     raise SystemExit(
                         f"job {detail['job_id']} ended {detail['status']}: {detail['error_code']}"
@@ -208,13 +204,6 @@ def bench_async(
                 latencies.append((now - submitted.get(detail["job_id"], started)) * 1000)
                 finished = now
                 bar.update()
-            if messages:
-                sqs.delete_message_batch(
-                    QueueUrl=queue_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-                    ],
-                )
     if cpu is not None:
         cpu.update({k: v - cpu_before.get(k, 0.0) for k, v in process_cpu_seconds(outputs).items()})
     if calls is not None:

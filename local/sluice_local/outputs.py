@@ -31,3 +31,17 @@ def subscribe_queue(sqs: Any, events: Any, *, bus: str, name: str, pattern: dict
     events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
     events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
     return queue_url
+
+
+def take_events(sqs: Any, queue_url: str, *, wait_seconds: int = 5) -> list[dict[str, Any]]:
+    """Up to 10 platform events from a `subscribe_queue` queue (long polling), removed from it:
+    each event's versioned detail (`job_id`, `status`, ...)."""
+    messages = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+    ).get("Messages", [])
+    if messages:
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)],
+        )
+    return [dict(json.loads(message["Body"])["detail"]["detail"]) for message in messages]
