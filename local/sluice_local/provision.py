@@ -179,7 +179,7 @@ def function_settings(
             "route_table_max_age_seconds": config.route_table_max_age_seconds,
         }
     breakers = (
-        {"breakers_table": resources.breakers_table, "breaker": config.breaker}
+        {"breakers_table": resources.breakers_table, "breaker": config.breaker, "retry": config.retry}
         if resources.breakers_table
         else {}
     )
