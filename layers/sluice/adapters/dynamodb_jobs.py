@@ -13,8 +13,9 @@ from botocore.exceptions import ClientError
 
 from sluice.adapters.dynamodb_conditions import is_cancelled_by_condition, is_condition_failure
 from sluice.adapters.dynamodb_items import from_item, placeholders, to_attribute, to_item
-from sluice.jobs.models import ErrorDetail, Job, JobStatus, Served, utc_now
+from sluice.jobs.models import ErrorDetail, Job, JobStatus, utc_now
 from sluice.jobs.ports import Claim, ClaimOutcome
+from sluice.routing.table import Served
 
 _KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
 _ITEMS_PER_TRANSACTION = 100  # TransactWriteItems' limit

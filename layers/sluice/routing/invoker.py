@@ -25,12 +25,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from sluice.config import RetryPolicy
 from sluice.errors import EndpointCircuitOpen, SluiceError
-from sluice.jobs.models import Served
 from sluice.observability import logger, metrics
 from sluice.routing.breaker import CircuitBreaker
 from sluice.routing.model_io import Predictions, decode, encode
 from sluice.routing.ports import ModelEndpoint
-from sluice.routing.table import RouteTable, RouteTarget, VariantTarget
+from sluice.routing.table import RouteTable, RouteTarget, Served, VariantTarget
 
 T = TypeVar("T")
 
