@@ -56,7 +56,7 @@ def scenario(*, messages: int, items: int, patched: bool) -> dict[str, Any]:
             ]
             sqs.send_message_batch(QueueUrl=queue, Entries=entries)
         deleted, kept, old_handles = [], [], []
-        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=43200).get(
             "Messages", []
         ):
             for message in batch:
@@ -72,7 +72,7 @@ def scenario(*, messages: int, items: int, patched: bool) -> dict[str, Any]:
             )
         again = []
         while batch := sqs.receive_message(
-            QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=60, MessageSystemAttributeNames=["All"]
+            QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=43200, MessageSystemAttributeNames=["All"]
         ).get("Messages", []):
             again += [(m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in batch]
         for message in kept:
