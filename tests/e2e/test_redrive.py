@@ -11,6 +11,17 @@ from sluice_local.outputs import local_session
 from tests.e2e.conftest import ROOT, RunningPlatform
 
 
+def _redrive(queue: str, outputs_file: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our module
+        [sys.executable, "-m", "sluice_local.redrive", "--queue", queue, "--outputs", str(outputs_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_redrive_puts_dead_letters_back_where_the_function_handles_them(
     running_platform: RunningPlatform, tmp_path: Path
 ) -> None:
@@ -22,22 +33,7 @@ def test_redrive_puts_dead_letters_back_where_the_function_handles_them(
     (tmp_path / "outputs.json").write_text(json.dumps(outputs))
 
     # When an operator runs the redrive command
-    completed = subprocess.run(  # noqa: S603 - our module
-        [
-            sys.executable,
-            "-m",
-            "sluice_local.redrive",
-            "--queue",
-            "ingest",
-            "--outputs",
-            str(tmp_path / "outputs.json"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = _redrive("ingest", tmp_path / "outputs.json")
 
     # Then it says what it moved, and the dead-letter queue is empty
     assert completed.returncode == 0, completed.stderr
@@ -51,22 +47,7 @@ def test_redrive_names_the_queues_it_knows_when_given_another(
 ) -> None:
     (tmp_path / "outputs.json").write_text(json.dumps(running_platform.outputs))
 
-    completed = subprocess.run(  # noqa: S603 - our module
-        [
-            sys.executable,
-            "-m",
-            "sluice_local.redrive",
-            "--queue",
-            "nope",
-            "--outputs",
-            str(tmp_path / "outputs.json"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = _redrive("nope", tmp_path / "outputs.json")
 
     assert completed.returncode != 0
     assert (

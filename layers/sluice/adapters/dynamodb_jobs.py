@@ -134,9 +134,7 @@ class DynamoJobStore:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if not is_condition_failure(error):
-                raise
-            current = self.get(job_id)
+            current = self._stored_after_refusal(error, job_id)
             if current is None:
                 return Claim(ClaimOutcome.MISSING, None)
             outcome = ClaimOutcome.FINAL if current.status.is_final else ClaimOutcome.BUSY
@@ -195,6 +193,13 @@ class DynamoJobStore:
             if not is_condition_failure(error):
                 raise
 
+    def _stored_after_refusal(self, error: ClientError, job_id: str) -> Job | None:
+        """The job as stored, after DynamoDB refused a conditional write to it; any other failure
+        is raised again."""
+        if not is_condition_failure(error):
+            raise error
+        return self.get(job_id)
+
     def mark_announced(self, announcement: str) -> None:
         """A marker record beside the jobs; its key cannot be a job id (those are 32 hex digits)."""
         expires_at = int((utc_now() + self._ttl).timestamp())
@@ -247,9 +252,7 @@ class DynamoJobStore:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if not is_condition_failure(error):
-                raise
-            current = self.get(job_id)
+            current = self._stored_after_refusal(error, job_id)
             if current is None:
                 raise
             return current
