@@ -163,8 +163,11 @@ class MemoryJobs:
     def release(self, job_id: str) -> None:
         self.jobs[job_id] = self.jobs[job_id].model_copy(update={"status": JobStatus.QUEUED})
 
-    def hand_over(self, job_id: str, *, served: Served) -> None:
+    def hand_over(self, job_id: str, *, served: Served, submitted: Any, now: Any) -> None:
         pass
+
+    def handed_over_before(self, route: str, before: Any) -> list[Job]:
+        return []
 
     def mark_event_published(self, job_id: str) -> None:
         self.jobs[job_id] = self.jobs[job_id].model_copy(update={"event_published": True})

@@ -13,12 +13,14 @@ from infra.endpoint_scaling import EndpointScaling
 from infra.event_bus import PlatformEventBus
 from infra.functions import SluiceFunction, SluiceLayer
 from infra.model_endpoint import ModelEndpoint
+from infra.nag import acknowledge
 from infra.operator_alerts import OperatorAlerts
 from infra.privacy import PiiKeyMaterial
 from infra.rest_api import RestApi
 from infra.route_config import LiveRouteTable
 from infra.route_queue import RouteQueue
 from infra.state import StateTables
+from infra.sweeper import SweeperSchedule
 from infra.uploads import Uploads
 from infra.worker import subscribe_worker
 from sluice.config import DeploymentConfig
@@ -26,6 +28,7 @@ from sluice.routing.table import RouteTable, RouteTarget
 from sluice.runtime import api as api_runtime
 from sluice.runtime import async_result as async_result_runtime
 from sluice.runtime import ingest as ingest_runtime
+from sluice.runtime import sweeper as sweeper_runtime
 from sluice.runtime import worker as worker_runtime
 
 
@@ -119,6 +122,18 @@ class SluiceStack(Stack):
             if async_io is not None
             else None
         )
+        sweeper = (
+            SluiceFunction(
+                self,
+                "SweeperFunction",
+                handler_folder="sweeper",
+                description="Sluice sweeper: finish async jobs whose notification was lost",
+                config=config.worker_function,
+                **common,
+            )
+            if async_io is not None
+            else None
+        )
 
         tables.jobs.grant_read_write_data(api_function.role)
         tables.idempotency.grant_read_write_data(api_function.role)
@@ -149,13 +164,16 @@ class SluiceStack(Stack):
         pii_keys.grant_redact_and_reveal(api_function.role)
         pii_keys.grant_redact_and_reveal(ingest.role)
 
-        if async_io is not None and async_result is not None:
+        if async_io is not None and async_result is not None and sweeper is not None:
             async_io.subscribe(async_result)
-            async_io.grant_read_objects(async_result.role)
-            tables.jobs.grant_read_write_data(async_result.role)
-            bus.bus.grant_put_events_to(async_result.role)
-            uploads.batches.grant_read_write_data(async_result.role)
-            uploads.grant_outputs(async_result)
+            SweeperSchedule(self, "Sweep", function=sweeper)
+            # Both finish async jobs, from a notification or from the output the sweeper finds.
+            for finisher in (async_result, sweeper):
+                async_io.grant_read_objects(finisher.role)
+                tables.jobs.grant_read_write_data(finisher.role)
+                bus.bus.grant_put_events_to(finisher.role)
+                uploads.batches.grant_read_write_data(finisher.role)
+                uploads.grant_outputs(finisher)
             async_io.grant_put_objects(worker.role)
 
         # Routing: one route table, with tenant overrides keyed by API key id, both the live
@@ -172,7 +190,7 @@ class SluiceStack(Stack):
             }
         )
         live_routes = LiveRouteTable(self, "RouteTable", table=route_table)
-        readers = [api_function, worker, ingest] + ([async_result] if async_result is not None else [])
+        readers = [api_function, worker, ingest] + [f for f in (async_result, sweeper) if f is not None]
         for function in readers:
             live_routes.grant_read(function)
         # Only the functions that call endpoints keep breakers.
@@ -238,6 +256,24 @@ class SluiceStack(Stack):
                     event_bus_name=bus.bus.event_bus_name,
                     batches_table=uploads.batches.table_name,
                 )
+            )
+        if sweeper is not None:
+            sweeper.configure(
+                sweeper_runtime.Settings(
+                    service_name=sweeper.service_name,
+                    **jobs,
+                    event_bus_name=bus.bus.event_bus_name,
+                    batches_table=uploads.batches.table_name,
+                )
+            )
+
+        for function in [api_function, worker, ingest] + [
+            f for f in (async_result, sweeper) if f is not None
+        ]:
+            acknowledge(
+                function.role,
+                tables.index_grant_finding,
+                "Grants on the jobs table include its one index (AsyncPending, async jobs only)",
             )
 
         # Last: every alarm made above notifies the operators.

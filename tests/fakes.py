@@ -131,7 +131,8 @@ class FakeAsyncEndpoint:
         self.timeouts.append(invocation_timeout_seconds)
         return f"s3://{self._resources.async_bucket}/async-output/{inference_id}.out"
 
-    def run_queued(self, *, fail: bool = False) -> int:
+    def run_queued(self, *, fail: bool = False, lose_notifications: bool = False) -> int:
+        """Run every queued inference; `lose_notifications` writes the outputs but publishes nothing."""
         import json
 
         ran, self.queued = self.queued, []
@@ -161,5 +162,6 @@ class FakeAsyncEndpoint:
                     },
                 }
                 topic = self._resources.async_success_topic_arn
-            self._sns.publish(TopicArn=topic, Message=json.dumps(notification))
+            if not lose_notifications:
+                self._sns.publish(TopicArn=topic, Message=json.dumps(notification))
         return len(ran)

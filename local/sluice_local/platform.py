@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         environments = function_settings(config, resources, log_level=args.log_level).environments()
 
-        from sluice_local.runtime import FunctionInstances, QueuePoller
+        from sluice_local.runtime import FunctionInstances, QueuePoller, Schedule
 
         def instances(function: str, *, concurrency: int, timeout_seconds: int) -> FunctionInstances:
             return FunctionInstances(
@@ -295,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
                 resources.async_results_queue_url, resources.async_results_queue_arn, async_result, 10
             )
         )
-        functions += [worker, ingest, async_result]
+        # The sweeper on its schedule (EventBridge every 5 minutes when deployed; every minute here).
+        sweeper = instances("sweeper", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds)
+        pollers.append(Schedule(function=sweeper, every_seconds=60, stop=stop))
+        functions += [worker, ingest, async_result, sweeper]
 
         print("[4/5] waiting for the model to load", flush=True)
         _wait_for(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sluice.config import DeploymentConfig
 from sluice.routing.table import RouteTable, RouteTarget
-from sluice.runtime import api, async_result, ingest, worker
+from sluice.runtime import api, async_result, ingest, sweeper, worker
 from sluice.runtime.settings import FunctionSettings
 
 PREFIX = "sluice-local"
@@ -89,6 +89,7 @@ def provision(
     config: DeploymentConfig, *, dynamodb: Any, sqs: Any, events: Any, region: str
 ) -> LocalResources:
     jobs_table = _table(dynamodb, f"{PREFIX}-jobs", ttl_attribute="expires_at")
+    _async_pending_index(dynamodb, jobs_table)
     idempotency_table = _table(dynamodb, f"{PREFIX}-idempotency", ttl_attribute="expiration")
     pii_vault_table = _table(dynamodb, f"{PREFIX}-pii-vault", ttl_attribute=None, key="pk")
     bus = f"{PREFIX}-events"
@@ -140,6 +141,7 @@ class FunctionsSettings:
     api: api.Settings
     worker: worker.Settings
     async_result: async_result.Settings | None = None
+    sweeper: sweeper.Settings | None = None
     ingest: ingest.Settings | None = None
 
     def environments(self) -> dict[str, dict[str, str]]:
@@ -148,6 +150,7 @@ class FunctionsSettings:
             "api": self.api,
             "worker": self.worker,
             "async_result": self.async_result,
+            "sweeper": self.sweeper,
             "ingest": self.ingest,
         }
         return {name: settings.environment() for name, settings in functions.items() if settings is not None}
@@ -201,6 +204,11 @@ def function_settings(
         )
         if resources.async_results_queue_url
         else None,
+        sweeper=sweeper.Settings(
+            service_name="sluice-sweeper", **common, **batches, event_bus_name=resources.event_bus
+        )
+        if resources.async_results_queue_url
+        else None,
         ingest=ingest.Settings(
             service_name="sluice-ingest",
             **common,
@@ -247,6 +255,35 @@ def ensure_bucket(s3: Any, name: str) -> str:
 def local_tenant_id(tenant: str) -> str:
     """The local stand-in for an API key id, which is the tenant id the handlers see."""
     return f"local-{tenant}"
+
+
+def _async_pending_index(dynamodb: Any, table: str) -> None:
+    """The jobs table's sparse index of jobs running on asynchronous endpoints (the sweeper's),
+    as the stack declares it; added to a table kept from an earlier run that lacks it."""
+    from sluice.adapters.dynamodb_jobs import ASYNC_PENDING_INDEX
+
+    existing = dynamodb.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+    if any(index["IndexName"] == ASYNC_PENDING_INDEX for index in existing):
+        return
+    dynamodb.update_table(
+        TableName=table,
+        AttributeDefinitions=[
+            {"AttributeName": "async_route", "AttributeType": "S"},
+            {"AttributeName": "handed_over_at", "AttributeType": "N"},
+        ],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": ASYNC_PENDING_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "async_route", "KeyType": "HASH"},
+                        {"AttributeName": "handed_over_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+        ],
+    )
 
 
 def _table(dynamodb: Any, name: str, *, ttl_attribute: str | None, key: str = "id") -> str:

@@ -102,6 +102,7 @@ class FunctionInstances:
     def __init__(
         self, function: str, *, environment: Mapping[str, str], concurrency: int, timeout_seconds: int
     ) -> None:
+        self.name = function
         self._function = function
         self._timeout = timeout_seconds
         # Each instance is its own module with its own dependencies, as separate Lambda instances.
@@ -226,3 +227,27 @@ class QueuePoller(threading.Thread):
             if deadline is not None and (not received or time.monotonic() >= deadline):
                 break
         return messages
+
+
+class Schedule(threading.Thread):
+    """An EventBridge schedule rule's stand-in: invokes `function` every `every_seconds` with a
+    Scheduled Event, until `stop` is set (a tick missed while it runs is made up by the next)."""
+
+    def __init__(self, *, function: FunctionInstances, every_seconds: float, stop: threading.Event) -> None:
+        super().__init__(daemon=True, name=f"schedule-{function.name}")
+        self._function = function
+        self._every = every_seconds
+        self._halt = stop
+
+    def run(self) -> None:
+        while not self._halt.wait(self._every):
+            event = {
+                "source": "aws.events",
+                "detail-type": "Scheduled Event",
+                "id": uuid.uuid4().hex,
+                "detail": {},
+            }
+            try:
+                self._function.invoke(event)
+            except Exception as error:
+                print(f"[schedule] {self._function.name} failed: {type(error).__name__}", flush=True)

@@ -19,10 +19,12 @@ from sluice.adapters.dynamodb_breaker import DynamoBreakerStore
 from sluice.config import DeploymentConfig, RouteConfig
 from sluice.jobs.async_results import AsyncResults, handle_async_results
 from sluice.jobs.sqs_handler import handle_job_batch
+from sluice.jobs.sweeper import AsyncSweeper
 from sluice.jobs.worker import JobWorker
 from sluice.routing.breaker import CircuitBreaker
 from sluice.runtime import api as api_runtime
 from sluice.runtime import async_result as async_result_runtime
+from sluice.runtime import sweeper as sweeper_runtime
 from sluice.runtime import worker as worker_runtime
 from sluice.runtime.shared import Clock
 from sluice.serving.api import build_app
@@ -50,12 +52,13 @@ class Platform:
     breaker: CircuitBreaker
     async_endpoint: FakeAsyncEndpoint
     async_results: AsyncResults
-    wire: Callable[[], tuple[Any, JobWorker, AsyncResults]]
+    sweeper: AsyncSweeper
+    wire: Callable[[], tuple[Any, JobWorker, AsyncResults, AsyncSweeper]]
     delivered: list[dict[str, Any]] = field(default_factory=list)
 
     def restart(self) -> None:
         """Every function restarts (new instances, nothing kept in memory); moto keeps the state."""
-        self.app, self.worker, self.async_results = self.wire()
+        self.app, self.worker, self.async_results, self.sweeper = self.wire()
 
     def s3(self) -> Any:
         """An S3 client on the same moto backend."""
@@ -195,17 +198,19 @@ def start_platform(config: DeploymentConfig, key_file: Path | None = None) -> It
         time = Clock(wall=clock, monotonic=clock, sleep=clock.sleep, breaker_cache_seconds=0)
         async_endpoint = FakeAsyncEndpoint(endpoint, s3=s3, sns=sns, resources=resources)
         assert settings.async_result is not None
-        async_result_settings = settings.async_result
+        assert settings.sweeper is not None
+        async_result_settings, sweeper_settings = settings.async_result, settings.sweeper
 
-        def wire() -> tuple[Any, JobWorker, AsyncResults]:
+        def wire() -> tuple[Any, JobWorker, AsyncResults, AsyncSweeper]:
             """Every function built anew from its settings: what a cold start (or a restart) does."""
             app = build_app(api_runtime.build(api_settings, clients=clients, endpoint=endpoint, clock=time))
             worker = worker_runtime.build(
                 settings.worker, clients=clients, endpoint=endpoint, async_endpoint=async_endpoint, clock=time
             )
-            return app, worker, async_result_runtime.build(async_result_settings, clients=clients)
+            results = async_result_runtime.build(async_result_settings, clients=clients)
+            return app, worker, results, sweeper_runtime.build(sweeper_settings, clients=clients, clock=time)
 
-        app, worker, results = wire()
+        app, worker, results, sweeper = wire()
         # An observer of the breakers the functions share through DynamoDB.
         breaker = CircuitBreaker(
             DynamoBreakerStore(dynamodb, resources.breakers_table),
@@ -227,5 +232,6 @@ def start_platform(config: DeploymentConfig, key_file: Path | None = None) -> It
             breaker,
             async_endpoint,
             results,
+            sweeper,
             wire,
         )

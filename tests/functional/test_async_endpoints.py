@@ -100,3 +100,45 @@ def test_a_sync_request_to_an_async_route_is_refused_with_a_clear_code(chat: Pla
     body = {"route": "chat", "input": {"inputs": "hi"}, "mode": "sync"}
     status, answer, _ = chat.call(api_event("post_inference_sync", body=body))
     assert (status, answer["error"]["code"]) == (400, "ASYNC_ONLY_ROUTE")
+
+
+def test_the_sweeper_finishes_jobs_whose_notification_was_lost_and_only_once(chat: Platform) -> None:
+    # Given two chat jobs whose inferences ran, but whose notifications never arrived
+    job_ids = [_submit(chat, "Summarise my statement"), _submit(chat, "Translate this")]
+    chat.drain("chat")
+    chat.async_endpoint.run_queued(lose_notifications=True)
+    assert chat.deliver_async_results() == set()
+    assert {chat.job(job_id)["status"] for job_id in job_ids} == {"running"}
+
+    # When the sweeper runs within the grace period, it leaves them to their notification
+    assert chat.sweeper.sweep().completed == 0
+
+    # And when it runs after it, it finishes each from its output in S3
+    chat.clock.advance(301)
+    swept = chat.sweeper.sweep()
+
+    # Then both succeeded with their generation, announced once; a second sweep finds nothing
+    assert (swept.completed, swept.failed) == (2, 0)
+    for job_id in job_ids:
+        job = chat.job(job_id)
+        assert job["status"] == "succeeded"
+        assert "generated_text" in json.dumps(job["output"])
+    assert sorted(e["detail"]["detail"]["job_id"] for e in chat.completed_events()) == sorted(job_ids)
+    assert chat.sweeper.sweep() == type(swept)(completed=0, failed=0, waiting=0)
+
+
+def test_the_sweeper_fails_a_job_once_sagemaker_can_no_longer_answer_it(chat: Platform) -> None:
+    # Given a chat job handed to the endpoint, which never ran it and sent nothing
+    job_id = _submit(chat, "Are you there?")
+    chat.drain("chat")
+
+    # When the request's time in SageMaker's queue and its invocation timeout have passed
+    chat.clock.advance(301)
+    assert chat.sweeper.sweep().waiting == 1
+    chat.clock.advance(6 * 3600 + CHAT.async_inference.invocation_timeout_seconds)
+
+    # Then the sweeper fails it with a reason, once
+    assert chat.sweeper.sweep().failed == 1
+    job = chat.job(job_id)
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "ASYNC_INFERENCE_FAILED"

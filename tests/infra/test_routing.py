@@ -143,3 +143,31 @@ def test_the_route_table_carries_the_variant_weights(template: Template) -> None
     parameter = next(iter(template.find_resources("AWS::SSM::Parameter").values()))
     rendered = json.dumps(parameter["Properties"]["Value"])
     assert '\\"weight\\": 100' in rendered or '\\"weight\\":100' in rendered
+
+
+def test_a_schedule_runs_the_sweeper_which_alone_may_query_the_async_index(template: Template) -> None:
+    # The jobs table's sparse index of jobs running on asynchronous endpoints
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "GlobalSecondaryIndexes": [
+                Match.object_like(
+                    {
+                        "IndexName": "AsyncPending",
+                        "KeySchema": [
+                            {"AttributeName": "async_route", "KeyType": "HASH"},
+                            {"AttributeName": "handed_over_at", "KeyType": "RANGE"},
+                        ],
+                    }
+                )
+            ]
+        },
+    )
+    # and a rule that invokes the sweeper every five minutes
+    rules = template.find_resources(
+        "AWS::Events::Rule", {"Properties": {"ScheduleExpression": "rate(5 minutes)"}}
+    )
+    (rule,) = [r for r in rules.values() if "lost" in r["Properties"]["Description"]]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 2}
+    assert "SweeperFunction" in json.dumps(target["Arn"])

@@ -13,13 +13,15 @@ from botocore.exceptions import ClientError
 
 from sluice.adapters.dynamodb_conditions import is_cancelled_by_condition, is_condition_failure
 from sluice.adapters.dynamodb_items import from_item, placeholders, to_attribute, to_item
-from sluice.jobs.models import ErrorDetail, Job, JobStatus, utc_now
+from sluice.jobs.models import ErrorDetail, Job, JobStatus, Submitted, utc_now
 from sluice.jobs.ports import Claim, ClaimOutcome
 from sluice.routing.table import Served
 
 _KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
 _ITEMS_PER_TRANSACTION = 100  # TransactWriteItems' limit
 _ABSENT = "attribute_not_exists(id)"
+# Sparse: only jobs running on an asynchronous endpoint carry `async_route` (its partition key).
+ASYNC_PENDING_INDEX = "AsyncPending"
 
 
 class DynamoJobStore:
@@ -167,13 +169,38 @@ class DynamoJobStore:
             placeholders(queued=JobStatus.QUEUED),
         )
 
-    def hand_over(self, job_id: str, *, served: Served) -> None:
-        """Keep the job running without a lease: its redelivery must not start a second inference."""
+    def hand_over(self, job_id: str, *, served: Served, submitted: Submitted, now: datetime) -> None:
+        """Keep the job running without a lease: its redelivery must not start a second inference.
+        `async_route` puts it in the sparse index the sweeper reads until it is final."""
         self._update_while_running(
             job_id,
-            "SET endpoint = :endpoint, variant = :variant, updated_at = :now REMOVE lease_expires_at",
-            placeholders(endpoint=served.endpoint, variant=served.variant),
+            "SET endpoint = :endpoint, variant = :variant, updated_at = :now, async_route = :route, "
+            "async_input = :input, async_output = :output, handed_over_at = :handed "
+            "REMOVE lease_expires_at",
+            placeholders(
+                endpoint=served.endpoint,
+                variant=served.variant,
+                route=served.route,
+                input=submitted.input_location,
+                output=submitted.output_location,
+                handed=int(now.timestamp()),
+            ),
         )
+
+    def handed_over_before(self, route: str, before: datetime) -> list[Job]:
+        jobs: list[Job] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": ASYNC_PENDING_INDEX,
+            "KeyConditionExpression": "async_route = :route AND handed_over_at < :before",
+            "ExpressionAttributeValues": placeholders(route=route, before=int(before.timestamp())),
+        }
+        while True:
+            page = self._client.query(**request)
+            jobs += [_from_item(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return jobs
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _update_while_running(self, job_id: str, update_expression: str, values: dict[str, Any]) -> None:
         """Apply the update if the job is still running; one that has moved on is left as it is."""
@@ -244,7 +271,8 @@ class DynamoJobStore:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=_key(job_id),
-                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE lease_expires_at",
+                # Final: out of the sweeper's index too.
+                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE lease_expires_at, async_route",
                 # A final state is written once; a late or duplicate writer gets the stored one.
                 ConditionExpression=f"#status IN ({', '.join(allowed)})",
                 ExpressionAttributeNames=names,
@@ -268,7 +296,7 @@ def _key(job_id: str) -> dict[str, Any]:
 
 
 # Stored beside a job's fields, not part of the record the platform sees.
-_BOOKKEEPING = ("expires_at", "lease_expires_at", "error_code", "error_message", "output")
+_BOOKKEEPING = ("expires_at", "lease_expires_at", "error_code", "error_message", "output", "async_route")
 
 
 def _to_item(job: Job) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 CHUNK_BYTES = 256 * 1024
 
 
@@ -35,6 +37,15 @@ class S3Objects:
             # Deleting a version removes it; without one, a versioned bucket only adds a marker.
             request["VersionId"] = version_id
         self._client.delete_object(**request)
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self._client.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+        return True
 
     def get(self, bucket: str, key: str) -> bytes:
         """A whole (small) object: async inference inputs, outputs and manifests."""

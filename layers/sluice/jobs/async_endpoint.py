@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sluice.jobs.models import Submitted
 from sluice.ports import Objects
 from sluice.routing.model_io import encode
 from sluice.routing.ports import AsyncModelEndpoint
@@ -38,8 +39,8 @@ class AsyncInference:
         self._bucket = bucket
         self._prefix = prefix
 
-    def submit(self, route: RouteTarget, job_ids: list[str], instances: list[dict[str, Any]]) -> str:
-        """Queue one inference for the jobs; returns its inference id."""
+    def submit(self, route: RouteTarget, job_ids: list[str], instances: list[dict[str, Any]]) -> Submitted:
+        """Queue one inference for the jobs."""
         inference_id = uuid.uuid4().hex
         folder = f"{self._prefix}/{route.name}/{inference_id}"
         manifest = Manifest(route=route.name, job_ids=job_ids)
@@ -52,13 +53,14 @@ class AsyncInference:
         )
         payload = json.dumps(encode(route.wire_format, instances), separators=(",", ":")).encode()
         self._objects.put(self._bucket, f"{folder}/{INPUT_NAME}", payload, content_type="application/json")
-        self._endpoint.invoke_async(
+        input_location = f"s3://{self._bucket}/{folder}/{INPUT_NAME}"
+        output_location = self._endpoint.invoke_async(
             route.endpoint_name,
-            input_location=f"s3://{self._bucket}/{folder}/{INPUT_NAME}",
+            input_location=input_location,
             inference_id=inference_id,
             invocation_timeout_seconds=route.invocation_timeout_seconds,
         )
-        return inference_id
+        return Submitted(inference_id, input_location, output_location)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

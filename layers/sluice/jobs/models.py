@@ -6,6 +6,7 @@ These pydantic models are stored and queued; contract tests pin them down.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -72,6 +73,11 @@ class Job(BaseModel):
     line: int | None = None
     # The job's outcome was written to its batch's results and counters (exactly once).
     batch_recorded: bool = False
+    # Handed to an asynchronous endpoint: its inference's input and output in S3, and when (the
+    # sweeper finishes such a job if SageMaker's notification never arrives).
+    async_input: str | None = None
+    async_output: str | None = None
+    handed_over_at: int | None = None
 
 
 class JobMessage(BaseModel):
@@ -91,3 +97,12 @@ class JobMessage(BaseModel):
     batch_id: str | None = None
     record_id: str | None = None
     line: int | None = Field(None, ge=1)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """An inference queued on an asynchronous endpoint: where its input is and its output will be."""
+
+    inference_id: str
+    input_location: str
+    output_location: str

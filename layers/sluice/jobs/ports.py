@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sluice.jobs.models import ErrorDetail, Job, JobMessage
+from sluice.jobs.models import ErrorDetail, Job, JobMessage, Submitted
 from sluice.routing.table import Served
 
 
@@ -46,8 +46,13 @@ class JobStore(Protocol):
 
     def release(self, job_id: str) -> None: ...
 
-    def hand_over(self, job_id: str, *, served: Served) -> None:
-        """The job now runs on an asynchronous endpoint: keep it running, with no lease to expire."""
+    def hand_over(self, job_id: str, *, served: Served, submitted: Submitted, now: datetime) -> None:
+        """The job now runs on an asynchronous endpoint: keep it running, with no lease to expire,
+        and remember where its result will be (for the sweeper)."""
+        ...
+
+    def handed_over_before(self, route: str, before: datetime) -> list[Job]:
+        """Jobs of `route` still running on an asynchronous endpoint, handed over before `before`."""
         ...
 
     def mark_event_published(self, job_id: str) -> None: ...

@@ -20,7 +20,7 @@ from sluice.config import BreakerConfig
 from sluice.errors import SluiceError, UnknownRoute
 from sluice.events import Event, InferenceCompleted
 from sluice.jobs.async_endpoint import AsyncInference
-from sluice.jobs.models import ErrorDetail, Job, JobMessage, utc_now
+from sluice.jobs.models import ErrorDetail, Job, JobMessage, Submitted, utc_now
 from sluice.jobs.ports import BatchTracker, ClaimOutcome, JobStore
 from sluice.observability import logger, metrics
 from sluice.ports import EventPublisher
@@ -232,18 +232,27 @@ class JobWorker:
         submitter = self._async
         job_ids = [d.message.job_id for d in chunk]
 
-        def attempt(candidate: RouteTarget) -> str:
+        def attempt(candidate: RouteTarget) -> Submitted:
             return submitter.submit(candidate, job_ids, [d.message.input for d in chunk])
 
         try:
-            candidate, _ = self._invoker.call(routes, route, attempt)
+            candidate, submitted = self._invoker.call(routes, route, attempt)
         except SluiceError as error:
             return {d.message_id: self._settle_failure(route, d, error, served) for d in chunk}
         handed = served.model_copy(update={"endpoint": candidate.endpoint_name})
-        for job_id in job_ids:
-            self._jobs.hand_over(job_id, served=handed)
+        outcomes: dict[str, Outcome] = {}
+        for d in chunk:
+            try:
+                self._jobs.hand_over(d.message.job_id, served=handed, submitted=submitted, now=self._clock())
+            except Exception:
+                # Still leased: served again once the lease runs out; whichever result comes
+                # first finishes the job (final states are written once).
+                logger.exception("job store unavailable", extra={"job_id": d.message.job_id})
+                outcomes[d.message_id] = Outcome(retry=True, reason=JOB_STORE_UNAVAILABLE)
+                continue
+            outcomes[d.message_id] = DONE
         metrics.add_metric(name="AsyncInvocations", unit=MetricUnit.Count, value=1)
-        return {d.message_id: DONE for d in chunk}
+        return outcomes
 
     def _settle_failure(
         self, route: RouteTarget, delivery: Delivery, error: SluiceError, served: Served
