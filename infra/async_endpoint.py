@@ -37,6 +37,7 @@ class AsyncInferenceIo(Construct):
         removal_policy: RemovalPolicy,
         visibility_timeout_seconds: int,
         max_receive_count: int,
+        failure_services: tuple[str, ...],
         retention_days: int = 7,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -77,17 +78,27 @@ class AsyncInferenceIo(Construct):
         # SNS encrypts what it delivers to the KMS-encrypted queue: the subscription grants
         # sns.amazonaws.com the queue's key on condition that aws:SourceArn is the topic
         # (cdk.json: @aws-cdk/aws-sns-subscriptions:restrictSqsDescryption), never unconditioned.
-        # Emitted by async_result (EMF) for every inference the error topic reports.
+        # Emitted (EMF) for every failed inference by the functions that finish async jobs, each
+        # under its own `service` dimension (POWERTOOLS_SERVICE_NAME): the alarm sums them.
+        failures = {
+            f"f{n}": cloudwatch.Metric(
+                namespace="Sluice",
+                metric_name="AsyncInferencesFailed",
+                dimensions_map={"service": service},
+                period=Duration.minutes(5),
+                statistic="Sum",
+            )
+            for n, service in enumerate(failure_services)
+        }
         self.failures_alarm = cloudwatch.Alarm(
             self,
             "FailuresAlarm",
             alarm_description="Asynchronous inferences failed on their endpoint",
-            metric=cloudwatch.Metric(
-                namespace="Sluice",
-                metric_name="AsyncInferencesFailed",
-                dimensions_map={"service": "sluice"},
+            metric=cloudwatch.MathExpression(
+                expression=" + ".join(f"FILL({name}, 0)" for name in failures),
+                using_metrics=failures,
+                label="AsyncInferencesFailed",
                 period=Duration.minutes(5),
-                statistic="Sum",
             ),
             threshold=0,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -7,6 +7,8 @@ own that starts empty, so each grant in the stack is visible and least-privilege
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import BundlingOptions, DockerImage, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -91,7 +93,7 @@ class SluiceFunction(Construct):
             reserved_concurrent_executions=config.reserved_concurrency,
             environment_encryption=key,
         )
-        self.service_name = f"sluice-{handler_folder}"
+        self.service_name = service_name(handler_folder)
         self._configured = False
         acknowledge(
             self.role,
@@ -114,8 +116,38 @@ class SluiceFunction(Construct):
         if self._configured:
             raise ValueError(f"{self.service_name} is already configured")
         self._configured = True
-        for name, value in settings.environment().items():
+        environment = settings.environment()
+        size = deployed_environment_bytes(environment)
+        if size > LAMBDA_ENVIRONMENT_LIMIT_BYTES:
+            raise ValueError(
+                f"{self.service_name}: its environment would be about {size} bytes once deployed; Lambda "
+                f"allows {LAMBDA_ENVIRONMENT_LIMIT_BYTES} (fewer routes, variants or tenant overrides)"
+            )
+        for name, value in environment.items():
             self.function.add_environment(name, value)
+
+
+# "The total size of all environment variables doesn't exceed 4 KB" (Lambda quotas,
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); CreateFunction fails
+# at deploy time otherwise, which no linter checks.
+LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096
+# What one unresolved reference (a queue URL, a table name, an ARN) is allowed to grow to.
+_RESOLVED_TOKEN_BYTES = 128
+_TOKEN = re.compile(r"\$\{Token\[[^\]]*\]\}")
+
+
+def deployed_environment_bytes(environment: dict[str, str]) -> int:
+    """The variables' size as Lambda counts it, each CDK token as long as it may resolve to."""
+    total = 0
+    for name, value in environment.items():
+        tokens = len(_TOKEN.findall(value))
+        total += len(name) + len(_TOKEN.sub("", value).encode()) + tokens * _RESOLVED_TOKEN_BYTES
+    return total
+
+
+def service_name(handler_folder: str) -> str:
+    """A function's POWERTOOLS_SERVICE_NAME: its logs' `service` and its metrics' dimension."""
+    return f"sluice-{handler_folder}"
 
 
 _RETENTION_DAYS = {

@@ -11,7 +11,7 @@ from infra.async_endpoint import AsyncInferenceIo
 from infra.encryption import PlatformKey
 from infra.endpoint_scaling import EndpointScaling
 from infra.event_bus import PlatformEventBus
-from infra.functions import SluiceFunction, SluiceLayer
+from infra.functions import SluiceFunction, SluiceLayer, service_name
 from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
 from infra.operator_alerts import OperatorAlerts
@@ -62,6 +62,7 @@ class SluiceStack(Stack):
                 removal_policy=removal,
                 visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
                 max_receive_count=config.async_results_max_receive_count,
+                failure_services=(service_name("async_result"), service_name("sweeper")),
             )
             if any(route.endpoint.mode == "async" for route in config.routes)
             else None

@@ -18,6 +18,9 @@ class SluiceError(Exception):
     # chain), and unless `opens_circuit` says otherwise it counts towards the endpoint's breaker.
     endpoint_fault = False
     opens_circuit: bool | None = None  # None: as `endpoint_fault`
+    # The model container answered (with an error): the endpoint is up, so a half-open circuit
+    # probing it may close.
+    endpoint_answered = False
 
     @classmethod
     def counts_towards_breaker(cls) -> bool:
@@ -87,6 +90,7 @@ class ModelRejectedInput(SluiceError):
 
     code = "MODEL_REJECTED_INPUT"
     status = HTTPStatus.UNPROCESSABLE_ENTITY
+    endpoint_answered = True
 
 
 class ModelFailed(SluiceError):
@@ -98,7 +102,17 @@ class ModelFailed(SluiceError):
     # The container answered, so the endpoint is up; a model error is most often its input's.
     # Counted, one tenant's failing inputs would open the circuit for every tenant (the fault
     # suite showed 90% of healthy requests failing ENDPOINT_CIRCUIT_OPEN: tests/functional/faults.py).
+    # An endpoint that is down answers 5xx from SageMaker itself: EndpointUnavailable, counted.
     opens_circuit = False
+    endpoint_answered = True
+
+
+class EndpointCallRefused(ModelFailed):
+    """SageMaker refused the call itself (access denied, a malformed request): no model ran, so
+    it counts towards the breaker. Same public code as a model error."""
+
+    opens_circuit = True
+    endpoint_answered = False
 
 
 class EndpointUnavailable(SluiceError):

@@ -75,7 +75,10 @@ def load_handler(function: str, environment: Mapping[str, str]) -> tuple[ModuleT
 
     The handler wires itself at import from the environment, as in Lambda's init phase; the
     function's own variables are in `os.environ` only while it imports, so each function sees
-    its own settings although they share one process.
+    its own settings although they share one process. Two things stay process-wide here, unlike
+    in Lambda: `sluice.observability`'s Logger and Metrics (built at the first import, so local
+    logs carry the first function's service name), and `os.environ` for threads running while
+    a handler imports (the platform imports every handler before any poller or the API starts).
     """
     path = ROOT / "functions" / function / "handler.py"
     spec = importlib.util.spec_from_file_location(f"sluice_function_{function}_{next(_module_ids)}", path)

@@ -61,3 +61,33 @@ def test_only_an_unavailable_endpoint_opens_its_circuit_not_inputs_the_model_fai
 
     # Then the circuit is open only if the endpoint itself was failing
     assert (breaker.state("sluice-intent") is CircuitState.OPEN) is opens
+
+
+def test_a_probe_the_model_answers_with_an_error_closes_a_half_open_circuit() -> None:
+    # Given a circuit opened by an unavailable endpoint, and its open period over
+    clock = FakeClock()
+    policy = BreakerConfig(failure_threshold=3, open_seconds=30)
+    breaker = CircuitBreaker(InMemoryBreakerStore(), policy, clock=clock, cache_seconds=0)
+    invoker = ResilientInvoker(breaker, clock=clock, sleep=clock.sleep)
+    route = RouteTarget.from_config(RouteConfig(name="intent"), queue_url="q", endpoint_name="sluice-intent")
+    table = RouteTable(routes={"intent": route})
+
+    def unavailable(_: RouteTarget) -> None:
+        raise EndpointUnavailable("throttled")
+
+    for _ in range(3):
+        with pytest.raises(SluiceError):
+            invoker.call(table, route, unavailable)
+    assert breaker.state("sluice-intent") is CircuitState.OPEN
+    clock.advance(31)
+
+    # When the probe reaches the model, which fails on that one input
+    def failing_input(_: RouteTarget) -> None:
+        raise ModelFailed("the model failed (status 500)")
+
+    with pytest.raises(ModelFailed):
+        invoker.call(table, route, failing_input)
+
+    # Then the endpoint is known to be up: the circuit closes and the next request is served
+    assert breaker.state("sluice-intent") is CircuitState.CLOSED
+    assert invoker.call(table, route, lambda _: "served") == (route, "served")

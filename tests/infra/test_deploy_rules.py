@@ -426,3 +426,15 @@ def test_alarm_email_subscribes_to_the_operators_topic(tmp_path: Path) -> None:
     template.has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
     )
+
+
+def test_a_function_environment_over_lambdas_4_kb_fails_at_synth_not_at_deploy(tmp_path: Path) -> None:
+    # "The total size of all environment variables doesn't exceed 4 KB"
+    # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). Every function
+    # carries the route table as its fallback, so routes are what fills it.
+    routes = [{"name": f"route-{n}", "description": "one of many"} for n in range(8)]
+
+    with pytest.raises(
+        Exception, match=r"environment would be about \d+ bytes once deployed; Lambda allows 4096"
+    ):
+        _synth(tmp_path, routes=routes)

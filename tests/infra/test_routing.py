@@ -134,9 +134,26 @@ def test_alarms_on_the_oldest_async_request_and_on_failures(template: Template) 
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm", {"MetricName": "ApproximateAgeOfOldestRequest", "Threshold": 1800}
     )
-    template.has_resource_properties(
-        "AWS::CloudWatch::Alarm", {"MetricName": "AsyncInferencesFailed", "Namespace": "Sluice"}
-    )
+    # The failed-inference alarm watches the metric each finishing function really emits: under
+    # its own service name (Powertools' `service` dimension is POWERTOOLS_SERVICE_NAME).
+    (alarm,) = [
+        a
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if "AsyncInferencesFailed" in json.dumps(a["Properties"].get("Metrics", []))
+    ]
+    watched = {
+        dimension["Value"]
+        for query in alarm["Properties"]["Metrics"]
+        if "MetricStat" in query
+        for dimension in query["MetricStat"]["Metric"]["Dimensions"]
+        if dimension["Name"] == "service"
+    }
+    emitting = {
+        f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"].get("Description", "").startswith(("Sluice async_result", "Sluice sweeper"))
+    }
+    assert watched == emitting == {"sluice-async_result", "sluice-sweeper"}
 
 
 def test_the_route_table_carries_the_variant_weights(template: Template) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
 from sluice.errors import (
+    EndpointCallRefused,
     EndpointNotFound,
     EndpointTimeout,
     EndpointUnavailable,
@@ -107,4 +108,4 @@ def _classify(endpoint_name: str, error: ClientError) -> Exception:
         return EndpointNotFound(f"Endpoint {endpoint_name} does not exist")
     if code in _UNAVAILABLE or status in (429, 530) or status >= 500:
         return EndpointUnavailable(f"Endpoint {endpoint_name} is unavailable ({code or status})")
-    return ModelFailed(f"Invoking {endpoint_name} failed ({code or status})")
+    return EndpointCallRefused(f"Invoking {endpoint_name} failed ({code or status})")

@@ -115,14 +115,14 @@ class JobWorker:
         ]
         if self._batches is None or not settled:
             return
-        # Re-read the records: the batch fields and the `batch_recorded` flag live there.
-        jobs = [
-            job for job in self._jobs.get_many([d.message.job_id for d in settled]) if job.status.is_final
-        ]
         try:
+            # Re-read the records: the batch fields and the `batch_recorded` flag live there.
+            jobs = [
+                job for job in self._jobs.get_many([d.message.job_id for d in settled]) if job.status.is_final
+            ]
             self._batches.record(jobs)
         except Exception:
-            logger.exception("batch accounting failed", extra={"jobs": len(jobs)})
+            logger.exception("batch accounting failed", extra={"jobs": len(settled)})
             for delivery in settled:
                 outcomes[delivery.message_id] = Outcome(retry=True, reason="BATCH_RECORD_FAILED")
 
@@ -305,7 +305,7 @@ def unannounced(
     pending = [job for job in finished if not (job.event_published or job.batch_id)]
     # A redelivered job of an earlier micro-batch: its marker, if there is one, says it went out.
     earlier = {job.announcement for job in pending if job.announcement and job.announcement != announcement}
-    announced = {marker for marker in earlier if jobs.is_announced(marker)}
+    announced = {marker for marker in earlier if _is_announced(jobs, marker)}
     pending = [job for job in pending if job.announcement not in announced or job.announcement is None]
     if not pending:
         return set()
@@ -334,9 +334,26 @@ def unannounced(
         return {job.id for job in pending}
     failed = {job.id for job, published in zip(pending, accepted, strict=True) if not published}
     if announcement is not None and not failed and all(job.announcement == announcement for job in pending):
-        jobs.mark_announced(announcement)
-        return failed
+        try:
+            jobs.mark_announced(announcement)
+            return failed
+        except Exception:
+            logger.exception("announcement marker not written", extra={"jobs": len(pending)})
+    # The events went out: a mark that cannot be written only risks repeating one on redelivery
+    # (at least once, as EventBridge itself), never failing jobs that are done.
     for job, published in zip(pending, accepted, strict=True):
         if published:
-            jobs.mark_event_published(job.id)
+            try:
+                jobs.mark_event_published(job.id)
+            except Exception:
+                logger.exception("event mark not written", extra={"job_id": job.id})
     return failed
+
+
+def _is_announced(jobs: JobStore, marker: str) -> bool:
+    try:
+        return jobs.is_announced(marker)
+    except Exception:
+        # Unknown: publish again rather than not at all (consumers see events at least once).
+        logger.exception("announcement marker unreadable")
+        return False

@@ -88,6 +88,8 @@ class ResilientInvoker:
             except SluiceError as error:
                 if error.counts_towards_breaker():
                     self._breaker.record_failure(endpoint)
+                elif error.endpoint_answered:
+                    self._breaker.record_success(endpoint)  # up: a half-open probe closes
                 if not error.retryable or number == self._retry.max_attempts:
                     raise
                 ceiling = min(self._retry.max_delay_s, self._retry.base_delay_s * 2 ** (number - 1))

@@ -47,7 +47,7 @@ def build(
         invoker=shared.invoker(settings, clock or shared.Clock.real(), clients),
         jobs=shared.job_store(settings, clients),
         queue=SqsJobQueue(clients("sqs")),
-        endpoint=endpoint or shared.sagemaker_endpoint(),
+        endpoint=endpoint or shared.sagemaker_endpoint(settings.routes),
         redactor=shared.input_redactor(settings, clients),
         reveal_tenants=settings.reveal_tenant_ids,
     )

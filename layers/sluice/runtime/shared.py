@@ -37,7 +37,15 @@ class PowertoolsSettings(FunctionSettings):
 
     service_name: str = Field(alias="POWERTOOLS_SERVICE_NAME", pattern=r"^sluice-[a-z_]+$")
     metrics_namespace: str = Field("Sluice", alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)
-    log_level: str = Field("INFO", alias="POWERTOOLS_LOG_LEVEL", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: str = Field(
+        "INFO", alias="POWERTOOLS_LOG_LEVEL", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: Any) -> Any:
+        # Powertools takes `debug` as well as `DEBUG`; so does an operator in the console.
+        return value.upper() if isinstance(value, str) else value
 
 
 class JobSettings(PowertoolsSettings):
@@ -132,7 +140,7 @@ def invoker(settings: BreakerSettings, clock: Clock, clients: ClientFactory) -> 
     return ResilientInvoker(breaker, retry=settings.retry, clock=clock.monotonic, sleep=clock.sleep)
 
 
-def sagemaker_endpoint() -> SageMakerEndpoint:
+def sagemaker_endpoint(routes: RouteTable | None = None) -> SageMakerEndpoint:
     from sluice.adapters.sagemaker_runtime import SageMakerEndpoint
 
     # One client per time budget: a route waits for its own budget, never the largest one's.
@@ -141,6 +149,10 @@ def sagemaker_endpoint() -> SageMakerEndpoint:
     def client_for(time_budget_s: float) -> Any:
         return sagemaker_runtime_client(time_budget_s=time_budget_s, max_attempts=1)
 
+    # The deployed routes' clients now, at init: not on a request's clock (and not from several
+    # threads at once, which boto3's default session does not support).
+    for route in (routes.routes.values() if routes else ()):
+        client_for(route.time_budget_ms / 1000)
     return SageMakerEndpoint(client_for)
 
 

@@ -35,15 +35,16 @@ def build(
     from sluice.jobs.worker import JobWorker
 
     events = shared.event_publisher(settings, clients)
-    # Builds no client until a call needs one: a test that passes both endpoints never touches it.
-    sagemaker = shared.sagemaker_endpoint()
+    if endpoint is None or async_endpoint is None:
+        sagemaker = shared.sagemaker_endpoint(settings.routes)
+        endpoint, async_endpoint = endpoint or sagemaker, async_endpoint or sagemaker
     async_inference = None
     if settings.async_bucket:
         from sluice.adapters.s3_objects import S3Objects
         from sluice.jobs.async_endpoint import AsyncInference
 
         async_inference = AsyncInference(
-            endpoint=async_endpoint or sagemaker,
+            endpoint=async_endpoint,
             objects=S3Objects(clients("s3")),
             bucket=settings.async_bucket,
         )
@@ -54,7 +55,7 @@ def build(
         clock=time.now,
         async_inference=async_inference,
         jobs=shared.job_store(settings, clients),
-        endpoint=endpoint or sagemaker,
+        endpoint=endpoint,
         events=events,
         lease_seconds=settings.lease_seconds,
         batches=shared.batch_ledger(

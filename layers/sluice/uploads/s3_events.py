@@ -51,7 +51,7 @@ class S3Notification(BaseModel):
                 key=unquote_plus(uploaded.key),  # S3 URL-encodes keys in notifications
                 version_id=uploaded.version_id or None,
                 etag=uploaded.etag,
-                size=uploaded.size,
+                size=int(uploaded.get("size") or 0),  # S3 always sends it; some test tools do not
             )
             found.append((raw, source))
         return found
