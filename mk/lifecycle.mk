@@ -1,0 +1,6 @@
+# Model lifecycle: drift bench, golden-query gate. Included by the main Makefile (VENV, PY, HF_HUB_OFFLINE).
+
+.PHONY: drift-bench golden-gate
+
+drift-bench: | $(VENV)/.installed  ## drift methods on real Banking77 windows (false alarms, detection at 5-50% unseen intents, cost); writes bench/results/drift.md and .png
+	@$(PY) bench/drift_bench.py
