@@ -4,3 +4,7 @@
 
 drift-bench: | $(VENV)/.installed  ## drift methods on real Banking77 windows (false alarms, detection at 5-50% unseen intents, cost); writes bench/results/drift.md and .png
 	@$(PY) bench/drift_bench.py
+
+golden-gate: model  ## the golden-query gate, the default model against itself (per-slice accuracy, latency)
+	@$(PY) model/pipeline/evaluate.py --candidate .sluice/model --incumbent .sluice/model \
+		--golden model/golden/intent.jsonl --output .sluice/evaluation

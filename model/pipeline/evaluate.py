@@ -27,7 +27,7 @@ except ImportError:  # in the processing container the pipeline stages gate.py b
     sys.path.insert(0, str(HERE))
     import gate  # type: ignore[no-redef]
 
-import inference
+import inference  # noqa: E402 - found through the sys.path entry above
 
 
 def score_interleaved(golden: list[gate.GoldenQuery], models: dict[str, Any]) -> dict[str, gate.ScoredRun]:
