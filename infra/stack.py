@@ -12,6 +12,7 @@ from infra.encryption import PlatformKey
 from infra.endpoint_scaling import EndpointScaling
 from infra.event_bus import PlatformEventBus
 from infra.functions import SluiceFunction, SluiceLayer
+from infra.lifecycle import ModelLifecycle
 from infra.model_endpoint import ModelEndpoint
 from infra.operator_alerts import OperatorAlerts
 from infra.privacy import PiiKeyMaterial
@@ -215,6 +216,19 @@ class SluiceStack(Stack):
             tables.breakers.grant_read_write_data(function.role)
             function.function.add_environment("BREAKERS_TABLE_NAME", tables.breakers.table_name)
             function.function.add_environment("BREAKER_POLICY", config.breaker.model_dump_json())
+
+        # Drift monitoring and retraining of the routes config.lifecycle names.
+        lifecycle = ModelLifecycle(
+            self,
+            "Lifecycle",
+            config=config,
+            endpoints={name: endpoint.endpoint_name for name, endpoint in endpoints.items()},
+            key=key,
+            bus=bus.bus,
+            layer=layer,
+            removal_policy=removal,
+        )
+        CfnOutput(self, "LifecycleBucket", value=lifecycle.data.bucket.bucket_name)
 
         # Last: every alarm made above notifies the operators.
         alerts = OperatorAlerts(self, "OperatorAlerts", key=key, emails=config.alarm_emails)

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--candidate", type=Path, default=processing / "candidate")
     parser.add_argument("--incumbent", type=Path, default=processing / "incumbent")
-    parser.add_argument("--golden", type=Path, default=processing / "golden" / "intent.jsonl")
+    parser.add_argument("--golden", type=Path, default=HERE.parent / "golden" / "intent.jsonl")
     parser.add_argument("--output", type=Path, default=processing / "evaluation")
     parser.add_argument("--latency-budget-ms", type=float, default=gate.GateRules.latency_p95_budget_ms)
     args = parser.parse_args(argv)

@@ -155,7 +155,7 @@ def test_tenants_need_api_keys_under_a_usage_plan(template: Template) -> None:
 
 
 def _sluice_functions(template: Template) -> dict[str, Any]:
-    """Our functions (api, worker, ingest), not CDK's custom-resource handlers."""
+    """Our functions (api, worker, ingest, async_result, drift_monitor), not CDK's custom-resource handlers."""
     return {
         name: function
         for name, function in template.find_resources("AWS::Lambda::Function").items()
@@ -165,7 +165,7 @@ def _sluice_functions(template: Template) -> dict[str, Any]:
 
 def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(template: Template) -> None:
     functions = _sluice_functions(template)
-    assert len(functions) == 4
+    assert len(functions) == 5
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14"

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from sluice.events import Event
+from sluice.lifecycle.config import DriftPolicy
 from sluice.lifecycle.drift import DriftTest, low_confidence_test
 from sluice.lifecycle.events import DriftDetected
 from sluice.lifecycle.ports import BaselineSource, CapturedAnswer, CaptureSource, EventSink
@@ -26,18 +27,6 @@ class MonitoredEndpoint(BaseModel):
 
     route: str
     endpoint: str
-
-
-class DriftPolicy(BaseModel):
-    """How the monitor decides; the defaults are the ones `make drift-bench` measured."""
-
-    model_config = ConfigDict(frozen=True)
-
-    window_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
-    alpha: float = Field(default=0.01, gt=0, lt=0.5)
-    min_window: int = Field(default=200, ge=20)
-    # Bounds the monitor's cost on a busy endpoint: the most recent answers are the window.
-    max_window: int = Field(default=5000, ge=100)
 
 
 class WindowVerdict(BaseModel):

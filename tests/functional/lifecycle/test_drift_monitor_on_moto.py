@@ -15,8 +15,9 @@ from moto import mock_aws
 from sluice.adapters.eventbridge import EventBridgePublisher
 from sluice.adapters.s3_baselines import S3Baselines
 from sluice.adapters.s3_capture import S3DataCapture, capture_key, capture_record
+from sluice.lifecycle.config import DriftPolicy
 from sluice.lifecycle.drift import ConfidenceBaseline, DriftBaseline
-from sluice.lifecycle.monitor import DriftMonitor, DriftPolicy, MonitoredEndpoint
+from sluice.lifecycle.monitor import DriftMonitor, MonitoredEndpoint
 from sluice_local.outputs import subscribe_queue, take_events
 
 REGION = "us-east-1"
@@ -128,3 +129,32 @@ def test_capture_of_an_earlier_hour_is_not_in_the_window(aws: dict[str, Any]) ->
         [MonitoredEndpoint(route="intent", endpoint=ENDPOINT)], window_end=NOW, correlation_id=None
     )
     assert verdicts == []
+
+
+def test_the_scheduled_function_judges_the_hour_before_its_scheduled_time(aws: dict[str, Any]) -> None:
+    # Given the monitor's settings as the stack renders them, and a drifted hour of capture
+    from sluice.lifecycle.config import DriftPolicy as Policy
+    from sluice.runtime.drift_monitor import Settings, build, run_scheduled
+
+    write_capture(aws["s3"], low_share=0.35)
+    monitor(aws)  # writes v1's baseline under models/intent
+    rendered = Settings(
+        capture_bucket=BUCKET,
+        capture_prefix="datacapture",
+        baseline_bucket=BUCKET,
+        baseline_prefix="models/intent",
+        event_bus_name=BUS,
+        endpoints=[MonitoredEndpoint(route="intent", endpoint=ENDPOINT)],
+        policy=Policy(min_window=200),
+    ).environment()
+    settings = Settings.from_environment(rendered)
+    # When the function runs on the schedule event of 12:00 (a retry would carry the same time)
+    verdicts = run_scheduled(
+        {"id": "evt-1", "time": "2026-12-01T12:00:00Z", "detail-type": "Scheduled Event"},
+        settings,
+        build(settings),
+    )
+    # Then it judged 11:00-12:00 and put DriftDetected on the bus with the event id as correlation
+    assert [v.outcome for v in verdicts] == ["drifted"]
+    [detail] = take_events(aws["sqs"], aws["queue"], wait_seconds=0)
+    assert detail["window_end"].startswith("2026-12-01T12:00:00")

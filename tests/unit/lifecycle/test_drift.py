@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from sluice.events import Event
+from sluice.lifecycle.config import DriftPolicy
 from sluice.lifecycle.drift import (
     ConfidenceBaseline,
     DriftBaseline,
@@ -21,7 +22,7 @@ from sluice.lifecycle.drift import (
     label_psi,
     low_confidence_test,
 )
-from sluice.lifecycle.monitor import DriftMonitor, DriftPolicy, MonitoredEndpoint
+from sluice.lifecycle.monitor import DriftMonitor, MonitoredEndpoint
 from sluice.lifecycle.ports import CapturedAnswer
 
 ROOT = Path(__file__).resolve().parents[3]
