@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     children += motos.values()
 
-    from sluice_local.provision import endpoint_name, function_environment, provision
+    from sluice_local.provision import endpoint_name, function_settings, provision
     from sluice_local.routing import endpoint_spec, provision_routing
 
     endpoint_names = [endpoint_name(route.name) for route in config.routes]
@@ -243,15 +243,19 @@ def main(argv: list[str] | None = None) -> int:
             sqs=session.client("sqs"),
             ssm=session.client("ssm"),
         )
-        os.environ.update(function_environment(config, resources))
+        environments = function_settings(config, resources, log_level=args.log_level).environments()
 
         from sluice_local.runtime import FunctionInstances, QueuePoller
 
         api = FunctionInstances(
-            "api", concurrency=args.api_concurrency, timeout_seconds=config.api_function.timeout_seconds
+            "api",
+            environment=environments["api"],
+            concurrency=args.api_concurrency,
+            timeout_seconds=config.api_function.timeout_seconds,
         )
         worker = FunctionInstances(
             "worker",
+            environment=environments["worker"],
             concurrency=args.worker_concurrency,
             timeout_seconds=config.worker_function.timeout_seconds,
         )
@@ -271,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         # S3 ObjectCreated → ingest queue → `ingest`, one file per invocation as deployed.
         ingest = FunctionInstances(
-            "ingest", concurrency=1, timeout_seconds=config.ingest.function.timeout_seconds
+            "ingest",
+            environment=environments["ingest"],
+            concurrency=1,
+            timeout_seconds=config.ingest.function.timeout_seconds,
         )
         pollers.append(
             QueuePoller(
@@ -286,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         # SageMaker async notifications: SNS → results queue → `async_result`.
         async_result = FunctionInstances(
-            "async_result", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
+            "async_result",
+            environment=environments["async_result"],
+            concurrency=1,
+            timeout_seconds=config.worker_function.timeout_seconds,
         )
         pollers.append(
             QueuePoller(

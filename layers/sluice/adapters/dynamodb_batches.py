@@ -10,9 +10,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sluice.adapters.dynamodb_conditions import is_cancelled_by_condition, is_condition_failure
-from sluice.contracts import ErrorDetail, JobStatus
-from sluice.ingest.model import Batch, BatchStatus, Rejection
-from sluice.ingest.ports import CheckpointConflict
+from sluice.jobs.models import ErrorDetail, JobStatus
+from sluice.uploads.model import Batch, BatchStatus, Rejection
+from sluice.uploads.ports import CheckpointConflict
 
 _JOBS_PER_TRANSACTION = 99  # TransactWriteItems takes 100 actions; one is the batch's counter
 

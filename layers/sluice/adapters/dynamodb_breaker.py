@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sluice.breaker import BreakerRecord, CircuitState
+from sluice.routing.breaker import BreakerRecord, CircuitState
 
 # A breaker nobody touched for a day is closed: let DynamoDB forget it.
 _TTL_SECONDS = 24 * 3600

@@ -12,8 +12,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sluice.adapters.dynamodb_conditions import is_cancelled_by_condition, is_condition_failure
-from sluice.contracts import ErrorDetail, Job, JobStatus, Served, utc_now
-from sluice.ports import Claim, ClaimOutcome
+from sluice.jobs.models import ErrorDetail, Job, JobStatus, Served, utc_now
+from sluice.jobs.ports import Claim, ClaimOutcome
 
 _KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
 _ITEMS_PER_TRANSACTION = 100  # TransactWriteItems' limit

@@ -23,13 +23,13 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sluice.breaker import CircuitBreaker
-from sluice.contracts import Served
 from sluice.errors import EndpointCircuitOpen, SluiceError
-from sluice.model_io import Predictions, decode, encode
+from sluice.jobs.models import Served
 from sluice.observability import logger, metrics
-from sluice.ports import ModelEndpoint
-from sluice.routing import RouteTable, RouteTarget, VariantTarget
+from sluice.routing.breaker import CircuitBreaker
+from sluice.routing.model_io import Predictions, decode, encode
+from sluice.routing.ports import ModelEndpoint
+from sluice.routing.table import RouteTable, RouteTarget, VariantTarget
 
 T = TypeVar("T")
 
@@ -132,7 +132,10 @@ def invoke_model(
 ) -> ModelAnswer:
     """One InvokeEndpoint call on `variant` (SageMaker TargetVariant), decoded by the route's format."""
     invocation = endpoint.invoke(
-        route.endpoint_name, encode(route.wire_format, instances), target_variant=variant.name
+        route.endpoint_name,
+        encode(route.wire_format, instances),
+        target_variant=variant.name,
+        time_budget_s=route.time_budget_ms / 1000,
     )
     predictions = decode(route.wire_format, invocation.body, expected=len(instances))
     served = Served(
