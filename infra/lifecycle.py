@@ -371,7 +371,19 @@ class DriftMonitorFunction(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.function = SluiceFunction(
+            self,
+            "Function",
+            handler_folder="drift_monitor",
+            description="Sluice drift monitor: captured answers against the model's baseline",
+            config=MONITOR_FUNCTION,
+            layer=layer,
+            key=key,
+            log_retention_days=config.log_retention_days,
+            removal_policy=removal_policy,
+        )
         settings = DriftMonitorSettings(
+            service_name=self.function.service_name,
             capture_bucket=data.bucket_name,
             capture_prefix=CAPTURE_PREFIX,
             baseline_bucket=data.bucket_name,
@@ -382,18 +394,7 @@ class DriftMonitorFunction(Construct):
             ],
             policy=config.lifecycle.drift,
         )
-        self.function = SluiceFunction(
-            self,
-            "Function",
-            handler_folder="drift_monitor",
-            description="Sluice drift monitor: captured answers against the model's baseline",
-            config=MONITOR_FUNCTION,
-            environment=settings.environment(),
-            layer=layer,
-            key=key,
-            log_retention_days=config.log_retention_days,
-            removal_policy=removal_policy,
-        )
+        self.function.configure(settings)
         data.grant_read(self.function.role, f"{CAPTURE_PREFIX}/*")
         data.grant_read(self.function.role, f"{BASELINE_PREFIX}/*")
         key.grant_decrypt(self.function.role)

@@ -6,15 +6,16 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.observability import logger, metrics, tracer
-from sluice.runtime.drift_monitor import Settings, build, run_scheduled
+from sluice.runtime import drift_monitor as runtime
 
-SETTINGS = Settings.from_environment()
-MONITOR = build(SETTINGS)
+# Built at init, once per instance.
+settings = runtime.Settings.from_environment()
+monitor = runtime.build(settings)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    verdicts = run_scheduled(event, SETTINGS, MONITOR)
+    verdicts = runtime.run_scheduled(event, settings, monitor)
     return {"windows": [verdict.model_dump(mode="json", exclude={"test"}) for verdict in verdicts]}

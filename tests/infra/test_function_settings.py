@@ -15,7 +15,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from sluice.routing.table import RouteTable
-from sluice.runtime import api, async_result, ingest, worker
+from sluice.runtime import api, async_result, drift_monitor, ingest, worker
 from sluice.runtime.settings import FunctionSettings
 from tests.infra.conftest import make_app
 
@@ -24,6 +24,7 @@ SETTINGS: dict[str, type[FunctionSettings]] = {
     "sluice-worker": worker.Settings,
     "sluice-ingest": ingest.Settings,
     "sluice-async_result": async_result.Settings,
+    "sluice-drift_monitor": drift_monitor.Settings,
 }
 
 

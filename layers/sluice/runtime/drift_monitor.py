@@ -10,15 +10,14 @@ from pydantic import Field, TypeAdapter, field_validator
 
 from sluice.lifecycle.config import DriftPolicy
 from sluice.lifecycle.monitor import DriftMonitor, MonitoredEndpoint, WindowVerdict
-from sluice.runtime.settings import FunctionSettings
+from sluice.runtime import shared
 
 
-class Settings(FunctionSettings):
+class Settings(shared.PowertoolsSettings, shared.EventSettings):
     capture_bucket: str = Field(alias="CAPTURE_BUCKET_NAME", min_length=3)
     capture_prefix: str = Field(alias="CAPTURE_PREFIX", default="datacapture")
     baseline_bucket: str = Field(alias="BASELINE_BUCKET_NAME", min_length=3)
     baseline_prefix: str = Field(alias="BASELINE_PREFIX", default="baselines")
-    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     endpoints: list[MonitoredEndpoint] = Field(alias="MONITORED_ENDPOINTS", min_length=1)
     policy: DriftPolicy = Field(alias="DRIFT_POLICY", default_factory=DriftPolicy)
 

@@ -139,6 +139,7 @@ def test_the_scheduled_function_judges_the_hour_before_its_scheduled_time(aws: d
     write_capture(aws["s3"], low_share=0.35)
     monitor(aws)  # writes v1's baseline under models/intent
     rendered = Settings(
+        service_name="sluice-drift_monitor",
         capture_bucket=BUCKET,
         capture_prefix="datacapture",
         baseline_bucket=BUCKET,
