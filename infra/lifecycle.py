@@ -27,6 +27,7 @@ from infra.functions import SluiceFunction
 from infra.images import regional_image
 from infra.lifecycle_code import build_source_tarball
 from infra.lifecycle_pipeline import PipelineSpec, pipeline_definition
+from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
 from sluice.config import DeploymentConfig, FunctionConfig, RouteConfig
 from sluice.lifecycle.monitor import MonitoredEndpoint
@@ -419,6 +420,43 @@ class DriftMonitorFunction(Construct):
             )
 
 
+def capture_endpoint(endpoint: ModelEndpoint, *, bucket: s3.IBucket, key: kms.IKey) -> None:
+    """SageMaker DataCapture of every request and response to `datacapture/` (KMS), as JSON.
+
+    JsonContentTypes makes SageMaker write JSON bodies as text (`"encoding": "JSON"`), which the
+    monitor reads without decoding base64; inputs are redacted before they reach the endpoint.
+    SageMaker writes with the model's execution role, so that role gets the write grant.
+    https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html
+    """
+    endpoint.endpoint_config.data_capture_config = sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+        enable_capture=True,
+        initial_sampling_percentage=100,
+        destination_s3_uri=bucket.s3_url_for_object(CAPTURE_PREFIX),
+        kms_key_id=key.key_arn,
+        capture_options=[
+            sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+            sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+        ],
+        capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+            json_content_types=["application/json"]
+        ),
+    )
+    bucket.grant_put(endpoint.role, f"{CAPTURE_PREFIX}/*")
+    key.grant_encrypt(endpoint.role)
+    bucket_arn = f"<{Stack.of(endpoint).get_logical_id(bucket.node.default_child)}.Arn>"  # type: ignore[arg-type]
+    for finding in (
+        f"Resource::{bucket_arn}/{CAPTURE_PREFIX}/*",
+        "Action::s3:Abort*",
+        "Action::kms:ReEncrypt*",
+        "Action::kms:GenerateDataKey*",
+    ):
+        acknowledge(
+            endpoint.role,
+            f"AwsSolutions-IAM5[{finding}]",
+            "DataCapture writes one object per hour and variant under its prefix (CDK's put grant)",
+        )
+
+
 class ModelLifecycle(Construct):
     """Everything above for the routes `config.lifecycle.routes` names."""
 
@@ -428,7 +466,7 @@ class ModelLifecycle(Construct):
         construct_id: str,
         *,
         config: DeploymentConfig,
-        endpoints: dict[str, str],
+        endpoints: dict[str, ModelEndpoint],
         key: kms.IKey,
         bus: events.IEventBus,
         layer: lambda_.ILayerVersion,
@@ -456,10 +494,14 @@ class ModelLifecycle(Construct):
             self,
             "DriftMonitor",
             config=config,
-            endpoints=endpoints,
+            endpoints={name: endpoint.endpoint_name for name, endpoint in endpoints.items()},
             data=self.data.bucket,
             bus=bus,
             layer=layer,
             key=key,
             removal_policy=removal_policy,
         )
+        for name in config.lifecycle.routes:
+            # Asynchronous endpoints keep their inputs and outputs in S3 already; the monitor reads real-time capture.
+            if routes[name].endpoint.mode == "realtime":
+                capture_endpoint(endpoints[name], bucket=self.data.bucket, key=key)

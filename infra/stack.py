@@ -241,7 +241,7 @@ class SluiceStack(Stack):
             self,
             "Lifecycle",
             config=config,
-            endpoints={name: endpoint.endpoint_name for name, endpoint in endpoints.items()},
+            endpoints=endpoints,
             key=key,
             bus=bus.bus,
             layer=layer,

@@ -85,6 +85,8 @@ def test_the_deployed_route_table_fallback_keeps_tenant_pins(tmp_path: Path) -> 
 
     # When SSM cannot be read, every function falls back to its ROUTES variable
     for service, variables in _environments(template).items():
+        if "ROUTES" not in variables:
+            continue  # the drift monitor does not route
         table = RouteTable.model_validate_json(_resolved(variables["ROUTES"]))
 
         # Then the pin is there, keyed by the tenant's API key id as in the live table

@@ -223,3 +223,26 @@ class TestLifecycleInTheTemplate:
             <= variables
         )
         template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 hour)"})
+
+    def test_the_real_time_endpoint_captures_requests_and_answers_as_json_with_kms(
+        self, template: Template
+    ) -> None:
+        # SageMaker writes JSON bodies as text only for the content types listed here, and with the
+        # model's role: https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html
+        template.has_resource_properties(
+            "AWS::SageMaker::EndpointConfig",
+            {
+                "DataCaptureConfig": {
+                    "EnableCapture": True,
+                    "InitialSamplingPercentage": 100,
+                    "DestinationS3Uri": Match.any_value(),
+                    "KmsKeyId": Match.any_value(),
+                    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                    "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+                }
+            },
+        )
+        [config] = template.find_resources(
+            "AWS::SageMaker::EndpointConfig", {"Properties": {"DataCaptureConfig": Match.any_value()}}
+        ).values()
+        assert "/datacapture" in json.dumps(config["Properties"]["DataCaptureConfig"]["DestinationS3Uri"])

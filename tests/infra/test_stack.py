@@ -178,7 +178,7 @@ def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(templa
 
 def test_each_function_has_its_own_role(template: Template) -> None:
     roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in _sluice_functions(template).values()}
-    assert len(roles) == 4
+    assert len(roles) == 5
 
 
 def test_log_groups_are_encrypted_with_retention(template: Template) -> None:
