@@ -16,7 +16,9 @@ sockets refused.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,9 +71,17 @@ def _inert_sdk() -> Iterator[None]:
     os.environ.update({name: saved[name] or value for name, value in _SYNTH_ENVIRONMENT.items()})
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
+    # Its notices ("popping out ProcessingJobName", "no job being started") are about running jobs,
+    # which a definition never does; synth output stays the stack's.
+    sdk_logger = logging.getLogger("sagemaker")
+    level = sdk_logger.level
+    sdk_logger.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
+        sdk_logger.setLevel(level)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
