@@ -4,6 +4,7 @@ the pipeline, its rules' event patterns and targets, the starter role's conditio
 from __future__ import annotations
 
 import json
+import re
 import socket
 from typing import Any
 
@@ -246,3 +247,26 @@ class TestLifecycleInTheTemplate:
             "AWS::SageMaker::EndpointConfig", {"Properties": {"DataCaptureConfig": Match.any_value()}}
         ).values()
         assert "/datacapture" in json.dumps(config["Properties"]["DataCaptureConfig"]["DestinationS3Uri"])
+
+    def test_rule_targets_pass_only_parameters_the_pipeline_defines(self, template: Template) -> None:
+        # StartPipelineExecution rejects a parameter the pipeline does not declare, at run time, when the
+        # rule fires; no linter reads the definition body. https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StartPipelineExecution.html
+        [pipeline] = template.find_resources("AWS::SageMaker::Pipeline").values()
+        body = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
+        text = (
+            body if isinstance(body, str) else "".join(p for p in body["Fn::Join"][1] if isinstance(p, str))
+        )
+        declared = set(re.findall(r'"Name": "(\w+)", "Type": "String"', text))
+        assert {"ApprovalStatus", "BaseDataUri", "IncumbentModelUri"} <= declared
+        for rule in template.find_resources("AWS::Events::Rule").values():
+            for target in rule["Properties"].get("Targets", []):
+                for parameter in target.get("SageMakerPipelineParameters", {}).get(
+                    "PipelineParameterList", []
+                ):
+                    assert parameter["Name"] in declared
+
+    def test_the_definition_fits_createpipelines_limit(self, template: Template) -> None:
+        # PipelineDefinition is at most 1,048,576 characters:
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreatePipeline.html
+        [pipeline] = template.find_resources("AWS::SageMaker::Pipeline").values()
+        assert len(json.dumps(pipeline["Properties"]["PipelineDefinition"])) < 1_048_576 // 2
