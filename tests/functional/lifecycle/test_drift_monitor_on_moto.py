@@ -159,3 +159,45 @@ def test_the_scheduled_function_judges_the_hour_before_its_scheduled_time(aws: d
     assert [v.outcome for v in verdicts] == ["drifted"]
     [detail] = take_events(aws["sqs"], aws["queue"], wait_seconds=0)
     assert detail["window_end"].startswith("2026-12-01T12:00:00")
+
+
+def test_the_lambda_handler_wires_itself_at_init_and_reports_each_window(aws: dict[str, Any]) -> None:
+    # Given the function's environment as the stack renders it, and a drifted hour of capture
+    from sluice.runtime.drift_monitor import Settings
+    from sluice_local.runtime import LocalContext, load_handler
+
+    write_capture(aws["s3"], low_share=0.35)
+    monitor(aws)  # writes v1's baseline under models/intent
+    environment = Settings(
+        service_name="sluice-drift_monitor",
+        capture_bucket=BUCKET,
+        baseline_bucket=BUCKET,
+        baseline_prefix="models/intent",
+        event_bus_name=BUS,
+        endpoints=[MonitoredEndpoint(route="intent", endpoint=ENDPOINT)],
+    ).environment() | {"AWS_DEFAULT_REGION": REGION}
+    # When Lambda imports the handler (init) and the schedule invokes it
+    _, handler = load_handler("drift_monitor", environment)
+    result = handler(
+        {
+            "id": "evt-2",
+            "time": "2026-12-01T12:00:00Z",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+        },
+        LocalContext(function_name="drift_monitor", timeout_seconds=300),
+    )
+    # Then it answers with each window's verdict (ids and counts only) and the event is on the bus
+    assert result == {
+        "windows": [
+            {
+                "route": "intent",
+                "endpoint": ENDPOINT,
+                "variant": "primary",
+                "model_version": "v1",
+                "answers": 300,
+                "outcome": "drifted",
+            }
+        ]
+    }
+    assert len(take_events(aws["sqs"], aws["queue"], wait_seconds=0)) == 1
