@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
 from sluice.events import Event
@@ -19,7 +20,7 @@ from sluice.lifecycle.config import DriftPolicy
 from sluice.lifecycle.drift import DriftTest, low_confidence_test
 from sluice.lifecycle.events import DriftDetected
 from sluice.lifecycle.ports import BaselineSource, CapturedAnswer, CaptureSource, EventSink
-from sluice.observability import logger
+from sluice.observability import logger, metrics
 
 
 class MonitoredEndpoint(BaseModel):
@@ -77,7 +78,9 @@ class DriftMonitor:
                         "outcome": verdict.outcome,
                     },
                 )
+                metrics.add_metric(name="DriftWindowsJudged", unit=MetricUnit.Count, value=1)
                 if verdict.test is not None and verdict.test.drifted:
+                    metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=1)
                     detail = DriftDetected(
                         route=monitored.route,
                         endpoint=monitored.endpoint,
