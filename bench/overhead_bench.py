@@ -41,14 +41,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header  # n
 from pydantic import BaseModel, ConfigDict, JsonValue  # noqa: E402
 
 from sluice.config import EndpointConfig, RouteConfig, VariantConfig  # noqa: E402
-from sluice.jobs.models import ErrorDetail, Job, JobMessage, JobStatus, Served  # noqa: E402
+from sluice.jobs.models import ErrorDetail, Job, JobMessage, JobStatus  # noqa: E402
 from sluice.jobs.ports import Claim, ClaimOutcome  # noqa: E402
 from sluice.jobs.worker import Delivery, JobWorker  # noqa: E402
 from sluice.observability import metrics  # noqa: E402
 from sluice.pii import InMemoryVault, StaticKey  # noqa: E402
 from sluice.pii.input_redactor import PiiInputRedactor  # noqa: E402
 from sluice.routing.ports import Invocation  # noqa: E402
-from sluice.routing.table import RouteTable, RouteTarget  # noqa: E402
+from sluice.routing.table import RouteTable, RouteTarget, Served  # noqa: E402
 from sluice.serving.api import ApiDependencies, build_app  # noqa: E402
 from sluice.serving.service import InferenceService  # noqa: E402
 from sluice_local.runtime import LocalContext  # noqa: E402

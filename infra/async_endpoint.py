@@ -17,6 +17,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
+from infra.buckets import access_log_bucket, data_bucket
 from infra.functions import SluiceFunction
 from infra.nag import acknowledge
 from infra.queues import DeadLetteredQueue
@@ -35,34 +36,17 @@ class AsyncInferenceIo(Construct):
         key: kms.IKey,
         removal_policy: RemovalPolicy,
         visibility_timeout_seconds: int,
+        max_receive_count: int,
         retention_days: int = 7,
     ) -> None:
         super().__init__(scope, construct_id)
-        # S3 server access logs can only be delivered to an SSE-S3 bucket, not SSE-KMS. Delivery is
-        # granted by a bucket policy (cdk.json: serverAccessLogsUseBucketPolicy), not a legacy ACL.
-        access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
-            removal_policy=removal_policy,
-        )
-        acknowledge(access_logs, "AwsSolutions-S1", "This is the access-log bucket; logging it would recurse")
+        access_logs = access_log_bucket(self, retention_days=90, removal_policy=removal_policy)
         # Inputs and outputs are transient copies of redacted requests and answers: kept a week.
-        self.bucket = s3.Bucket(
+        self.bucket = data_bucket(
             self,
-            "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="async-inference/",
+            key=key,
+            access_logs=access_logs,
+            access_log_prefix="async-inference/",
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(retention_days))],
             removal_policy=removal_policy,
         )
@@ -83,7 +67,7 @@ class AsyncInferenceIo(Construct):
             "Results",
             key=results_key,
             visibility_timeout_seconds=visibility_timeout_seconds,
-            max_receive_count=5,
+            max_receive_count=max_receive_count,
             alarm_description="Async inference notifications that async_result could not apply",
         )
         self.queue, self.dead_letters = results.queue, results.dead_letters

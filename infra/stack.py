@@ -59,6 +59,7 @@ class SluiceStack(Stack):
                 key=key,
                 removal_policy=removal,
                 visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+                max_receive_count=config.async_results_max_receive_count,
             )
             if any(route.endpoint.mode == "async" for route in config.routes)
             else None
@@ -186,7 +187,11 @@ class SluiceStack(Stack):
             "route_table_parameter": live_routes.parameter.parameter_name,
             "route_table_max_age_seconds": config.route_table_max_age_seconds,
         }
-        breakers = {"breakers_table": tables.breakers.table_name, "breaker": config.breaker}
+        breakers = {
+            "breakers_table": tables.breakers.table_name,
+            "breaker": config.breaker,
+            "retry": config.retry,
+        }
         pii = {
             "pii_key_secret_arn": pii_keys.hmac_key.secret_arn,
             "pii_vault_table": pii_keys.vault.table_name,

@@ -18,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
+from infra.buckets import access_log_bucket, data_bucket
 from infra.functions import SluiceFunction
 from infra.nag import acknowledge
 from infra.queues import DeadLetteredQueue
@@ -75,34 +76,16 @@ class Uploads(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         ingest = config.ingest
-        # S3 server access logs can only be delivered to an SSE-S3 bucket, not SSE-KMS.
-        self.access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            # The log delivery group writes through an ACL, which needs ObjectWriter ownership.
-            object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(ingest.access_log_retention_days))],
-            removal_policy=removal_policy,
+        self.access_logs = access_log_bucket(
+            self, retention_days=ingest.access_log_retention_days, removal_policy=removal_policy
         )
-        acknowledge(
-            self.access_logs, "AwsSolutions-S1", "This is the access-log bucket; logging it would recurse"
-        )
-        self.bucket = s3.Bucket(
+        self.bucket = data_bucket(
             self,
-            "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            key=key,
+            access_logs=self.access_logs,
+            access_log_prefix="uploads/",
             # Versions make every upload its own batch, even under a reused key.
             versioned=True,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="uploads/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="incoming",

@@ -7,3 +7,8 @@ overhead-bench: install  ## platform overhead per sync request and per worker jo
 .PHONY: load
 load: model  ## 10,000 requests per mode (sync, async) from 50 callers through the local platform; none lost (writes bench/results/load.md)
 	@$(PY) bench/load.py
+
+.PHONY: redrive
+redrive: install  ## a queue's dead letters back to it, audited: make redrive QUEUE=intent|ingest [STACK=Sluice] (no STACK: the local platform)
+	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<route>|ingest [STACK=<deployed stack>]"; exit 2; }
+	@$(PY) -m sluice_local.redrive --queue "$(QUEUE)" $(if $(STACK),--stack "$(STACK)")

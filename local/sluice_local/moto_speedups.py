@@ -20,7 +20,10 @@ make those paths cheap:
   (jsonpath_ng builds a new parser, tables and all, on each parse: most of a PutEvents call).
 
 The local platform applies them to the moto server it runs in its own process. Safe to call
-twice; no effect on moto outside that process.
+twice; no effect on moto outside that process. Measured by `bench/moto_speedups_bench.py`
+(bench/results/moto_speedups.md: SQS 24x at 1,000 messages, DynamoDB transactions 8.5x);
+`tests/unit/test_moto_speedups.py` fails if moto answers differently with them, or if the
+internals they replace move in a moto upgrade.
 """
 
 from __future__ import annotations

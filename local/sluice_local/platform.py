@@ -247,66 +247,52 @@ def main(argv: list[str] | None = None) -> int:
 
         from sluice_local.runtime import FunctionInstances, QueuePoller
 
-        api = FunctionInstances(
-            "api",
-            environment=environments["api"],
-            concurrency=args.api_concurrency,
-            timeout_seconds=config.api_function.timeout_seconds,
+        def instances(function: str, *, concurrency: int, timeout_seconds: int) -> FunctionInstances:
+            return FunctionInstances(
+                function,
+                environment=environments[function],
+                concurrency=concurrency,
+                timeout_seconds=timeout_seconds,
+            )
+
+        sqs = session.client("sqs")
+
+        def queue_poller(
+            queue_url: str, queue_arn: str, function: FunctionInstances, batch_size: int
+        ) -> QueuePoller:
+            return QueuePoller(
+                sqs=sqs,
+                queue_url=queue_url,
+                queue_arn=queue_arn,
+                region=REGION,
+                function=function,
+                batch_size=batch_size,
+                stop=stop,
+            )
+
+        api = instances(
+            "api", concurrency=args.api_concurrency, timeout_seconds=config.api_function.timeout_seconds
         )
-        worker = FunctionInstances(
+        worker = instances(
             "worker",
-            environment=environments["worker"],
             concurrency=args.worker_concurrency,
             timeout_seconds=config.worker_function.timeout_seconds,
         )
-        sqs = session.client("sqs")
         pollers += [
-            QueuePoller(
-                sqs=sqs,
-                queue_url=route.queue_url,
-                queue_arn=route.queue_arn,
-                region=REGION,
-                function=worker,
-                batch_size=route.batch_size,
-                stop=stop,
-            )
+            queue_poller(route.queue_url, route.queue_arn, worker, route.batch_size)
             for route in resources.routes.values()
             for _ in range(args.worker_concurrency)
         ]
         # S3 ObjectCreated → ingest queue → `ingest`, one file per invocation as deployed.
-        ingest = FunctionInstances(
-            "ingest",
-            environment=environments["ingest"],
-            concurrency=1,
-            timeout_seconds=config.ingest.function.timeout_seconds,
-        )
-        pollers.append(
-            QueuePoller(
-                sqs=sqs,
-                queue_url=resources.ingest_queue_url,
-                queue_arn=resources.ingest_queue_arn,
-                region=REGION,
-                function=ingest,
-                batch_size=1,
-                stop=stop,
-            )
-        )
+        ingest = instances("ingest", concurrency=1, timeout_seconds=config.ingest.function.timeout_seconds)
+        pollers.append(queue_poller(resources.ingest_queue_url, resources.ingest_queue_arn, ingest, 1))
         # SageMaker async notifications: SNS → results queue → `async_result`.
-        async_result = FunctionInstances(
-            "async_result",
-            environment=environments["async_result"],
-            concurrency=1,
-            timeout_seconds=config.worker_function.timeout_seconds,
+        async_result = instances(
+            "async_result", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
         )
         pollers.append(
-            QueuePoller(
-                sqs=sqs,
-                queue_url=resources.async_results_queue_url,
-                queue_arn=resources.async_results_queue_arn,
-                region=REGION,
-                function=async_result,
-                batch_size=10,
-                stop=stop,
+            queue_poller(
+                resources.async_results_queue_url, resources.async_results_queue_arn, async_result, 10
             )
         )
         functions += [worker, ingest, async_result]

@@ -96,22 +96,12 @@ def provision(
         events.create_event_bus(Name=bus)
     routes = {}
     for route in config.routes:
-        dlq_url = sqs.create_queue(QueueName=f"{PREFIX}-{route.name}-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        queue_url = sqs.create_queue(
-            QueueName=f"{PREFIX}-{route.name}",
-            Attributes={
-                "VisibilityTimeout": str(config.worker_visibility_timeout_seconds),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(route.max_receive_count)}
-                ),
-            },
-        )["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        queue_url, queue_arn, dlq_url = dead_lettered_queue(
+            sqs,
+            f"{PREFIX}-{route.name}",
+            visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+            max_receive_count=route.max_receive_count,
+        )
         routes[route.name] = RouteResources(
             queue_url=queue_url,
             queue_arn=queue_arn,
@@ -179,7 +169,7 @@ def function_settings(
             "route_table_max_age_seconds": config.route_table_max_age_seconds,
         }
     breakers = (
-        {"breakers_table": resources.breakers_table, "breaker": config.breaker}
+        {"breakers_table": resources.breakers_table, "breaker": config.breaker, "retry": config.retry}
         if resources.breakers_table
         else {}
     )
@@ -223,6 +213,35 @@ def function_settings(
         if resources.uploads_bucket
         else None,
     )
+
+
+def dead_lettered_queue(
+    sqs: Any, name: str, *, visibility_timeout_seconds: int, max_receive_count: int
+) -> tuple[str, str, str]:
+    """`name` and `name-dlq`, redriven after `max_receive_count` receives, as the stack's
+    DeadLetteredQueue; returns the queue's URL and ARN and the dead-letter queue's URL."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    redrive = {"deadLetterTargetArn": arn_of_queue(sqs, dlq_url), "maxReceiveCount": str(max_receive_count)}
+    queue_url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    return queue_url, arn_of_queue(sqs, queue_url), dlq_url
+
+
+def arn_of_queue(sqs: Any, queue_url: str) -> str:
+    return str(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    )
+
+
+def ensure_bucket(s3: Any, name: str) -> str:
+    if name not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=name)
+    return name
 
 
 def local_tenant_id(tenant: str) -> str:

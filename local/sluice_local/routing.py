@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from sluice.config import DeploymentConfig
-from sluice_local.provision import PREFIX, LocalResources, _table, route_table
+from sluice_local.provision import (
+    PREFIX,
+    LocalResources,
+    _table,
+    dead_lettered_queue,
+    ensure_bucket,
+    route_table,
+)
 
 ROUTE_TABLE_PARAMETER = f"/{PREFIX}/route-table"
 ASYNC_BUCKET = f"{PREFIX}-async-inference"
@@ -36,20 +43,15 @@ def provision_routing(
     sqs: Any,
     ssm: Any,
 ) -> LocalResources:
-    bucket = ASYNC_BUCKET
-    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
-        s3.create_bucket(Bucket=bucket)
+    bucket = ensure_bucket(s3, ASYNC_BUCKET)
     success = sns.create_topic(Name=SUCCESS_TOPIC)["TopicArn"]
     error = sns.create_topic(Name=ERROR_TOPIC)["TopicArn"]
-    dlq_url = sqs.create_queue(QueueName=f"{PREFIX}-async-results-dlq")["QueueUrl"]
-    queue_url = sqs.create_queue(
-        QueueName=f"{PREFIX}-async-results",
-        Attributes={
-            "VisibilityTimeout": str(config.worker_visibility_timeout_seconds),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": _arn(sqs, dlq_url), "maxReceiveCount": "5"}),
-        },
-    )["QueueUrl"]
-    queue_arn = _arn(sqs, queue_url)
+    queue_url, queue_arn, _ = dead_lettered_queue(
+        sqs,
+        f"{PREFIX}-async-results",
+        visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+        max_receive_count=config.async_results_max_receive_count,
+    )
     for topic in (success, error):
         sns.subscribe(
             TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
@@ -73,12 +75,6 @@ def provision_routing(
         Tier="Advanced" if len(table.encode()) > _STANDARD_TIER_BYTES else "Standard",
     )
     return resources
-
-
-def _arn(sqs: Any, queue_url: str) -> str:
-    return str(
-        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    )
 
 
 def endpoint_spec(

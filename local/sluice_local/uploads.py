@@ -7,11 +7,10 @@ SQS queue with a DLQ, and the batches table. Safe to repeat.
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from sluice.config import DeploymentConfig
-from sluice_local.provision import PREFIX, LocalResources, _table
+from sluice_local.provision import PREFIX, LocalResources, _table, dead_lettered_queue, ensure_bucket
 
 INCOMING_PREFIX = "incoming/"
 
@@ -19,25 +18,15 @@ INCOMING_PREFIX = "incoming/"
 def provision_uploads(
     config: DeploymentConfig, resources: LocalResources, *, s3: Any, sqs: Any, dynamodb: Any
 ) -> LocalResources:
-    bucket = f"{PREFIX}-uploads"
-    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
-        s3.create_bucket(Bucket=bucket)
+    bucket = ensure_bucket(s3, f"{PREFIX}-uploads")
     # Versions make every upload its own batch, even under a key used before.
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    dlq_url = sqs.create_queue(QueueName=f"{PREFIX}-ingest-dlq")["QueueUrl"]
-    queue_url = sqs.create_queue(
-        QueueName=f"{PREFIX}-ingest",
-        Attributes={
-            "VisibilityTimeout": str(config.ingest_visibility_timeout_seconds),
-            "RedrivePolicy": json.dumps(
-                {
-                    "deadLetterTargetArn": _arn(sqs, dlq_url),
-                    "maxReceiveCount": str(config.ingest.max_receive_count),
-                }
-            ),
-        },
-    )["QueueUrl"]
-    queue_arn = _arn(sqs, queue_url)
+    queue_url, queue_arn, dlq_url = dead_lettered_queue(
+        sqs,
+        f"{PREFIX}-ingest",
+        visibility_timeout_seconds=config.ingest_visibility_timeout_seconds,
+        max_receive_count=config.ingest.max_receive_count,
+    )
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={
@@ -83,9 +72,3 @@ def include_version_ids_in_s3_events() -> None:
 
     with_version_id.sluice_version_ids = True  # type: ignore[attr-defined]
     notifications._get_s3_event = with_version_id
-
-
-def _arn(sqs: Any, queue_url: str) -> str:
-    return str(
-        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    )

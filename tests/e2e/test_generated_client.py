@@ -61,6 +61,16 @@ def _client(package: str, running_platform: RunningPlatform) -> Any:
     )
 
 
+def _generated(package: str, running_platform: RunningPlatform) -> tuple[Any, Any, Any, Any]:
+    """The generated POST and GET operations, the models and a client for the running platform."""
+    return (
+        _module(package, "api.default.create_inference_v1_inferences_post"),
+        _module(package, "api.default.get_inference_v1_inferences_job_id_get"),
+        _module(package, "models"),
+        _client(package, running_platform),
+    )
+
+
 def _request(package: str, body: dict[str, Any]) -> Any:
     """The route's own request model: the document has one per route of the live table."""
     model = "InferenceRequest" + "".join(part.title() for part in body["route"].split("-"))
@@ -86,10 +96,7 @@ def test_the_generated_client_runs_a_sync_inference(
 def test_the_generated_client_follows_a_queued_job(
     client_package: str, running_platform: RunningPlatform
 ) -> None:
-    post = _module(client_package, "api.default.create_inference_v1_inferences_post")
-    get = _module(client_package, "api.default.get_inference_v1_inferences_job_id_get")
-    models = _module(client_package, "models")
-    client = _client(client_package, running_platform)
+    post, get, models, client = _generated(client_package, running_platform)
     body = {"route": "intent", "input": {"text": "top up failed"}, "mode": "async"}
 
     accepted = post.sync_detailed(client=client, body=_request(client_package, body))
@@ -106,10 +113,7 @@ def test_the_generated_client_follows_a_queued_job(
 def test_the_generated_client_parses_errors_into_the_envelope(
     client_package: str, running_platform: RunningPlatform
 ) -> None:
-    post = _module(client_package, "api.default.create_inference_v1_inferences_post")
-    get = _module(client_package, "api.default.get_inference_v1_inferences_job_id_get")
-    models = _module(client_package, "models")
-    client = _client(client_package, running_platform)
+    post, get, models, client = _generated(client_package, running_platform)
 
     def submit(text: str) -> Any:
         body = _request(client_package, {"route": "intent", "input": {"text": text}, "mode": "async"})

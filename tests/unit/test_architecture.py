@@ -63,3 +63,37 @@ def test_the_layer_never_imports_heavy_or_dev_modules() -> None:
         if _imports(path) & forbidden
     }
     assert offenders == {}
+
+
+# What each capability may build on; the shared modules (config, errors, events, ports,
+# observability) are open to all. The composition root and the adapters are for runtime only.
+CAPABILITY_DEPENDENCIES = {
+    "pii": set(),
+    "routing": set(),
+    "jobs": {"routing"},
+    "serving": {"jobs", "routing", "pii"},
+    "uploads": {"jobs", "routing", "pii"},
+}
+
+
+def _sluice_imports(path: Path) -> set[str]:
+    """The `sluice` subpackages or modules a file imports, at any depth of the file."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sluice."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("sluice."))
+    return found
+
+
+def test_capabilities_depend_only_downwards_and_never_on_the_composition_root() -> None:
+    offenders = {}
+    for capability, allowed in CAPABILITY_DEPENDENCIES.items():
+        for path in (LIBRARY / capability).rglob("*.py"):
+            other_capabilities = (
+                _sluice_imports(path) & (set(CAPABILITY_DEPENDENCIES) | {"runtime", "adapters"})
+            ) - {capability}
+            if other_capabilities - allowed:
+                offenders[str(path.relative_to(ROOT))] = sorted(other_capabilities - allowed)
+    assert offenders == {}

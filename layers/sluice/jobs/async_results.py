@@ -20,13 +20,13 @@ from pydantic import BaseModel, ConfigDict
 
 from sluice.errors import ModelFailed
 from sluice.jobs.async_endpoint import Manifest, manifest_key, split_s3_uri
-from sluice.jobs.models import ErrorDetail, Job, Served
+from sluice.jobs.models import ErrorDetail, Job
 from sluice.jobs.ports import BatchTracker, JobStore
 from sluice.jobs.worker import unannounced
 from sluice.observability import logger, metrics
 from sluice.ports import EventPublisher, Objects
 from sluice.routing.model_io import decode
-from sluice.routing.table import RouteSource
+from sluice.routing.table import RouteSource, Served
 
 FAILED_CODE = "ASYNC_INFERENCE_FAILED"
 

@@ -46,15 +46,6 @@ class ErrorDetail(BaseModel):
     message: str
 
 
-class Served(BaseModel):
-    """Where a request was served: every response and job record says so."""
-
-    route: str
-    endpoint: str
-    variant: str
-    model_version: str | None = None
-
-
 class Job(BaseModel):
     """The job record in DynamoDB. Holds no input: the redacted input travels in the queue message."""
 

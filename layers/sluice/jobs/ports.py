@@ -8,7 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sluice.jobs.models import ErrorDetail, Job, JobMessage, Served
+from sluice.jobs.models import ErrorDetail, Job, JobMessage
+from sluice.routing.table import Served
 
 
 class ClaimOutcome(StrEnum):

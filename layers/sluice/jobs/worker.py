@@ -20,14 +20,14 @@ from sluice.config import BreakerConfig
 from sluice.errors import SluiceError, UnknownRoute
 from sluice.events import Event, InferenceCompleted
 from sluice.jobs.async_endpoint import AsyncInference
-from sluice.jobs.models import ErrorDetail, Job, JobMessage, Served, utc_now
+from sluice.jobs.models import ErrorDetail, Job, JobMessage, utc_now
 from sluice.jobs.ports import BatchTracker, ClaimOutcome, JobStore
 from sluice.observability import logger, metrics
 from sluice.ports import EventPublisher
 from sluice.routing.breaker import CircuitBreaker, InMemoryBreakerStore
 from sluice.routing.invoker import ModelAnswer, ResilientInvoker, invoke_model
 from sluice.routing.ports import ModelEndpoint
-from sluice.routing.table import RouteSource, RouteTable, RouteTarget, VariantTarget
+from sluice.routing.table import RouteSource, RouteTable, RouteTarget, Served, VariantTarget
 from sluice.routing.variants import assign
 
 

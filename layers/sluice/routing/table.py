@@ -7,13 +7,14 @@ It is validated again when read (`RouteTable.model_validate`), as strictly as at
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sluice.config import RouteConfig
-from sluice.errors import UnknownRoute
+from sluice.errors import InvalidRequest, PayloadTooLarge, UnknownRoute
 
 
 class VariantTarget(BaseModel):
@@ -150,3 +151,25 @@ class RouteSource(Protocol):
     """Where services get the route table from: a fixed table, or the live one in SSM."""
 
     def current(self) -> RouteTable: ...
+
+
+class Served(BaseModel):
+    """Where a request was served: every response and job record says so."""
+
+    route: str
+    endpoint: str
+    variant: str
+    model_version: str | None = None
+
+
+def check_input(route: RouteTarget, value: dict[str, Any]) -> None:
+    """Enforce the route's limits before any work is done. Messages name fields, never values."""
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > route.max_input_bytes:
+        raise PayloadTooLarge(
+            f"input is {size} bytes; route '{route.name}' accepts at most {route.max_input_bytes}"
+        )
+    for field in route.required_text_fields:
+        text = value.get(field)
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidRequest(f"input.{field} must be a non-empty string for route '{route.name}'")

@@ -12,10 +12,10 @@ from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from sluice.adapters.clients import sagemaker_runtime_client
-from sluice.config import BreakerConfig
+from sluice.config import BreakerConfig, RetryPolicy
 from sluice.routing.table import RouteTable
 from sluice.runtime.settings import FunctionSettings
 
@@ -57,15 +57,18 @@ class JobSettings(PowertoolsSettings):
 
 
 class BreakerSettings(FunctionSettings):
-    """Functions that call endpoints share one circuit breaker per endpoint (unset: in memory)."""
+    """Functions that call endpoints: one circuit breaker per endpoint, shared by every instance
+    (unset table: in memory), and the retry policy of each call."""
 
     breakers_table: str | None = Field(None, alias="BREAKERS_TABLE_NAME", min_length=3)
     breaker: BreakerConfig = Field(BreakerConfig(), alias="BREAKER_POLICY")
+    retry: RetryPolicy = Field(RetryPolicy(), alias="RETRY_POLICY")
 
-    @field_validator("breaker", mode="before")
+    @field_validator("breaker", "retry", mode="before")
     @classmethod
-    def _breaker_from_json(cls, value: Any) -> Any:
-        return BreakerConfig.model_validate_json(value) if isinstance(value, str | bytes) else value
+    def _policy_from_json(cls, value: Any, info: ValidationInfo) -> Any:
+        model = BreakerConfig if info.field_name == "breaker" else RetryPolicy
+        return model.model_validate_json(value) if isinstance(value, str | bytes) else value
 
 
 class PiiSettings(FunctionSettings):
@@ -122,7 +125,7 @@ def invoker(settings: BreakerSettings, clock: Clock, clients: ClientFactory) -> 
     breaker = CircuitBreaker(
         store, settings.breaker, clock=clock.wall, cache_seconds=clock.breaker_cache_seconds
     )
-    return ResilientInvoker(breaker, clock=clock.monotonic, sleep=clock.sleep)
+    return ResilientInvoker(breaker, retry=settings.retry, clock=clock.monotonic, sleep=clock.sleep)
 
 
 def sagemaker_endpoint() -> SageMakerEndpoint:

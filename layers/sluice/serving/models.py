@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sluice.config import RouteName, VariantName
-from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobStatus, Served
+from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobStatus
+from sluice.routing.table import Served
 
 
 class InferenceRequest(BaseModel):

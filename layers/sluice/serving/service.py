@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from sluice.config import BreakerConfig
-from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, InvalidRequest, JobNotFound, PayloadTooLarge
+from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, JobNotFound
 from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobMessage, new_job_id
 from sluice.jobs.ports import JobQueue, JobStore
 from sluice.pii.ports import InputRedactor
 from sluice.routing.breaker import CircuitBreaker, InMemoryBreakerStore
 from sluice.routing.invoker import ModelAnswer, ResilientInvoker, invoke_model
 from sluice.routing.ports import ModelEndpoint
-from sluice.routing.table import RouteSource, RouteTable, RouteTarget
+from sluice.routing.table import RouteSource, RouteTable, RouteTarget, check_input
 from sluice.routing.variants import Assignment, assign, sticky_key
 from sluice.serving.models import AcceptedJob, InferenceRequest, JobView, SyncInferenceResponse
 
@@ -147,16 +146,3 @@ class InferenceService:
             self._jobs.fail(job.id, error=ErrorDetail(code=failure.code, message=failure.message))
             raise failure from error
         return AcceptedJob(id=job.id, route=route.name, pii=pii_counts)
-
-
-def check_input(route: RouteTarget, value: dict[str, Any]) -> None:
-    """Enforce the route's limits before any work is done. Messages name fields, never values."""
-    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-    if size > route.max_input_bytes:
-        raise PayloadTooLarge(
-            f"input is {size} bytes; route '{route.name}' accepts at most {route.max_input_bytes}"
-        )
-    for field in route.required_text_fields:
-        text = value.get(field)
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidRequest(f"input.{field} must be a non-empty string for route '{route.name}'")

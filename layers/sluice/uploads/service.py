@@ -31,8 +31,7 @@ from sluice.errors import (
 from sluice.jobs.models import ErrorDetail, Job, JobMessage, utc_now
 from sluice.observability import logger, metrics
 from sluice.pii.ports import InputRedactor
-from sluice.routing.table import RouteSource, RouteTarget
-from sluice.serving.service import check_input
+from sluice.routing.table import RouteSource, RouteTarget, check_input
 from sluice.uploads.batches import BatchLedger
 from sluice.uploads.model import Batch, BatchStatus, Rejection, SourceObject, batch_id_for, job_id_for
 from sluice.uploads.ports import BatchStore, JobBatchQueue, ObjectStore, QueuedJobs
@@ -64,6 +63,30 @@ def route_of(key: str) -> str | None:
     return route if separator and name and route else None
 
 
+@dataclass(frozen=True)
+class _Parts:
+    """What one ingestion uses; the service and each run of it share one set."""
+
+    routes: RouteSource
+    limits: IngestConfig
+    objects: ObjectStore
+    batches: BatchStore
+    jobs: QueuedJobs
+    queue: JobBatchQueue
+    redactor: InputRedactor
+    ledger: BatchLedger
+
+    def route(self, batch: Batch) -> RouteTarget:
+        table = self.routes.current()
+        try:
+            return table.resolve(batch.route or "")
+        except UnknownRoute:
+            raise FileRejected(
+                UnknownRoute.code,
+                f"the key must start with incoming/<route>/; routes: {sorted(table.routes)}",
+            ) from None
+
+
 class IngestService:
     def __init__(
         self,
@@ -77,14 +100,7 @@ class IngestService:
         redactor: InputRedactor,
         ledger: BatchLedger,
     ) -> None:
-        self._routes = routes
-        self._limits = limits
-        self._objects = objects
-        self._batches = batches
-        self._jobs = jobs
-        self._queue = queue
-        self._redactor = redactor
-        self._ledger = ledger
+        self._parts = _Parts(routes, limits, objects, batches, jobs, queue, redactor, ledger)
 
     def ingest(self, source: SourceObject, *, remaining_ms: Callable[[], int]) -> IngestOutcome:
         fresh = Batch(
@@ -93,25 +109,15 @@ class IngestService:
             key=source.key,
             version_id=source.version_id,
             version=source.version,
-            tenant=self._limits.tenant,
+            tenant=self._parts.limits.tenant,
             route=route_of(source.key),
         )
-        batch = self._batches.start(fresh)
+        batch = self._parts.batches.start(fresh)
         if batch.status is not BatchStatus.READING:
             # A repeated event for a file already read: only make sure it completes.
-            self._ledger.settle(batch.id)
+            self._parts.ledger.settle(batch.id)
             return IngestOutcome.DONE
-        return _Run(self, source, batch, remaining_ms).execute()
-
-    # The run below reaches these through its service, keeping one set of dependencies.
-    def _route(self, batch: Batch) -> RouteTarget:
-        try:
-            return self._routes.current().resolve(batch.route or "")
-        except UnknownRoute:
-            raise FileRejected(
-                UnknownRoute.code,
-                f"the key must start with incoming/<route>/; routes: {sorted(self._routes.current().routes)}",
-            ) from None
+        return _Run(self._parts, source, batch, remaining_ms).execute()
 
 
 @dataclass
@@ -125,10 +131,10 @@ class _Run:
     """One invocation's pass over the file, from the batch's checkpoint."""
 
     def __init__(
-        self, service: IngestService, source: SourceObject, batch: Batch, remaining_ms: Callable[[], int]
+        self, parts: _Parts, source: SourceObject, batch: Batch, remaining_ms: Callable[[], int]
     ) -> None:
-        self._s = service
-        self._limits = service._limits
+        self._s = parts
+        self._limits = parts.limits
         self._source = source
         self.batch = batch
         self._remaining_ms = remaining_ms
@@ -157,7 +163,7 @@ class _Run:
             metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
         self.batch.status = BatchStatus.READ
         self._checkpoint(report=False)
-        self._s._ledger.settle(self.batch.id)
+        self._s.ledger.settle(self.batch.id)
         logger.info(
             "ingest finished",
             extra={
@@ -174,7 +180,7 @@ class _Run:
         """Take every line after the checkpoint; False when time ran short first."""
         if self.batch.line == 0 and self._source.size > self._limits.max_file_bytes:
             raise FileRejected(FILE_TOO_LARGE, f"the file is over {self._limits.max_file_bytes} bytes")
-        self._route = self._s._route(self.batch)
+        self._route = self._s.route(self.batch)
         self._format = format_of(self.batch.key)
         for line in self._lines():
             if line.number <= self.batch.line:
@@ -190,7 +196,7 @@ class _Run:
     def _lines(self) -> Iterator[Line]:
         resume_plain = self.batch.compressed is False and self.batch.offset > 0
         start = self.batch.offset if resume_plain else 0
-        chunks = self._s._objects.read(
+        chunks = self._s.objects.read(
             self._source.bucket, self._source.key, version_id=self._source.version_id, start=start
         )
         first = next(chunks, b"")
@@ -249,7 +255,7 @@ class _Run:
         assert self._route is not None
         try:
             check_input(self._route, record.input)
-            redacted = self._s._redactor.redact(
+            redacted = self._s.redactor.redact(
                 record.input,
                 tenant=self.batch.tenant,
                 allow=self._route.pii_allow,
@@ -311,16 +317,16 @@ class _Run:
         # Records before messages, so a queued job always has its record. A job an earlier
         # attempt created keeps its record, and its message is sent again anyway (that attempt
         # may have died before sending): the worker's claim absorbs the repeat.
-        self._s._jobs.create_all_if_absent(jobs)
-        self._s._queue.send_batch(self._route.queue_url, messages)
+        self._s.jobs.create_all_if_absent(jobs)
+        self._s.queue.send_batch(self._route.queue_url, messages)
         batch.queued += len(messages)
         metrics.add_metric(name="BatchRecordsQueued", unit=MetricUnit.Count, value=len(messages))
         self._pending.clear()
 
     def _checkpoint(self, *, report: bool = True) -> None:
         self.batch.updated_at = utc_now()
-        self._s._batches.checkpoint(self.batch, previous_line=self._checkpointed_line)
+        self._s.batches.checkpoint(self.batch, previous_line=self._checkpointed_line)
         self._checkpointed_line = self.batch.line
         self._since_checkpoint = 0
         if report:
-            self._s._ledger.publish_report(self.batch)
+            self._s.ledger.publish_report(self.batch)
