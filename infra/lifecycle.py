@@ -23,6 +23,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from infra.buckets import access_log_bucket, data_bucket
 from infra.functions import SluiceFunction
 from infra.images import regional_image
 from infra.lifecycle_code import build_source_tarball
@@ -88,29 +89,14 @@ class LifecycleData(Construct):
         self, scope: Construct, construct_id: str, *, key: kms.IKey, removal_policy: RemovalPolicy
     ) -> None:
         super().__init__(scope, construct_id)
-        access_logs = s3.Bucket(
+        access_logs = access_log_bucket(self, retention_days=90, removal_policy=removal_policy)
+        self.bucket = data_bucket(
             self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
-            removal_policy=removal_policy,
-        )
-        acknowledge(access_logs, "AwsSolutions-S1", "This is the access-log bucket; logging it would recurse")
-        self.bucket = s3.Bucket(
-            self,
-            "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            versioned=True,  # model artifacts and baselines are records: an overwrite keeps the old one
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="lifecycle/",
+            key=key,
+            access_logs=access_logs,
+            access_log_prefix="lifecycle/",
+            # Model artifacts and baselines are records: an overwrite keeps the old version.
+            versioned=True,
             lifecycle_rules=[
                 # Captured traffic is redacted, but it is still traffic: a month covers every window.
                 s3.LifecycleRule(prefix=f"{CAPTURE_PREFIX}/", expiration=Duration.days(30)),
