@@ -56,9 +56,9 @@ def scenario(*, messages: int, items: int, patched: bool) -> dict[str, Any]:
             ]
             sqs.send_message_batch(QueueUrl=queue, Entries=entries)
         deleted, kept, old_handles = [], [], []
-        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=43200).get(
-            "Messages", []
-        ):
+        while batch := sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=43200
+        ).get("Messages", []):
             for message in batch:
                 if int(message["Body"][1:]) % 7 == 0:
                     kept.append(message)
@@ -72,7 +72,10 @@ def scenario(*, messages: int, items: int, patched: bool) -> dict[str, Any]:
             )
         again = []
         while batch := sqs.receive_message(
-            QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=43200, MessageSystemAttributeNames=["All"]
+            QueueUrl=queue,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=43200,
+            MessageSystemAttributeNames=["All"],
         ).get("Messages", []):
             again += [(m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in batch]
         for message in kept:

@@ -12,3 +12,7 @@ load: model  ## 10,000 requests per mode (sync, async) from 50 callers through t
 redrive: install  ## a queue's dead letters back to it, audited: make redrive QUEUE=intent|ingest [STACK=Sluice] (no STACK: the local platform)
 	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<route>|ingest [STACK=<deployed stack>]"; exit 2; }
 	@$(PY) -m sluice_local.redrive --queue "$(QUEUE)" $(if $(STACK),--stack "$(STACK)")
+
+.PHONY: faults
+faults: install  ## the fault suite at size, with its accounting (writes bench/results/faults.md)
+	@$(PY) bench/fault_accounting.py

@@ -14,9 +14,14 @@ class SluiceError(Exception):
     code = "INTERNAL_ERROR"
     status = HTTPStatus.INTERNAL_SERVER_ERROR
     retryable = False
-    # The endpoint (not the input) is at fault: counts towards its circuit breaker, and another
-    # route may serve instead (the fallback chain).
+    # The endpoint (not the input) is at fault: another route may serve instead (the fallback
+    # chain), and unless `opens_circuit` says otherwise it counts towards the endpoint's breaker.
     endpoint_fault = False
+    opens_circuit: bool | None = None  # None: as `endpoint_fault`
+
+    @classmethod
+    def counts_towards_breaker(cls) -> bool:
+        return cls.endpoint_fault if cls.opens_circuit is None else cls.opens_circuit
 
     def __init__(self, message: str, *, retry_after_seconds: int | None = None) -> None:
         super().__init__(message)
@@ -90,6 +95,10 @@ class ModelFailed(SluiceError):
     code = "MODEL_ERROR"
     status = HTTPStatus.BAD_GATEWAY
     endpoint_fault = True
+    # The container answered, so the endpoint is up; a model error is most often its input's.
+    # Counted, one tenant's failing inputs would open the circuit for every tenant (the fault
+    # suite showed 90% of healthy requests failing ENDPOINT_CIRCUIT_OPEN: tests/functional/faults.py).
+    opens_circuit = False
 
 
 class EndpointUnavailable(SluiceError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +50,12 @@ class Platform:
     breaker: CircuitBreaker
     async_endpoint: FakeAsyncEndpoint
     async_results: AsyncResults
+    wire: Callable[[], tuple[Any, JobWorker, AsyncResults]]
     delivered: list[dict[str, Any]] = field(default_factory=list)
+
+    def restart(self) -> None:
+        """Every function restarts (new instances, nothing kept in memory); moto keeps the state."""
+        self.app, self.worker, self.async_results = self.wire()
 
     def s3(self) -> Any:
         """An S3 client on the same moto backend."""
@@ -188,17 +193,19 @@ def start_platform(config: DeploymentConfig, key_file: Path | None = None) -> It
             update={"pii_key_file": str(key_file), "reveal_tenants": "tenant-acme"}
         )
         time = Clock(wall=clock, monotonic=clock, sleep=clock.sleep, breaker_cache_seconds=0)
-        app = build_app(api_runtime.build(api_settings, clients=clients, endpoint=endpoint, clock=time))
         async_endpoint = FakeAsyncEndpoint(endpoint, s3=s3, sns=sns, resources=resources)
-        worker = worker_runtime.build(
-            settings.worker,
-            clients=clients,
-            endpoint=endpoint,
-            async_endpoint=async_endpoint,
-            clock=time,
-        )
         assert settings.async_result is not None
-        results = async_result_runtime.build(settings.async_result, clients=clients)
+        async_result_settings = settings.async_result
+
+        def wire() -> tuple[Any, JobWorker, AsyncResults]:
+            """Every function built anew from its settings: what a cold start (or a restart) does."""
+            app = build_app(api_runtime.build(api_settings, clients=clients, endpoint=endpoint, clock=time))
+            worker = worker_runtime.build(
+                settings.worker, clients=clients, endpoint=endpoint, async_endpoint=async_endpoint, clock=time
+            )
+            return app, worker, async_result_runtime.build(async_result_settings, clients=clients)
+
+        app, worker, results = wire()
         # An observer of the breakers the functions share through DynamoDB.
         breaker = CircuitBreaker(
             DynamoBreakerStore(dynamodb, resources.breakers_table),
@@ -220,4 +227,5 @@ def start_platform(config: DeploymentConfig, key_file: Path | None = None) -> It
             breaker,
             async_endpoint,
             results,
+            wire,
         )

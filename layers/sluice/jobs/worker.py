@@ -49,6 +49,8 @@ class Outcome:
 
 
 DONE = Outcome(retry=False)
+# A job whose record could not be read or written: it comes back, its neighbours do not.
+JOB_STORE_UNAVAILABLE = "JOB_STORE_UNAVAILABLE"
 
 
 class JobWorker:
@@ -126,7 +128,13 @@ class JobWorker:
 
     def _claim(self, delivery: Delivery) -> Outcome | None:
         job_id = delivery.message.job_id
-        claim = self._jobs.claim(job_id, lease_seconds=self._lease_seconds, now=self._clock())
+        try:
+            claim = self._jobs.claim(job_id, lease_seconds=self._lease_seconds, now=self._clock())
+        except Exception:
+            # The store failed for this job (throttled past botocore's retries, ...): this job
+            # comes back, the rest of the batch goes on.
+            logger.exception("job store unavailable", extra={"job_id": job_id})
+            return Outcome(retry=True, reason=JOB_STORE_UNAVAILABLE)
         if claim.outcome is ClaimOutcome.CLAIMED:
             return None
         if claim.outcome is ClaimOutcome.FINAL and claim.job is not None:
@@ -191,15 +199,27 @@ class JobWorker:
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=len(chunk))
         served = answer.served.model_copy(update={"route": route.name})
         announcement = uuid.uuid4().hex
-        finished = [
-            self._jobs.succeed(d.message.job_id, served=served, output=output, announcement=announcement)
-            for d, output in zip(chunk, answer.predictions.outputs, strict=True)
-        ]
-        failed = unannounced(finished, jobs=self._jobs, events=self._events, announcement=announcement)
-        return {
-            d.message_id: Outcome(retry=True, reason="EVENT_PUBLISH_FAILED") if job.id in failed else DONE
-            for d, job in zip(chunk, finished, strict=True)
-        }
+        outcomes: dict[str, Outcome] = {}
+        finished: list[tuple[Delivery, Job]] = []
+        for d, output in zip(chunk, answer.predictions.outputs, strict=True):
+            try:
+                job = self._jobs.succeed(
+                    d.message.job_id, served=served, output=output, announcement=announcement
+                )
+            except Exception:
+                # Not recorded: the job keeps its lease and is served again once it has run out.
+                logger.exception("job store unavailable", extra={"job_id": d.message.job_id})
+                outcomes[d.message_id] = Outcome(retry=True, reason=JOB_STORE_UNAVAILABLE)
+                continue
+            finished.append((d, job))
+        failed = unannounced(
+            [job for _, job in finished], jobs=self._jobs, events=self._events, announcement=announcement
+        )
+        for d, job in finished:
+            outcomes[d.message_id] = (
+                Outcome(retry=True, reason="EVENT_PUBLISH_FAILED") if job.id in failed else DONE
+            )
+        return outcomes
 
     def _submit_async(
         self, routes: RouteTable, route: RouteTarget, variant: VariantTarget, chunk: list[Delivery]
@@ -229,15 +249,23 @@ class JobWorker:
         self, route: RouteTarget, delivery: Delivery, error: SluiceError, served: Served
     ) -> Outcome:
         if error.retryable and delivery.receive_count < route.max_receive_count:
-            self._jobs.release(delivery.message.job_id)
+            try:
+                self._jobs.release(delivery.message.job_id)
+            except Exception:
+                # Still leased: it is claimed again once the lease runs out, as after a crash.
+                logger.exception("job store unavailable", extra={"job_id": delivery.message.job_id})
             return Outcome(retry=True, reason=error.code)
         # Out of attempts (or not retryable): the job fails with a reason instead of rotting in a DLQ.
         return self._finish_failed(delivery, error, served=served)
 
     def _finish_failed(self, delivery: Delivery, error: SluiceError, served: Served | None) -> Outcome:
         detail = ErrorDetail(code=error.code, message=error.message)
+        try:
+            job = self._jobs.fail(delivery.message.job_id, error=detail, served=served)
+        except Exception:
+            logger.exception("job store unavailable", extra={"job_id": delivery.message.job_id})
+            return Outcome(retry=True, reason=JOB_STORE_UNAVAILABLE)
         metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-        job = self._jobs.fail(delivery.message.job_id, error=detail, served=served)
         return self._announce(job)
 
     def _announce(self, job: Job) -> Outcome:

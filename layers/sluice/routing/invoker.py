@@ -86,7 +86,7 @@ class ResilientInvoker:
             try:
                 result = attempt(candidate)
             except SluiceError as error:
-                if error.endpoint_fault:
+                if error.counts_towards_breaker():
                     self._breaker.record_failure(endpoint)
                 if not error.retryable or number == self._retry.max_attempts:
                     raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +92,10 @@ class Clock:
     sleep: Callable[[float], None]
     # How long a breaker state read from the store is trusted: tests make it zero.
     breaker_cache_seconds: float = 1.0
+
+    def now(self) -> datetime:
+        """The wall clock as a datetime: job leases are compared with it."""
+        return datetime.fromtimestamp(self.wall(), UTC)
 
     @classmethod
     def real(cls) -> Clock:

@@ -47,9 +47,11 @@ def build(
             objects=S3Objects(clients("s3")),
             bucket=settings.async_bucket,
         )
+    time = clock or shared.Clock.real()
     return JobWorker(
         routes=shared.route_source(settings, clients),
-        invoker=shared.invoker(settings, clock or shared.Clock.real(), clients),
+        invoker=shared.invoker(settings, time, clients),
+        clock=time.now,
         async_inference=async_inference,
         jobs=shared.job_store(settings, clients),
         endpoint=endpoint or sagemaker,
