@@ -36,22 +36,22 @@ def _image_uris() -> Any:
     return image_uris
 
 
-def sdk_regions(image: FrameworkImage) -> tuple[str, ...]:
+def sdk_regions(image: FrameworkImage, image_scope: str = "inference") -> tuple[str, ...]:
     """Every region the installed SDK has a registry for, for this framework version."""
     config = _image_uris().config_for_framework(image.framework)
-    scope = config.get("inference", config)
+    scope = config.get(image_scope, config)
     versions = scope["versions"]
     version = scope.get("version_aliases", {}).get(image.version, image.version)
     if version not in versions:
         raise ValueError(
-            f"the sagemaker SDK has no {image.framework} inference image {image.version}; "
+            f"the sagemaker SDK has no {image.framework} {image_scope} image {image.version}; "
             f"it has {sorted(versions)}"
         )
     return tuple(sorted(versions[version]["registries"]))
 
 
 @cache
-def image_uri(image: FrameworkImage, region: str, instance_type: str) -> str:
+def image_uri(image: FrameworkImage, region: str, instance_type: str, image_scope: str = "inference") -> str:
     """The SDK's URI for the image in one region (what `sagemaker` itself would deploy)."""
     return str(
         _image_uris().retrieve(
@@ -60,25 +60,32 @@ def image_uri(image: FrameworkImage, region: str, instance_type: str) -> str:
             version=image.version,
             py_version=image.py_version,
             instance_type=instance_type,
-            image_scope="inference",
+            image_scope=image_scope,
         )
     )
 
 
-def regional_image(scope: Construct, image: FrameworkImage, instance_type: str) -> RegionalImage:
-    """The image's URI, registry account and repository for the stack's region, via one mapping."""
+def regional_image(
+    scope: Construct, image: FrameworkImage, instance_type: str, image_scope: str = "inference"
+) -> RegionalImage:
+    """The image's URI, registry account and repository for the stack's region, via one mapping
+    (`image_scope="training"` for the training image of the same framework version)."""
     stack = Stack.of(scope)
     # One mapping per image and instance family: the SDK picks the processor (gpu, cpu, neuron)
     # from the instance type.
     family = instance_type.split(".")[1]
-    mapping_id = "Image" + "".join(
-        part.title() for part in (image.framework, image.version, image.py_version or "", family)
-    ).replace("-", "").replace(".", "")
+    mapping_id = (
+        "Image"
+        + "".join(part.title() for part in (image.framework, image.version, image.py_version or "", family))
+        .replace("-", "")
+        .replace(".", "")
+        + ("" if image_scope == "inference" else image_scope.title())
+    )
     mapping = stack.node.try_find_child(mapping_id)
     if not isinstance(mapping, CfnMapping):
         rows: dict[str, dict[str, Any]] = {}
-        for region in sdk_regions(image):
-            uri = image_uri(image, region, instance_type)
+        for region in sdk_regions(image, image_scope):
+            uri = image_uri(image, region, instance_type, image_scope)
             registry, path = uri.split("/", 1)
             rows[region] = {
                 "Uri": uri,

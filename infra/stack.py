@@ -12,6 +12,7 @@ from infra.encryption import PlatformKey
 from infra.endpoint_scaling import EndpointScaling
 from infra.event_bus import PlatformEventBus
 from infra.functions import SluiceFunction, SluiceLayer, service_name
+from infra.lifecycle import ModelLifecycle
 from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
 from infra.operator_alerts import OperatorAlerts
@@ -276,6 +277,19 @@ class SluiceStack(Stack):
                 tables.index_grant_finding,
                 "Grants on the jobs table include its one index (AsyncPending, async jobs only)",
             )
+
+        # Drift monitoring and retraining of the routes config.lifecycle names.
+        lifecycle = ModelLifecycle(
+            self,
+            "Lifecycle",
+            config=config,
+            endpoints=endpoints,
+            key=key,
+            bus=bus.bus,
+            layer=layer,
+            removal_policy=removal,
+        )
+        CfnOutput(self, "LifecycleBucket", value=lifecycle.data.bucket.bucket_name)
 
         # Last: every alarm made above notifies the operators.
         alerts = OperatorAlerts(self, "OperatorAlerts", key=key, emails=config.alarm_emails)

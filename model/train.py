@@ -33,6 +33,7 @@ from sklearn.metrics import accuracy_score, f1_score
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))  # SageMaker runs this from the source dir; locally it may run from anywhere
+import baseline  # noqa: E402 - the drift baseline, written beside the model
 import inference  # noqa: E402 - the serving code defines the features, so training cannot drift from it
 
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     classifier.fit(x_train.cpu().numpy(), train_labels)
     fit_seconds = time.perf_counter() - fit_started
 
-    predicted = classifier.predict(x_test.cpu().numpy())
+    probabilities = classifier.predict_proba(x_test.cpu().numpy())
+    predicted = classifier.classes_[probabilities.argmax(axis=1)]
     accuracy = float(accuracy_score(test_labels, predicted))
     macro_f1 = float(f1_score(test_labels, predicted, average="macro"))
     print(f"      test accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}")
@@ -145,6 +147,16 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"[4/4] writing the model to {args.model_dir}", flush=True)
     model_version = write_artifact(args.model_dir, classifier, copy_encoder=args.copy_encoder)
+    # The monitor's reference: how this model answers rows it was not fitted on.
+    baseline.write_baseline(
+        args.model_dir,
+        baseline.build_baseline(
+            model_version=model_version,
+            top_labels=[str(label) for label in predicted],
+            top_scores=probabilities.max(axis=1),
+            reference=f"{args.test.name}/test.csv",
+        ),
+    )
     metrics = {
         "model_version": model_version,
         "accuracy": round(accuracy, 4),

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sluice.lifecycle.config import LifecycleConfig
+
 RouteName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
 EntityType = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,40}$")]
 PiiOperator = Literal["mask", "hash", "pseudonymize", "drop"]
@@ -283,6 +285,8 @@ class DeploymentConfig(_Frozen):
     routes: tuple[RouteConfig, ...] = (RouteConfig(name="intent", description="Banking77 intents"),)
     api: ApiConfig = ApiConfig()
     api_function: FunctionConfig = FunctionConfig(memory_mb=1024, timeout_seconds=29)
+    # Drift monitoring and retraining (sluice.lifecycle).
+    lifecycle: LifecycleConfig = LifecycleConfig()
     worker_function: FunctionConfig = FunctionConfig(memory_mb=512, timeout_seconds=60)
     ingest: IngestConfig = IngestConfig()
     job_ttl_days: int = Field(30, ge=1, le=3650)

@@ -155,7 +155,7 @@ def test_tenants_need_api_keys_under_a_usage_plan(template: Template) -> None:
 
 
 def _sluice_functions(template: Template) -> dict[str, Any]:
-    """Our functions (api, worker, ingest), not CDK's custom-resource handlers."""
+    """Our functions (api, worker, ingest, async_result, drift_monitor), not CDK's custom-resource handlers."""
     return {
         name: function
         for name, function in template.find_resources("AWS::Lambda::Function").items()
@@ -165,7 +165,7 @@ def _sluice_functions(template: Template) -> dict[str, Any]:
 
 def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(template: Template) -> None:
     functions = _sluice_functions(template)
-    assert len(functions) == 5  # api, worker, ingest, async_result, sweeper
+    assert len(functions) == 6  # api, worker, ingest, async_result, sweeper, drift_monitor
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14"
@@ -178,7 +178,7 @@ def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(templa
 
 def test_each_function_has_its_own_role(template: Template) -> None:
     roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in _sluice_functions(template).values()}
-    assert len(roles) == 5
+    assert len(roles) == 6
 
 
 def test_log_groups_are_encrypted_with_retention(template: Template) -> None:

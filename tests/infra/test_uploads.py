@@ -45,7 +45,7 @@ def test_uploads_bucket_is_kms_encrypted_versioned_private_logged_with_lifecycle
 
 def test_every_bucket_denies_plain_http(template: Template) -> None:
     policies = template.find_resources("AWS::S3::BucketPolicy")
-    assert len(policies) == 4  # uploads and async inference, each with its access-log bucket
+    assert len(policies) == 6  # uploads, async inference and lifecycle, each with its access-log bucket
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(

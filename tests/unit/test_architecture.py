@@ -73,6 +73,7 @@ CAPABILITY_DEPENDENCIES = {
     "jobs": {"routing"},
     "serving": {"jobs", "routing", "pii"},
     "uploads": {"jobs", "routing", "pii"},
+    "lifecycle": {"jobs"},
 }
 
 

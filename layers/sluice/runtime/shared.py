@@ -151,7 +151,7 @@ def sagemaker_endpoint(routes: RouteTable | None = None) -> SageMakerEndpoint:
 
     # The deployed routes' clients now, at init: not on a request's clock (and not from several
     # threads at once, which boto3's default session does not support).
-    for route in (routes.routes.values() if routes else ()):
+    for route in routes.routes.values() if routes else ():
         client_for(route.time_budget_ms / 1000)
     return SageMakerEndpoint(client_for)
 

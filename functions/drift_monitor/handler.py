@@ -1,0 +1,21 @@
+"""`drift_monitor` function: on its schedule, one window of captured answers per endpoint against
+the model's baseline; `DriftDetected` on the bus when a window drifts. Logic in `sluice.lifecycle`."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sluice.observability import logger, metrics, tracer
+from sluice.runtime import drift_monitor as runtime
+
+# Built at init, once per instance.
+settings = runtime.Settings.from_environment()
+monitor = runtime.build(settings)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    verdicts = runtime.run_scheduled(event, settings, monitor)
+    return {"windows": [verdict.model_dump(mode="json", exclude={"test"}) for verdict in verdicts]}

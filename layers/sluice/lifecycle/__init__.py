@@ -1,0 +1,1 @@
+"""Model lifecycle: drift baselines and monitoring, the golden-query gate, the retraining pipeline."""

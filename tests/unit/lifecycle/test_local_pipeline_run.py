@@ -1,0 +1,141 @@
+"""`make retrain` walks the deployed definition: steps in order, expressions resolved, the gate's
+verdict choosing registration or failure. Steps are recorded here, not run (training takes minutes)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def runner() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("run_local", ROOT / "model" / "pipeline" / "run_local.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def definition() -> dict[str, Any]:
+    from infra.lifecycle_pipeline import PipelineSpec, pipeline_definition
+
+    return pipeline_definition(
+        PipelineSpec(
+            name="local",
+            role_arn="arn:aws:iam::123456789012:role/r",
+            processing_image="local",
+            training_image="local",
+            inference_image="local",
+            source_uri="s3://local/code/sourcedir.tar.gz",
+            bootstrap_uri="s3://local/code/bootstrap.py",
+            artifacts_uri="s3://local/runs/intent",
+            base_data_uri="s3://local/data/base/intent",
+            feedback_uri="s3://local/data/feedback/intent",
+            incumbent_model_uri="s3://local/models/intent/current",
+            model_package_group="local-intent",
+            kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+            code_version="c0de",
+        )
+    )
+
+
+def recording_runners(
+    runner: ModuleType, tmp_path: Path, approved: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    calls: list[dict[str, Any]] = []
+
+    def processing(step: dict[str, Any], execution: Any) -> None:
+        arguments = execution.resolve(step["Arguments"])
+        calls.append({"step": step["Name"], "arguments": arguments})
+        for output in arguments["ProcessingOutputConfig"]["Outputs"]:
+            execution.outputs[(step["Name"], output["OutputName"])] = output["S3Output"]["S3Uri"]
+        for file in step.get("PropertyFiles", []):
+            path = tmp_path / f"{step['Name']}-{file['PropertyFileName']}.json"
+            path.write_text(
+                json.dumps(
+                    {
+                        "approved": approved,
+                        "dataset_hash": "d" * 64,
+                        "metrics": {"golden_accuracy": {"value": 0.9}},
+                    }
+                )
+            )
+            execution.property_files[(step["Name"], file["PropertyFileName"])] = path
+
+    def training(step: dict[str, Any], execution: Any) -> None:
+        calls.append({"step": step["Name"], "arguments": execution.resolve(step["Arguments"])})
+        execution.model_artifacts[step["Name"]] = "s3://local/runs/intent/x/model/model"
+
+    def register(step: dict[str, Any], execution: Any) -> str:
+        calls.append({"step": step["Name"], "arguments": execution.resolve(step["Arguments"])})
+        return "registered"
+
+    def fail(step: dict[str, Any], execution: Any) -> str:
+        return runner.run_fail(step, execution)  # type: ignore[no-any-return]
+
+    return {"Processing": processing, "Training": training, "RegisterModel": register, "Fail": fail}, calls
+
+
+def test_an_approved_candidate_is_registered_with_its_dataset_hash(
+    runner: ModuleType, definition: dict[str, Any], tmp_path: Path
+) -> None:
+    # Given a run whose evaluation approves the candidate
+    runners, calls = recording_runners(runner, tmp_path, approved=1)
+    execution = runner.Execution(definition, {}, execution_id="exec-1")
+    # When the local runner walks the definition
+    trace = runner.run(definition, execution, runners)
+    # Then the steps ran in order, each with its resolved arguments, and the candidate was registered
+    assert trace == [
+        ("PrepareData", "succeeded"),
+        ("Train", "succeeded"),
+        ("EvaluateOnGolden", "succeeded"),
+        ("GateApproved", "true"),
+        ("RegisterCandidate", "registered"),
+    ]
+    train = calls[1]["arguments"]
+    assert (
+        train["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+        == "s3://local/runs/intent/exec-1/train"
+    )
+    evaluate = calls[2]["arguments"]
+    candidate = next(i for i in evaluate["ProcessingInputs"] if i["InputName"] == "candidate")
+    assert candidate["S3Input"]["S3Uri"] == "s3://local/runs/intent/x/model/model"
+    register = calls[3]["arguments"]
+    assert register["CustomerMetadataProperties"] == {
+        "dataset_hash": "d" * 64,
+        "code_version": "c0de",
+        "golden_accuracy": 0.9,
+    }
+
+
+def test_a_rejected_candidate_ends_the_run_with_the_report_location(
+    runner: ModuleType, definition: dict[str, Any], tmp_path: Path
+) -> None:
+    runners, calls = recording_runners(runner, tmp_path, approved=0)
+    trace = runner.run(definition, runner.Execution(definition, {}, execution_id="exec-2"), runners)
+    assert trace[-2] == ("GateApproved", "false")
+    step, outcome = trace[-1]
+    assert step == "GateRejected"
+    assert (
+        outcome
+        == "failed: golden-query gate rejected the candidate; report: s3://local/runs/intent/exec-2/evaluation"
+    )
+    assert "RegisterCandidate" not in [call["step"] for call in calls]
+
+
+def test_local_locations_map_into_the_lifecycle_folder(runner: ModuleType) -> None:
+    assert (
+        runner.local_path("s3://local/runs/intent/e/train")
+        == ROOT / ".sluice" / "lifecycle" / "runs" / "intent" / "e" / "train"
+    )
+    with pytest.raises(ValueError, match="not a local location"):
+        runner.local_path("s3://elsewhere/x")
