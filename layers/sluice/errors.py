@@ -5,7 +5,9 @@ Messages never contain request content: they may reach logs, responses and event
 
 from __future__ import annotations
 
+from datetime import datetime
 from http import HTTPStatus
+from math import ceil
 
 
 class SluiceError(Exception):
@@ -173,3 +175,26 @@ GZIP_CORRUPT = "GZIP_CORRUPT"
 DECOMPRESSION_BOMB = "DECOMPRESSION_BOMB"
 FILE_TOO_LARGE = "FILE_TOO_LARGE"
 SOURCE_CHANGED = "SOURCE_CHANGED"
+
+
+# Cost governance (sluice.cost): a tenant's hard limit. 429 with the time the limit resets.
+
+
+class _LimitReached(SluiceError):
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, *, resets_at: datetime, now: datetime) -> None:
+        super().__init__(message, retry_after_seconds=max(1, ceil((resets_at - now).total_seconds())))
+        self.resets_at = resets_at
+
+
+class BudgetExceeded(_LimitReached):
+    """The tenant's monthly money budget would be exceeded by this request."""
+
+    code = "BUDGET_EXCEEDED"
+
+
+class QuotaExceeded(_LimitReached):
+    """The tenant's daily or monthly request quota is used up."""
+
+    code = "QUOTA_EXCEEDED"

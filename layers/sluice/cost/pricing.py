@@ -1,0 +1,73 @@
+"""Instance prices from config, per route and variant, turned into the cost of model time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sluice.config import DeploymentConfig, RouteConfig
+from sluice.cost.models import MICROS_PER_USD
+
+
+@dataclass(frozen=True)
+class VariantPrice:
+    route: str
+    variant: str
+    mode: str  # "realtime" bills its instances around the clock, "async" only while they run
+    usd_per_instance_hour: float
+    instances: int  # real-time: the always-on count; async: the most that may run
+    concurrency: int  # inferences one instance serves at once
+
+
+def _variant_prices(route: RouteConfig) -> list[VariantPrice]:
+    hosting = route.endpoint
+    asynchronous = hosting.mode == "async"
+    return [
+        VariantPrice(
+            route=route.name,
+            variant=variant.name,
+            mode=hosting.mode,
+            usd_per_instance_hour=variant.cost_per_instance_hour or hosting.cost_per_instance_hour,
+            instances=hosting.async_inference.max_capacity
+            if asynchronous
+            else (variant.initial_instance_count or hosting.initial_instance_count),
+            concurrency=hosting.async_inference.max_concurrent_invocations_per_instance
+            if asynchronous
+            else 1,
+        )
+        for variant in hosting.production_variants
+    ]
+
+
+class PriceList:
+    """What a second of model time costs on each route's variants.
+
+    The request path cannot know the hour's total model time, so it charges model time at the
+    instance price divided by the expected utilization: an instance busy half the time costs
+    twice its busy seconds. The cost report later attributes each hour's instance bill by the
+    measured share of model time (`sluice.cost.attribution`), which adds up to the bill.
+    """
+
+    def __init__(self, config: DeploymentConfig) -> None:
+        self._cost = config.cost
+        self._prices = {
+            (price.route, price.variant): price for route in config.routes for price in _variant_prices(route)
+        }
+
+    def variants(self) -> list[VariantPrice]:
+        return list(self._prices.values())
+
+    def price(self, route: str, variant: str) -> VariantPrice | None:
+        return self._prices.get((route, variant))
+
+    def model_time_micros(self, route: str, variant: str | None, model_ms: float) -> int:
+        prices = [p for (r, v), p in self._prices.items() if r == route and (variant is None or v == variant)]
+        if not prices:
+            return 0
+        # An unknown variant is charged as the dearest of the route: never under-reserve.
+        hourly = max(price.usd_per_instance_hour / price.concurrency for price in prices)
+        busy_share = self._cost.expected_utilization
+        return round(hourly * MICROS_PER_USD * model_ms / 3_600_000 / busy_share)
+
+    def reservation_micros(self, route: str) -> int:
+        seconds = self._cost.reserve_model_seconds.get(route, self._cost.default_reserve_model_seconds)
+        return self.model_time_micros(route, None, seconds * 1000)
