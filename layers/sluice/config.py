@@ -369,7 +369,9 @@ class DeploymentConfig(_Frozen):
             if kind == "instance-hours" and name not in cost.alarms.instance_hours_per_day:
                 raise ValueError(f"cost trigger {trigger} names a route without an instance-hours alarm")
             if kind not in ("tenant-spend", "instance-hours", "stack-budget"):
-                raise ValueError(f"cost trigger {trigger}: expected tenant-spend:, instance-hours: or stack-budget")
+                raise ValueError(
+                    f"cost trigger {trigger}: expected tenant-spend:, instance-hours: or stack-budget"
+                )
             for action in actions:
                 if action.tenant is not None and action.tenant not in tenants:
                     raise ValueError(f"cost action on {trigger} names unknown tenant {action.tenant}")
@@ -381,7 +383,9 @@ class DeploymentConfig(_Frozen):
                 if action.kind == "shift_weight" and action.to_variant not in {
                     variant.name for variant in endpoint.production_variants
                 }:
-                    raise ValueError(f"cost action on {trigger}: route {action.route} has no variant {action.to_variant}")
+                    raise ValueError(
+                        f"cost action on {trigger}: route {action.route} has no variant {action.to_variant}"
+                    )
                 if action.kind == "scale_to_zero" and endpoint.mode != "async":
                     raise ValueError(f"cost action on {trigger}: only an async endpoint scales to zero")
         unknown = {field: sorted(names) for field, names in named.items() if names}
@@ -454,8 +458,8 @@ class CostAlarmConfig(_Frozen):
     # Instance hours of one route's endpoint in a day that raise its alarm; None: no alarm.
     instance_hours_per_day: dict[RouteName, float] = Field(default_factory=dict)
     # Actions per trigger: `tenant-spend:<tenant>`, `instance-hours:<route>`, `stack-budget`.
-    actions: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9:-]{0,80}$")], tuple[CostAction, ...]] = (
-        Field(default_factory=dict)
+    actions: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9:-]{0,80}$")], tuple[CostAction, ...]] = Field(
+        default_factory=dict
     )
 
 

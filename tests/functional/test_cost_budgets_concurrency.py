@@ -111,7 +111,9 @@ def test_fifty_concurrent_requests_against_room_for_ten_admit_exactly_ten(
     with item_writes_in_order():
         for tenant in tenants:
             # When 50 functions reserve for that tenant at the same instant
-            outcomes = _race([lambda guard=guard: guard.reserve(tenant, "intent") for guard in guards])
+            outcomes = _race(
+                [lambda guard=guard, tenant=tenant: guard.reserve(tenant, "intent") for guard in guards]
+            )
 
             # Then exactly 10 are admitted and 40 refused with the limit's code, and nothing else
             errors = [o for o in outcomes if isinstance(o, Exception)]
@@ -129,7 +131,12 @@ def test_a_refusal_names_its_limit_and_the_time_it_resets(dynamodb_endpoint: str
     # Given a tenant with room for 10 a day, who used them
     config = _config(["acme"], {"daily_requests": ROOM, "monthly_budget_usd": 1.0})
     client = lambda_like_client(dynamodb_endpoint)
-    guard = BudgetGuard(config.cost, DynamoUsageLedger(client, create_cost_table(client)), PriceList(config), clock=lambda: NOW)
+    guard = BudgetGuard(
+        config.cost,
+        DynamoUsageLedger(client, create_cost_table(client)),
+        PriceList(config),
+        clock=lambda: NOW,
+    )
     for _ in range(ROOM):
         guard.reserve("acme", "intent")
 
@@ -165,20 +172,24 @@ def test_a_read_then_write_guard_over_admits_under_the_same_lock(dynamodb_endpoi
     clients = [lambda_like_client(dynamodb_endpoint) for _ in range(CALLERS)]
     table = create_cost_table(clients[0])
     barrier = threading.Barrier(CALLERS)
-    with item_writes_in_order():
-        # When all 50 read before any writes (a legal interleaving of concurrent functions)
-        with ThreadPoolExecutor(max_workers=CALLERS) as pool:
-            admitted = list(pool.map(lambda c: _read_then_write_reserve(c, table, "acme", barrier), clients))
+    # When all 50 read before any writes (a legal interleaving of concurrent functions)
+    with item_writes_in_order(), ThreadPoolExecutor(max_workers=CALLERS) as pool:
+        admitted = list(pool.map(lambda c: _read_then_write_reserve(c, table, "acme", barrier), clients))
     # Then all 50 are admitted: it is the condition, not the lock, that holds the limit
     assert sum(admitted) == CALLERS
 
 
-def test_with_the_same_interleaving_the_conditional_update_still_admits_ten(dynamodb_endpoint: str | None) -> None:
+def test_with_the_same_interleaving_the_conditional_update_still_admits_ten(
+    dynamodb_endpoint: str | None,
+) -> None:
     # Given 50 functions that have all read the tenant's usage (nothing used yet) before reserving
     config = _config(["acme"], {"monthly_requests": ROOM})
     clients = [lambda_like_client(dynamodb_endpoint) for _ in range(CALLERS)]
     table = create_cost_table(clients[0])
-    guards = [BudgetGuard(config.cost, DynamoUsageLedger(c, table), PriceList(config), clock=lambda: NOW) for c in clients]
+    guards = [
+        BudgetGuard(config.cost, DynamoUsageLedger(c, table), PriceList(config), clock=lambda: NOW)
+        for c in clients
+    ]
     barrier = threading.Barrier(CALLERS)
 
     def read_then_reserve(guard: BudgetGuard, client: Any) -> bool:
@@ -224,7 +235,12 @@ def test_soft_limit_warns_before_the_hard_limit_refuses() -> None:
         # Given a quota of 10 with the soft limit at 80 %
         config = _config(["acme"], {"monthly_requests": ROOM, "soft_limit_ratio": 0.8})
         client = boto3.client("dynamodb", region_name=REGION)
-        guard = BudgetGuard(config.cost, DynamoUsageLedger(client, create_cost_table(client)), PriceList(config), clock=lambda: NOW)
+        guard = BudgetGuard(
+            config.cost,
+            DynamoUsageLedger(client, create_cost_table(client)),
+            PriceList(config),
+            clock=lambda: NOW,
+        )
 
         # When 10 requests are reserved
         warnings = [guard.reserve("acme", "intent").warnings for _ in range(ROOM)]

@@ -73,11 +73,16 @@ class BudgetGuard:
     def release(self, admission: Admission) -> None:
         self._ledger.release(admission.reservation)
 
-    def _refusal(self, reservation: Reservation, limits: Limits, now: datetime) -> BudgetExceeded | QuotaExceeded:
+    def _refusal(
+        self, reservation: Reservation, limits: Limits, now: datetime
+    ) -> BudgetExceeded | QuotaExceeded:
         # The update's condition failed; read the counters once to say which limit it was.
         usage = self._ledger.usage(reservation.tenant, reservation.period)
         period = reservation.period
-        if limits.daily_requests is not None and usage.day_requests + reservation.requests > limits.daily_requests:
+        if (
+            limits.daily_requests is not None
+            and usage.day_requests + reservation.requests > limits.daily_requests
+        ):
             return QuotaExceeded(
                 "the tenant's daily request quota is used up", resets_at=period.day_resets_at, now=now
             )
