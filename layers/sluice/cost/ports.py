@@ -34,3 +34,53 @@ class UsageCounters(Protocol):
     def add(self, key: str, amounts: Mapping[str, int], *, labels: Mapping[str, str]) -> None: ...
 
     def scan_prefix(self, prefix: str) -> list[dict[str, Any]]: ...
+
+
+class QuotaControl(Protocol):
+    def quota_cap(self, tenant: str) -> int | None: ...
+
+    def set_quota_cap(self, tenant: str, requests: int | None) -> None: ...
+
+
+class ScalingControl(Protocol):
+    """Application Auto Scaling's range for one variant of a route's endpoint."""
+
+    def capacity(self, route: str, variant: str) -> tuple[int, int]: ...
+
+    def set_capacity(self, route: str, variant: str, *, minimum: int, maximum: int) -> None: ...
+
+
+class RouteWeights(Protocol):
+    """The live route table's variant weights of one route."""
+
+    def weights(self, route: str) -> dict[str, float]: ...
+
+    def set_weights(self, route: str, weights: Mapping[str, float]) -> None: ...
+
+
+class JobAdmission(Protocol):
+    """Whether a route takes new jobs (the API and ingest read it before queuing)."""
+
+    def paused(self, route: str) -> bool: ...
+
+    def set_paused(self, route: str, paused: bool) -> None: ...
+
+
+class ActionLog(Protocol):
+    """Which actions are in force (with what they replaced), and the audit trail of every change."""
+
+    def claim(self, trigger: str, index: int, record: Mapping[str, Any]) -> bool:
+        """Record the action as in force unless it already is; True if this call recorded it."""
+        ...
+
+    def in_force(self, trigger: str) -> list[dict[str, Any]]: ...
+
+    def triggers_in_force(self) -> list[str]: ...
+
+    def lift(self, trigger: str, index: int) -> None: ...
+
+    def audit(self, entry: Mapping[str, Any]) -> None: ...
+
+
+class EventSink(Protocol):
+    def publish(self, event: Any) -> None: ...
