@@ -51,11 +51,12 @@ class BudgetFixture:
     clients: dict[str, Any]
     events_queue: str
 
-    def scaling(self, resource: str) -> tuple[int, int]:
+    def scaling(self, resource: str) -> tuple[int, int, bool]:
         (target,) = self.clients["application-autoscaling"].describe_scalable_targets(
             ServiceNamespace="sagemaker", ResourceIds=[resource]
         )["ScalableTargets"]
-        return target["MinCapacity"], target["MaxCapacity"]
+        suspended = target.get("SuspendedState", {}).get("DynamicScalingOutSuspended", False)
+        return target["MinCapacity"], target["MaxCapacity"], suspended
 
     def weights(self) -> dict[str, float]:
         value = self.clients["ssm"].get_parameter(Name="/sluice/routes")["Parameter"]["Value"]
@@ -133,15 +134,15 @@ def test_an_alarm_applies_every_action_and_ok_reverts_every_one(budget_env: Budg
     result = handle_budget_event(_alarm("ALARM", "OK"), budget)
 
     # Then each action is applied: quota lowered, intent capped at 1, weight on the cheaper
-    # variant, chat at zero and taking no jobs
+    # variant, chat at zero (minimum 0, no scaling out) and taking no jobs
     assert result == {"state_changes": 1, "changed": 5}
     from datetime import UTC, datetime
 
     assert ledger.usage("acme", Period.at(datetime.now(UTC))).quota_cap == 100
-    assert budget_env.scaling("endpoint/sluice-intent/variant/primary") == (1, 1)
-    assert budget_env.scaling("endpoint/sluice-intent/variant/small") == (1, 1)
+    assert budget_env.scaling("endpoint/sluice-intent/variant/primary") == (1, 1, False)
+    assert budget_env.scaling("endpoint/sluice-intent/variant/small") == (1, 1, False)
     assert budget_env.weights() == {"primary": 0.0, "small": 100.0}
-    assert budget_env.scaling("endpoint/sluice-chat/variant/llm") == (0, 0)
+    assert budget_env.scaling("endpoint/sluice-chat/variant/llm") == (0, 1, True)
     assert admission.paused("chat")
     # And each is an event on the platform bus and an audit entry
     applied = budget_env.platform_events()
@@ -168,10 +169,10 @@ def test_an_alarm_applies_every_action_and_ok_reverts_every_one(budget_env: Budg
     # Then everything is as before the alarm, announced and audited
     assert cleared["changed"] == 5
     assert ledger.usage("acme", Period.at(datetime.now(UTC))).quota_cap is None
-    assert budget_env.scaling("endpoint/sluice-intent/variant/primary") == (1, 4)
-    assert budget_env.scaling("endpoint/sluice-intent/variant/small") == (1, 2)
+    assert budget_env.scaling("endpoint/sluice-intent/variant/primary") == (1, 4, False)
+    assert budget_env.scaling("endpoint/sluice-intent/variant/small") == (1, 2, False)
     assert budget_env.weights() == {"primary": 90.0, "small": 10.0}
-    assert budget_env.scaling("endpoint/sluice-chat/variant/llm") == (0, 2)
+    assert budget_env.scaling("endpoint/sluice-chat/variant/llm") == (0, 2, False)
     assert not admission.paused("chat")
     reverted = budget_env.platform_events()
     assert sorted(e["detail-type"] for e in reverted) == ["CostActionReverted"] * 5

@@ -120,8 +120,9 @@ class CostResponder:
         if action.kind in ("cap_scaling", "scale_to_zero"):
             values: Values = {}
             for variant in self._variants[action.route]:
-                minimum, maximum = controls.scaling.capacity(action.route, variant)
+                minimum, maximum, suspended = controls.scaling.capacity(action.route, variant)
                 values[f"{variant}.min"], values[f"{variant}.max"] = minimum, maximum
+                values[f"{variant}.scale_out"] = "suspended" if suspended else "active"
             return values
         if action.kind == "shift_weight":
             return dict(controls.weights.weights(action.route))
@@ -135,12 +136,15 @@ class CostResponder:
             return {"quota_cap": cap}
         if action.kind == "cap_scaling":
             assert action.max_instances is not None
-            capped: Values = {}
+            capped: Values = dict(previous)
             for name, value in previous.items():
-                capped[name] = min(int(value or 0), action.max_instances)
+                if name.endswith((".min", ".max")):
+                    capped[name] = min(int(value or 0), action.max_instances)
             return capped
         if action.kind == "scale_to_zero":
-            return dict.fromkeys(previous, 0)
+            # A variant's maximum is at least 1: zero is a minimum of 0 that cannot scale out.
+            zero: Values = {"min": 0, "max": 1, "scale_out": "suspended"}
+            return {name: zero[name.rpartition(".")[2]] for name in previous}
         if action.kind == "shift_weight":
             total = sum(float(v or 0) for v in previous.values())
             return {variant: (total if variant == action.to_variant else 0.0) for variant in previous}
@@ -161,6 +165,7 @@ class CostResponder:
                     variant,
                     minimum=int(values[f"{variant}.min"]),
                     maximum=int(values[f"{variant}.max"]),
+                    scale_out_suspended=values[f"{variant}.scale_out"] == "suspended",
                 )
         elif action.kind == "shift_weight":
             controls.weights.set_weights(action.route, {k: float(v) for k, v in values.items()})

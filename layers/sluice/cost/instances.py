@@ -31,5 +31,5 @@ class InstanceSampler:
             except LookupError:
                 running = {}  # an endpoint still being created runs nothing billable yet
             per_route[route] = sum(running.values())
-            self._metrics.emit({"route": route}, {"InstanceCount": per_route[route]}, rollups=())
+            self._metrics.emit({"route": route}, {"InstanceCount": per_route[route]}, rollups=(("route",),))
         return per_route

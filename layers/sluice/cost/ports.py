@@ -45,9 +45,13 @@ class QuotaControl(Protocol):
 class ScalingControl(Protocol):
     """Application Auto Scaling's range for one variant of a route's endpoint."""
 
-    def capacity(self, route: str, variant: str) -> tuple[int, int]: ...
+    def capacity(self, route: str, variant: str) -> tuple[int, int, bool]:
+        """Minimum, maximum, and whether scaling out is suspended."""
+        ...
 
-    def set_capacity(self, route: str, variant: str, *, minimum: int, maximum: int) -> None: ...
+    def set_capacity(
+        self, route: str, variant: str, *, minimum: int, maximum: int, scale_out_suspended: bool
+    ) -> None: ...
 
 
 class RouteWeights(Protocol):
