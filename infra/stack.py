@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack, Tags
 from constructs import Construct
 
 from infra.async_endpoint import AsyncInferenceIo
+from infra.cost import STACK_TAG, CostAlarms, CostRules, CostTable, StackBudget, grant_cost_controls
 from infra.encryption import PlatformKey
 from infra.endpoint_scaling import EndpointScaling
 from infra.event_bus import PlatformEventBus
@@ -216,11 +218,54 @@ class SluiceStack(Stack):
             function.function.add_environment("BREAKERS_TABLE_NAME", tables.breakers.table_name)
             function.function.add_environment("BREAKER_POLICY", config.breaker.model_dump_json())
 
+        # Cost governance: the cost table, the stack's AWS budget, cost alarms and the `budget`
+        # function that acts on them (infra/cost.py).
+        Tags.of(self).add(STACK_TAG, self.stack_name)  # what the AWS budget filters on
+        cost_table = CostTable(self, "CostTable", key=key, removal_policy=removal).table
+        stack_budget = StackBudget(self, "StackBudget", config=config, key=key)
+        cost_alarms = CostAlarms(self, "CostAlarms", config=config)
+        budget_function = SluiceFunction(
+            self,
+            "BudgetFunction",
+            handler_folder="budget",
+            description="Sluice budget: apply and revert cost actions when cost alarms change state",
+            config=config.worker_function,
+            environment={
+                "COST_TABLE_NAME": cost_table.table_name,
+                "EVENT_BUS_NAME": bus.bus.event_bus_name,
+                "ROUTE_TABLE_PARAMETER": live_routes.parameter.parameter_name,
+                "COST_ACTIONS": json.dumps(config.cost.alarms.model_dump(mode="json")["actions"]),
+                "COST_ALARM_TRIGGERS": json.dumps(cost_alarms.triggers),
+                "ENDPOINT_NAMES": self.to_json_string(
+                    {name: endpoint.endpoint_name for name, endpoint in endpoints.items()}
+                ),
+                "ENDPOINT_VARIANTS": json.dumps(
+                    {r.name: [v.name for v in r.endpoint.production_variants] for r in config.routes}
+                ),
+            },
+            **common,
+        )
+        cost_table.grant_read_write_data(budget_function.role)
+        bus.bus.grant_put_events_to(budget_function.role)
+        live_routes.parameter.grant_read(budget_function.role)
+        live_routes.parameter.grant_write(budget_function.role)
+        grant_cost_controls(budget_function, endpoints.values())
+        CostRules(
+            self,
+            "CostRules",
+            function=budget_function,
+            alarms=cost_alarms.alarms,
+            budget_topic=stack_budget.topic,
+            key=key,
+        )
+
         # Last: every alarm made above notifies the operators.
         alerts = OperatorAlerts(self, "OperatorAlerts", key=key, emails=config.alarm_emails)
         alerts.notify_every_alarm()
 
         CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn)
+        CfnOutput(self, "CostTableName", value=cost_table.table_name)
+        CfnOutput(self, "BudgetTopicArn", value=stack_budget.topic.topic_arn)
         CfnOutput(self, "ApiUrl", value=api.api.url)
         CfnOutput(self, "RouteTableParameter", value=live_routes.parameter.parameter_name)
         CfnOutput(self, "BreakersTableName", value=tables.breakers.table_name)

@@ -477,7 +477,10 @@ class CostConfig(_Frozen):
     expected_utilization: float = Field(0.5, gt=0, le=1)
     # AWS Budgets: the stack's monthly cost (filtered by its tags) and the notification thresholds.
     stack_monthly_budget_usd: float = Field(5000, gt=0)
-    stack_budget_thresholds_percent: tuple[float, ...] = (80.0, 100.0)
+    # Each threshold is an ACTUAL and a FORECASTED notification; a budget has at most ten.
+    stack_budget_thresholds_percent: tuple[Annotated[float, Field(gt=0, le=1000)], ...] = Field(
+        (80.0, 100.0), min_length=1, max_length=5
+    )
     alarms: CostAlarmConfig = CostAlarmConfig()
 
     def budget_for(self, tenant: str) -> TenantBudget:
