@@ -33,13 +33,12 @@ from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
 from infra.state import encrypted_table
 from sluice.config import DeploymentConfig
+from sluice.cost.alarms import NAMESPACE, SAMPLE_EVERY_MINUTES, alarm_name, cost_alarm_specs
 
 # The tag every resource of the stack carries, and the budget filters on. It must be activated
 # as a cost allocation tag in the payer account before Budgets can filter on it:
 # https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html
 STACK_TAG = "sluice-stack"
-# How often the budget function samples instance counts; the instance-hours alarm relies on it.
-SAMPLE_EVERY_MINUTES = 5
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 
 
@@ -122,61 +121,35 @@ class StackBudget(Construct):
         )
 
 
-def _alarm_name(scope: Construct, trigger: str) -> str:
-    # Named from the stack (two stacks in one account do not clash), so the function's map from
-    # alarm name to trigger is plain configuration rather than deploy-time tokens.
-    return f"{Stack.of(scope).stack_name}-cost-{trigger}"
-
-
 class CostAlarms(Construct):
     """Alarms whose state changes the `budget` function acts on; `triggers` maps each to its trigger."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
-        cost = config.cost
         self.alarms: dict[str, cloudwatch.Alarm] = {}
-        tenants = sorted(set(config.api.tenants) | {config.ingest.tenant})
-        for tenant in tenants:
-            budget = cost.budget_for(tenant).monthly_budget_usd
-            if budget is None:
-                continue
-            self.alarms[f"tenant-spend:{tenant}"] = cloudwatch.Alarm(
-                self,
-                f"TenantSpend-{tenant}",
-                alarm_name=_alarm_name(self, f"tenant-spend-{tenant}"),
-                alarm_description=f"Tenant {tenant}: metered spend today is over its share of the monthly budget",
-                metric=cloudwatch.Metric(
-                    namespace="Sluice",
-                    metric_name="EstimatedCostUSD",
-                    dimensions_map={"tenant": tenant},
-                    statistic="Sum",
-                    period=Duration.days(1),
-                ),
-                threshold=budget * cost.alarms.tenant_daily_spend_ratio,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        stack_name = Stack.of(self).stack_name
+        for spec in cost_alarm_specs(config):
+            metric = cloudwatch.Metric(
+                namespace=NAMESPACE,
+                metric_name=spec.metric_name,
+                dimensions_map=spec.dimensions,
+                statistic=spec.statistic,
+                period=Duration.seconds(spec.period_seconds),
             )
-        for route, hours in sorted(cost.alarms.instance_hours_per_day.items()):
-            samples = cloudwatch.Metric(
-                namespace="Sluice",
-                metric_name="InstanceCount",
-                dimensions_map={"route": route},
-                statistic="Sum",
-                period=Duration.days(1),
-            )
-            self.alarms[f"instance-hours:{route}"] = cloudwatch.Alarm(
+            self.alarms[spec.trigger] = cloudwatch.Alarm(
                 self,
-                f"InstanceHours-{route}",
-                alarm_name=_alarm_name(self, f"instance-hours-{route}"),
-                alarm_description=f"Route {route}: its endpoint ran more instance hours today than configured",
-                metric=cloudwatch.MathExpression(
-                    expression=f"samples * {SAMPLE_EVERY_MINUTES} / 60",
-                    using_metrics={"samples": samples},
-                    label="instance hours",
-                    period=Duration.days(1),
+                spec.trigger.replace(":", "-"),
+                alarm_name=alarm_name(stack_name, spec.trigger),
+                alarm_description=spec.description,
+                metric=metric
+                if spec.expression is None
+                else cloudwatch.MathExpression(
+                    expression=spec.expression,
+                    using_metrics={"samples": metric},
+                    label=spec.metric_name,
+                    period=Duration.seconds(spec.period_seconds),
                 ),
-                threshold=hours,
+                threshold=spec.threshold,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=1,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

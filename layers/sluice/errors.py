@@ -180,21 +180,28 @@ SOURCE_CHANGED = "SOURCE_CHANGED"
 # Cost governance (sluice.cost): a tenant's hard limit. 429 with the time the limit resets.
 
 
-class _LimitReached(SluiceError):
-    status = HTTPStatus.TOO_MANY_REQUESTS
-
-    def __init__(self, message: str, *, resets_at: datetime, now: datetime) -> None:
-        super().__init__(message, retry_after_seconds=max(1, ceil((resets_at - now).total_seconds())))
-        self.resets_at = resets_at
+def _retry_after(resets_at: datetime, now: datetime) -> int:
+    return max(1, ceil((resets_at - now).total_seconds()))
 
 
-class BudgetExceeded(_LimitReached):
+class BudgetExceeded(SluiceError):
     """The tenant's monthly money budget would be exceeded by this request."""
 
     code = "BUDGET_EXCEEDED"
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, *, resets_at: datetime, now: datetime) -> None:
+        super().__init__(message, retry_after_seconds=_retry_after(resets_at, now))
+        self.resets_at = resets_at
 
 
-class QuotaExceeded(_LimitReached):
-    """The tenant's daily or monthly request quota is used up."""
+class QuotaExceeded(SluiceError):
+    """The tenant's daily or monthly request quota is used up (the code API Gateway's usage-plan
+    quota answers with too)."""
 
     code = "QUOTA_EXCEEDED"
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, *, resets_at: datetime, now: datetime) -> None:
+        super().__init__(message, retry_after_seconds=_retry_after(resets_at, now))
+        self.resets_at = resets_at

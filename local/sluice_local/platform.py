@@ -244,6 +244,19 @@ def main(argv: list[str] | None = None) -> int:
             ssm=session.client("ssm"),
         )
         os.environ.update(function_environment(config, resources))
+        # Cost governance: the cost table, alarms, the alarm-state rule and the budget function.
+        from sluice_local.cost import AlarmStateBridge, EventTargetPoller, provision_cost
+
+        cost = provision_cost(
+            config,
+            resources,
+            dynamodb=session.client("dynamodb"),
+            cloudwatch=session.client("cloudwatch"),
+            events=session.client("events"),
+            sqs=session.client("sqs"),
+            autoscaling=session.client("application-autoscaling"),
+        )
+        os.environ.update(cost.environment)
 
         from sluice_local.runtime import FunctionInstances, QueuePoller
 
@@ -299,7 +312,21 @@ def main(argv: list[str] | None = None) -> int:
                 stop=stop,
             )
         )
-        functions += [worker, ingest, async_result]
+        # Cost alarms: moto's state changes → the default bus → the rule's queue → `budget`.
+        budget = FunctionInstances(
+            "budget", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
+        )
+        pollers.append(EventTargetPoller(sqs=sqs, queue_url=cost.rule_queue_url, function=budget, stop=stop))
+        pollers.append(
+            AlarmStateBridge(
+                cloudwatch=session.client("cloudwatch"),
+                events=session.client("events"),
+                alarm_names=sorted(cost.alarm_names),
+                region=REGION,
+                stop=stop,
+            )
+        )
+        functions += [worker, ingest, async_result, budget]
 
         print("[4/5] waiting for the model to load", flush=True)
         _wait_for(
@@ -346,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
             "DynamoDbEndpointUrl": os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
             "SageMakerRuntimeEndpointUrl": os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"],
             **resources.outputs(),
+            "CostTableName": cost.table,
+            "CostAlarmNames": cost.alarm_names,
         }
         args.outputs.parent.mkdir(parents=True, exist_ok=True)
         args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.cost import SAMPLE_EVERY_MINUTES, STACK_TAG, budget_tag_filter
+from infra.cost import STACK_TAG, budget_tag_filter
+from sluice.cost.alarms import SAMPLE_EVERY_MINUTES
 from sluice.runtime.budget import Settings
 from tests.infra.conftest import make_app
 
