@@ -121,7 +121,6 @@ def summarize(rows: list[AttributedUsage]) -> list[dict[str, Any]]:
         group["attributed_usd"] += row.attributed_usd
     table = []
     for (route, variant, tenant), g in sorted(groups.items()):
-        per_1k = lambda usd: usd / g["requests"] * 1000 if g["requests"] else None  # noqa: E731
         table.append(
             {
                 "route": route,
