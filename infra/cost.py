@@ -233,13 +233,23 @@ def grant_cost_controls(function: SluiceFunction, endpoints: Iterable[ModelEndpo
             f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint-config/*",
         ],
     )
-    iam.Grant.add_to_principal(
-        grantee=function.role,
-        actions=[
-            "application-autoscaling:DescribeScalableTargets",
-            "application-autoscaling:RegisterScalableTarget",
-        ],
-        resource_arns=["*"],
+    function.role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["application-autoscaling:DescribeScalableTargets"], resources=["*"])
+    )
+    # A scalable target's ARN holds an id assigned at registration, so the resource is `*`,
+    # held by the service's condition keys to SageMaker variants' instance counts:
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_applicationautoscaling.html
+    function.role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["application-autoscaling:RegisterScalableTarget"],
+            resources=["*"],
+            conditions={
+                "StringEquals": {
+                    "application-autoscaling:service-namespace": "sagemaker",
+                    "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+                }
+            },
+        )
     )
     acknowledge(
         function.role,

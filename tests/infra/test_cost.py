@@ -183,6 +183,12 @@ def test_the_budget_function_reads_exactly_its_settings_and_may_change_only_what
         "dynamodb:UpdateItem",
     } <= actions
     assert not any(a.endswith(":*") or a == "*" for a in actions)
+    # And it registers scaling ranges only for SageMaker variants' instance counts
+    (register,) = [s for s in statements if s["Action"] == "application-autoscaling:RegisterScalableTarget"]
+    assert register["Condition"]["StringEquals"] == {
+        "application-autoscaling:service-namespace": "sagemaker",
+        "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+    }
     assert "sagemaker:InvokeEndpoint" not in actions
 
 
