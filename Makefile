@@ -65,6 +65,18 @@ test: install model $(CONTAINER_VENV)/.installed lint typecheck  ## set up, then
 	@$(PY) -m pytest tests/e2e
 	@$(MAKE) --no-print-directory synth cfn-lint checkov
 
+unit: install model  ## the unit tests only (no sockets, seconds)
+	@$(PY) -m pytest -n 2 tests/unit
+
+functional: install  ## the functional tests only (real logic on moto, fake SageMaker)
+	@$(PY) -m pytest -n 2 --dist loadgroup tests/functional
+
+infra: install $(CONTAINER_VENV)/.installed  ## the infra tests only (synthesized stacks, deploy-time rules)
+	@$(PY) -m pytest -n 2 --dist loadgroup tests/infra
+
+e2e: install model  ## the end-to-end tests only (the local platform on free ports)
+	@$(PY) -m pytest tests/e2e
+
 lint: install  ## ruff
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .

@@ -124,11 +124,11 @@ def measure(path: Path, records: int) -> dict[str, float]:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SluiceBench")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     from sluice import pii
-    from sluice.ingest.batches import BatchLedger
-    from sluice.ingest.model import SourceObject
-    from sluice.ingest.service import IngestService
-    from sluice.privacy import PiiInputRedactor
-    from sluice.routing import RouteTable, RouteTarget
+    from sluice.pii.input_redactor import PiiInputRedactor
+    from sluice.routing.table import RouteTable, RouteTarget
+    from sluice.uploads.batches import BatchLedger
+    from sluice.uploads.model import SourceObject
+    from sluice.uploads.service import IngestService
     from sluice_local.platform import load_config
 
     config = load_config()  # cdk.json, as `make run` reads it

@@ -24,7 +24,7 @@ from typing import Any
 from results_md import write_section
 from tqdm import tqdm
 
-from sluice.ingest.model import Batch, BatchStatus
+from sluice.uploads.model import Batch, BatchStatus
 from sluice_local.launch import platform_process
 from sluice_local.upload import LocalUploads
 

@@ -40,16 +40,17 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header  # noqa: E402
 from pydantic import BaseModel, ConfigDict, JsonValue  # noqa: E402
 
-from sluice.api import ApiDependencies, build_app  # noqa: E402
 from sluice.config import EndpointConfig, RouteConfig, VariantConfig  # noqa: E402
-from sluice.contracts import ErrorDetail, Job, JobMessage, JobStatus, Served  # noqa: E402
-from sluice.inference import InferenceService  # noqa: E402
+from sluice.jobs.models import ErrorDetail, Job, JobMessage, JobStatus, Served  # noqa: E402
+from sluice.jobs.ports import Claim, ClaimOutcome  # noqa: E402
+from sluice.jobs.worker import Delivery, JobWorker  # noqa: E402
 from sluice.observability import metrics  # noqa: E402
 from sluice.pii import InMemoryVault, StaticKey  # noqa: E402
-from sluice.ports import Claim, ClaimOutcome, Invocation  # noqa: E402
-from sluice.privacy import PiiInputRedactor  # noqa: E402
-from sluice.routing import RouteTable, RouteTarget  # noqa: E402
-from sluice.worker import Delivery, JobWorker  # noqa: E402
+from sluice.pii.input_redactor import PiiInputRedactor  # noqa: E402
+from sluice.routing.ports import Invocation  # noqa: E402
+from sluice.routing.table import RouteTable, RouteTarget  # noqa: E402
+from sluice.serving.api import ApiDependencies, build_app  # noqa: E402
+from sluice.serving.service import InferenceService  # noqa: E402
 from sluice_local.runtime import LocalContext  # noqa: E402
 from tests.fakes import CountingRedactor  # noqa: E402
 from tests.sample_events import api_event  # noqa: E402
@@ -110,7 +111,12 @@ class NullEndpoint:
     """Answers at once: what remains is the platform's own time."""
 
     def invoke(
-        self, endpoint_name: str, payload: dict[str, Any], *, target_variant: str | None = None
+        self,
+        endpoint_name: str,
+        payload: dict[str, Any],
+        *,
+        target_variant: str | None = None,
+        time_budget_s: float | None = None,
     ) -> Invocation:
         predictions = [{"intents": [{"label": "card_arrival", "score": 0.9}]} for _ in payload["instances"]]
         return Invocation(
@@ -238,7 +244,7 @@ def sluice_api(*, redact: bool) -> Any:
         routes=_routes(), jobs=MemoryJobs(), queue=MemoryQueue(), endpoint=NullEndpoint(), redactor=redactor
     )
     deps = ApiDependencies(service=service, idempotent_submit=None, max_request_bytes=512 * 1024)  # type: ignore[arg-type]
-    return build_app(lambda: deps)
+    return build_app(deps)
 
 
 def api_overhead(requests: int, *, redact: bool) -> tuple[float, float]:

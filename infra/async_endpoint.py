@@ -35,6 +35,7 @@ class AsyncInferenceIo(Construct):
         key: kms.IKey,
         removal_policy: RemovalPolicy,
         visibility_timeout_seconds: int,
+        max_receive_count: int,
         retention_days: int = 7,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -83,7 +84,7 @@ class AsyncInferenceIo(Construct):
             "Results",
             key=results_key,
             visibility_timeout_seconds=visibility_timeout_seconds,
-            max_receive_count=5,
+            max_receive_count=max_receive_count,
             alarm_description="Async inference notifications that async_result could not apply",
         )
         self.queue, self.dead_letters = results.queue, results.dead_letters

@@ -17,6 +17,7 @@ from constructs import Construct
 from infra.bundling import ROOT, LayerBundler
 from infra.nag import acknowledge
 from sluice.config import FunctionConfig
+from sluice.runtime.settings import FunctionSettings
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
@@ -53,7 +54,6 @@ class SluiceFunction(Construct):
         description: str,
         layer: lambda_.ILayerVersion,
         config: FunctionConfig,
-        environment: dict[str, str],
         key: kms.IKey,
         log_retention_days: int,
         removal_policy: RemovalPolicy,
@@ -90,13 +90,9 @@ class SluiceFunction(Construct):
             role=self.role,
             reserved_concurrent_executions=config.reserved_concurrency,
             environment_encryption=key,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": f"sluice-{handler_folder}",
-                "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                **environment,
-            },
         )
+        self.service_name = f"sluice-{handler_folder}"
+        self._configured = False
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
@@ -108,6 +104,18 @@ class SluiceFunction(Construct):
                 f"AwsSolutions-IAM5[Action::{action}]",
                 "CDK's grants for KMS-encrypted queues and tables; scoped to the platform key",
             )
+
+    def configure(self, settings: FunctionSettings) -> None:
+        """The function's whole environment, rendered from its settings model (`sluice.runtime`).
+
+        Called once, after every resource the settings name exists: the model is the single
+        source of the variables, so nothing else adds to them.
+        """
+        if self._configured:
+            raise ValueError(f"{self.service_name} is already configured")
+        self._configured = True
+        for name, value in settings.environment().items():
+            self.function.add_environment(name, value)
 
 
 _RETENTION_DAYS = {

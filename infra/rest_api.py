@@ -159,7 +159,10 @@ class RestApi(Construct):
                 quota=apigw.QuotaSettings(limit=plan_config.quota_per_day, period=apigw.Period.DAY),
             )
             plan.add_api_stage(stage=self.api.deployment_stage)
-            api_key = self.api.add_api_key(f"Tenant{suffix}", description=f"Tenant {tenant}")
+            # Not `add_api_key`: that binds the key to the stage (StageKeys), and the stage depends
+            # on the API function, whose route table and reveal list name the keys: a dependency
+            # cycle CloudFormation refuses. The usage plan is what ties a key to the stage.
+            api_key = apigw.ApiKey(self.api, f"Tenant{suffix}", description=f"Tenant {tenant}")
             plan.add_api_key(api_key)
             keys[tenant] = api_key
         return keys

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack, Tags
@@ -24,7 +23,12 @@ from infra.state import StateTables
 from infra.uploads import Uploads
 from infra.worker import subscribe_worker
 from sluice.config import DeploymentConfig
-from sluice.routing import RouteTable, RouteTarget
+from sluice.routing.table import RouteTable, RouteTarget
+from sluice.runtime import api as api_runtime
+from sluice.runtime import async_result as async_result_runtime
+from sluice.runtime import budget as budget_runtime
+from sluice.runtime import ingest as ingest_runtime
+from sluice.runtime import worker as worker_runtime
 
 
 class SluiceStack(Stack):
@@ -56,6 +60,7 @@ class SluiceStack(Stack):
                 key=key,
                 removal_policy=removal,
                 visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+                max_receive_count=config.async_results_max_receive_count,
             )
             if any(route.endpoint.mode == "async" for route in config.routes)
             else None
@@ -72,38 +77,20 @@ class SluiceStack(Stack):
                 endpoint_name=endpoints[route.name].endpoint_name,
                 endpoint=endpoints[route.name].endpoint,
             )
-        route_table = RouteTable(
-            routes={
-                route.name: RouteTarget.from_config(
-                    route,
-                    queue_url=queues[route.name].queue.queue_url,
-                    endpoint_name=endpoints[route.name].endpoint_name,
-                )
-                for route in config.routes
-            }
-        )
-        routes_json = self.to_json_string(route_table.model_dump(mode="json"))
         common = {
             "layer": layer,
             "key": key,
             "log_retention_days": config.log_retention_days,
             "removal_policy": removal,
         }
-
+        # The functions first, their environments last (`configure`): each function's settings
+        # model names resources made in between (the API's keys, the route table parameter).
         api_function = SluiceFunction(
             self,
             "ApiFunction",
             handler_folder="api",
             description="Sluice REST API: validate, redact, route",
             config=config.api_function,
-            environment={
-                "JOBS_TABLE_NAME": tables.jobs.table_name,
-                "IDEMPOTENCY_TABLE_NAME": tables.idempotency.table_name,
-                "ROUTES": routes_json,
-                "MAX_REQUEST_BYTES": str(config.max_request_bytes),
-                "IDEMPOTENCY_TTL_SECONDS": str(config.api.idempotency_ttl_seconds),
-                "JOB_TTL_DAYS": str(config.job_ttl_days),
-            },
             **common,
         )
         worker = SluiceFunction(
@@ -112,14 +99,27 @@ class SluiceStack(Stack):
             handler_folder="worker",
             description="Sluice worker: serve queued jobs in micro-batches",
             config=config.worker_function,
-            environment={
-                "JOBS_TABLE_NAME": tables.jobs.table_name,
-                "ROUTES": routes_json,
-                "EVENT_BUS_NAME": bus.bus.event_bus_name,
-                "JOB_LEASE_SECONDS": str(config.worker_visibility_timeout_seconds),
-                "JOB_TTL_DAYS": str(config.job_ttl_days),
-            },
             **common,
+        )
+        ingest = SluiceFunction(
+            self,
+            "IngestFunction",
+            handler_folder="ingest",
+            description="Sluice ingest: stream uploaded files of records into route queues",
+            config=config.ingest.function,
+            **common,
+        )
+        async_result = (
+            SluiceFunction(
+                self,
+                "AsyncResultFunction",
+                handler_folder="async_result",
+                description="Sluice async_result: finish jobs from SageMaker async notifications",
+                config=config.worker_function,
+                **common,
+            )
+            if async_io is not None
+            else None
         )
 
         tables.jobs.grant_read_write_data(api_function.role)
@@ -135,23 +135,6 @@ class SluiceStack(Stack):
         # S3 batch ingestion: uploads bucket → SQS → ingest → route queues; the worker accounts
         # for batch jobs (results, counters, BatchCompleted).
         uploads = Uploads(self, "Uploads", config=config, key=key, removal_policy=removal)
-        ingest = SluiceFunction(
-            self,
-            "IngestFunction",
-            handler_folder="ingest",
-            description="Sluice ingest: stream uploaded files of records into route queues",
-            config=config.ingest.function,
-            environment={
-                "JOBS_TABLE_NAME": tables.jobs.table_name,
-                "BATCHES_TABLE_NAME": uploads.batches.table_name,
-                "ROUTES": routes_json,
-                "EVENT_BUS_NAME": bus.bus.event_bus_name,
-                "INGEST_QUEUE_URL": uploads.queue.queue_url,
-                "INGEST_LIMITS": config.ingest.model_dump_json(),
-                "JOB_TTL_DAYS": str(config.job_ttl_days),
-            },
-            **common,
-        )
         uploads.subscribe(ingest)
         uploads.grant_ingest(ingest)
         tables.jobs.grant_write_data(ingest.role)
@@ -160,41 +143,15 @@ class SluiceStack(Stack):
             queues[route.name].queue.grant_send_messages(ingest.role)
         uploads.grant_outputs(worker)
         uploads.batches.grant_read_write_data(worker.role)
-        worker.function.add_environment("BATCHES_TABLE_NAME", uploads.batches.table_name)
 
         api = RestApi(self, "RestApi", config=config, handler=api_function.function, key=key)
 
+        # Uploaded records are redacted with the same keys and vault as API requests.
         pii_keys = PiiKeyMaterial(self, "PiiKeys", key=key, removal_policy=removal)
         pii_keys.grant_redact_and_reveal(api_function.role)
-        api_function.function.add_environment("PII_KEY_SECRET_ARN", pii_keys.hmac_key.secret_arn)
-        api_function.function.add_environment("PII_VAULT_TABLE_NAME", pii_keys.vault.table_name)
-        # Uploaded records are redacted with the same keys and vault as API requests.
         pii_keys.grant_redact_and_reveal(ingest.role)
-        ingest.function.add_environment("PII_KEY_SECRET_ARN", pii_keys.hmac_key.secret_arn)
-        ingest.function.add_environment("PII_VAULT_TABLE_NAME", pii_keys.vault.table_name)
-        if config.api.reveal_tenants:
-            reveal_key_ids = [api.api_keys[tenant].key_id for tenant in config.api.reveal_tenants]
-            api_function.function.add_environment("REVEAL_TENANTS", Fn.join(",", reveal_key_ids))
 
-        # Routing: the live route table (tenant overrides keyed by API key id), shared breakers,
-        # and the functions of asynchronous routes.
-        routed = [api_function, worker]
-        if async_io is not None:
-            async_result = SluiceFunction(
-                self,
-                "AsyncResultFunction",
-                handler_folder="async_result",
-                description="Sluice async_result: finish jobs from SageMaker async notifications",
-                config=config.worker_function,
-                environment={
-                    "JOBS_TABLE_NAME": tables.jobs.table_name,
-                    "ROUTES": routes_json,
-                    "EVENT_BUS_NAME": bus.bus.event_bus_name,
-                    "JOB_TTL_DAYS": str(config.job_ttl_days),
-                    "BATCHES_TABLE_NAME": uploads.batches.table_name,
-                },
-                **common,
-            )
+        if async_io is not None and async_result is not None:
             async_io.subscribe(async_result)
             async_io.grant_read_objects(async_result.role)
             tables.jobs.grant_read_write_data(async_result.role)
@@ -202,21 +159,88 @@ class SluiceStack(Stack):
             uploads.batches.grant_read_write_data(async_result.role)
             uploads.grant_outputs(async_result)
             async_io.grant_put_objects(worker.role)
-            worker.function.add_environment("ASYNC_BUCKET_NAME", async_io.bucket.bucket_name)
-            routed.append(async_result)
-        live_routes = LiveRouteTable(
-            self,
-            "RouteTable",
-            config=config,
-            queues={name: queue.queue.queue_url for name, queue in queues.items()},
-            endpoints={name: endpoint.endpoint_name for name, endpoint in endpoints.items()},
-            tenant_ids={tenant: api_key.key_id for tenant, api_key in api.api_keys.items()},
+
+        # Routing: one route table, with tenant overrides keyed by API key id, both the live
+        # parameter and every function's deployed fallback; shared breakers for the callers.
+        route_table = RouteTable(
+            routes={
+                route.name: RouteTarget.from_config(
+                    route,
+                    queue_url=queues[route.name].queue.queue_url,
+                    endpoint_name=endpoints[route.name].endpoint_name,
+                    tenant_ids={tenant: api_key.key_id for tenant, api_key in api.api_keys.items()},
+                )
+                for route in config.routes
+            }
         )
-        for function in routed:
+        live_routes = LiveRouteTable(self, "RouteTable", table=route_table)
+        readers = [api_function, worker, ingest] + ([async_result] if async_result is not None else [])
+        for function in readers:
             live_routes.grant_read(function)
+        # Only the functions that call endpoints keep breakers.
+        for function in (api_function, worker):
             tables.breakers.grant_read_write_data(function.role)
-            function.function.add_environment("BREAKERS_TABLE_NAME", tables.breakers.table_name)
-            function.function.add_environment("BREAKER_POLICY", config.breaker.model_dump_json())
+
+        jobs = {
+            "jobs_table": tables.jobs.table_name,
+            "job_ttl_days": config.job_ttl_days,
+            "routes": route_table,
+            "route_table_parameter": live_routes.parameter.parameter_name,
+            "route_table_max_age_seconds": config.route_table_max_age_seconds,
+        }
+        breakers = {
+            "breakers_table": tables.breakers.table_name,
+            "breaker": config.breaker,
+            "retry": config.retry,
+        }
+        pii = {
+            "pii_key_secret_arn": pii_keys.hmac_key.secret_arn,
+            "pii_vault_table": pii_keys.vault.table_name,
+        }
+        reveal_key_ids = [api.api_keys[tenant].key_id for tenant in config.api.reveal_tenants]
+        api_function.configure(
+            api_runtime.Settings(
+                service_name=api_function.service_name,
+                **jobs,
+                **breakers,
+                **pii,
+                idempotency_table=tables.idempotency.table_name,
+                max_request_bytes=config.max_request_bytes,
+                idempotency_ttl_seconds=config.api.idempotency_ttl_seconds,
+                reveal_tenants=Fn.join(",", reveal_key_ids) if reveal_key_ids else None,
+            )
+        )
+        worker.configure(
+            worker_runtime.Settings(
+                service_name=worker.service_name,
+                **jobs,
+                **breakers,
+                event_bus_name=bus.bus.event_bus_name,
+                lease_seconds=config.worker_visibility_timeout_seconds,
+                batches_table=uploads.batches.table_name,
+                async_bucket=async_io.bucket.bucket_name if async_io is not None else None,
+            )
+        )
+        ingest.configure(
+            ingest_runtime.Settings(
+                service_name=ingest.service_name,
+                **jobs,
+                **pii,
+                event_bus_name=bus.bus.event_bus_name,
+                batches_table=uploads.batches.table_name,
+                ingest_queue_url=uploads.queue.queue_url,
+                limits=config.ingest,
+            )
+        )
+        if async_result is not None:
+            async_result.configure(
+                async_result_runtime.Settings(
+                    service_name=async_result.service_name,
+                    **jobs,
+                    event_bus_name=bus.bus.event_bus_name,
+                    batches_table=uploads.batches.table_name,
+                )
+            )
 
         # Cost governance: the cost table, the stack's AWS budget, cost alarms and the `budget`
         # function that acts on them (infra/cost.py).
@@ -230,20 +254,21 @@ class SluiceStack(Stack):
             handler_folder="budget",
             description="Sluice budget: apply and revert cost actions when cost alarms change state",
             config=config.worker_function,
-            environment={
-                "COST_TABLE_NAME": cost_table.table_name,
-                "EVENT_BUS_NAME": bus.bus.event_bus_name,
-                "ROUTE_TABLE_PARAMETER": live_routes.parameter.parameter_name,
-                "COST_ACTIONS": json.dumps(config.cost.alarms.model_dump(mode="json")["actions"]),
-                "COST_ALARM_TRIGGERS": json.dumps(cost_alarms.triggers),
-                "ENDPOINT_NAMES": self.to_json_string(
-                    {name: endpoint.endpoint_name for name, endpoint in endpoints.items()}
-                ),
-                "ENDPOINT_VARIANTS": json.dumps(
-                    {r.name: [v.name for v in r.endpoint.production_variants] for r in config.routes}
-                ),
-            },
             **common,
+        )
+        budget_function.configure(
+            budget_runtime.Settings(
+                service_name=budget_function.service_name,
+                cost_table=cost_table.table_name,
+                event_bus_name=bus.bus.event_bus_name,
+                route_table_parameter=live_routes.parameter.parameter_name,
+                actions=config.cost.alarms.actions,
+                alarm_triggers=cost_alarms.triggers,
+                endpoints={name: endpoint.endpoint_name for name, endpoint in endpoints.items()},
+                variants={
+                    r.name: tuple(v.name for v in r.endpoint.production_variants) for r in config.routes
+                },
+            )
         )
         cost_table.grant_read_write_data(budget_function.role)
         bus.bus.grant_put_events_to(budget_function.role)

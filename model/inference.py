@@ -3,7 +3,7 @@
 The same file runs in the SageMaker PyTorch container (as `code/inference.py`) and in the local
 endpoint (`sluice_local.endpoint`), which imports it by path and micro-batches requests through it.
 
-Wire contract (the platform's `sluice.model_io` depends on it):
+Wire contract (the platform's `sluice.routing.model_io` depends on it):
   request  `application/json`: `{"instances": [{"text": "..."}, ...], "top_k": 5}`; a single text is
            also accepted as `"..."`, `{"text": "..."}`, `{"inputs": "..." | [...]}` or `["...", ...]`.
   response `application/json`: `{"model_version": "...", "predictions": [{"intents": [{"label", "score"},

@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sluice.ports import Invocation, RedactedInput
+from sluice.pii.ports import RedactedInput
+from sluice.routing.ports import Invocation
 
 
 class FakeIntentEndpoint:
@@ -22,15 +23,22 @@ class FakeIntentEndpoint:
         self.calls: list[list[dict[str, Any]]] = []
         self.targets: list[tuple[str, str | None]] = []  # (endpoint, TargetVariant) per call
         self.invocations_per_text: Counter[str] = Counter()
+        self.time_budgets: list[float | None] = []
         self._failures = failures
         self.endpoint_failures: Callable[[str, str | None], Exception | None] | None = None
         self._lock = threading.Lock()
 
     def invoke(
-        self, endpoint_name: str, payload: dict[str, Any], *, target_variant: str | None = None
+        self,
+        endpoint_name: str,
+        payload: dict[str, Any],
+        *,
+        target_variant: str | None = None,
+        time_budget_s: float | None = None,
     ) -> Invocation:
         instances = payload.get("instances", [payload])
         with self._lock:
+            self.time_budgets.append(time_budget_s)
             self.calls.append(instances)
             self.targets.append((endpoint_name, target_variant))
             self.invocations_per_text.update(item.get("text", "") for item in instances)

@@ -1,15 +1,16 @@
-"""`api` function: API Gateway REST proxy events in, JSON out. Logic lives in `sluice.api`."""
+"""`api` function: API Gateway REST proxy events in, JSON out. Logic lives in `sluice.serving`."""
 
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice.api import build_app
 from sluice.observability import logger, metrics, tracer
-from sluice.wiring import api_dependencies
+from sluice.runtime import api as runtime
+from sluice.serving.api import build_app
 
-app = build_app(api_dependencies)
+# Built at init, once per instance: settings validated, clients made, PII word lists loaded.
+app = build_app(runtime.build(runtime.Settings.from_environment()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

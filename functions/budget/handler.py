@@ -1,5 +1,5 @@
 """`budget` function: cost alarms (EventBridge), AWS Budgets (SNS) and a schedule in; cost actions
-applied and reverted. Logic in `sluice.cost`; wiring in `sluice.runtime.budget`."""
+applied and reverted. Logic in `sluice.cost`."""
 
 from typing import Any
 
@@ -7,9 +7,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.cost.handling import handle_budget_event
 from sluice.observability import logger, metrics, tracer
-from sluice.runtime.budget import Settings, build
+from sluice.runtime import budget as runtime
 
-budget = build(Settings.from_environment())
+# Built at init, once per instance.
+budget = runtime.build(runtime.Settings.from_environment())
 
 
 @logger.inject_lambda_context

@@ -168,6 +168,15 @@ class BreakerConfig(_Frozen):
     open_seconds: int = Field(30, ge=1, le=3600)
 
 
+class RetryPolicy(_Frozen):
+    """Retries of one InvokeEndpoint call within the route's time budget: full-jitter exponential
+    back-off. The only retries of that call: botocore's are off for it (one attempt per client)."""
+
+    max_attempts: int = Field(3, ge=1, le=10)
+    base_delay_s: float = Field(0.05, gt=0, le=5)
+    max_delay_s: float = Field(1.0, gt=0, le=30)
+
+
 class RouteConfig(_Frozen):
     """One named route: where its requests go and the limits that protect it."""
 
@@ -280,6 +289,9 @@ class DeploymentConfig(_Frozen):
     log_retention_days: int = Field(30, ge=1, le=3653)
     max_request_bytes: int = Field(512 * 1024, ge=1024, le=6 * 1024 * 1024)
     breaker: BreakerConfig = BreakerConfig()
+    retry: RetryPolicy = RetryPolicy()
+    # SageMaker async notifications async_result could not apply go to a DLQ after this many receives.
+    async_results_max_receive_count: int = Field(5, ge=1, le=20)
     # Who every alarm notifies (the operators' SNS topic); empty leaves the topic for a pager to attach.
     alarm_emails: tuple[
         Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)], ...

@@ -126,14 +126,6 @@ class EndpointCircuitOpen(SluiceError):
     retryable = True
 
 
-class JobBusy(SluiceError):
-    """Another worker holds the job's lease; the message is retried after its visibility timeout."""
-
-    code = "JOB_BUSY"
-    status = HTTPStatus.CONFLICT
-    retryable = True
-
-
 # S3 batch ingestion. A record error rejects one line of a file (the report names the line and
 # the code); a file error rejects what is left of the file. Neither message quotes the content.
 
@@ -174,7 +166,6 @@ GZIP_TRUNCATED = "GZIP_TRUNCATED"
 GZIP_CORRUPT = "GZIP_CORRUPT"
 DECOMPRESSION_BOMB = "DECOMPRESSION_BOMB"
 FILE_TOO_LARGE = "FILE_TOO_LARGE"
-SOURCE_CHANGED = "SOURCE_CHANGED"
 
 
 # Cost governance (sluice.cost): a tenant's hard limit. 429 with the time the limit resets.

@@ -12,7 +12,7 @@ from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, Field, SerializeAsAny
 
-from sluice.contracts import JobStatus, utc_now
+from sluice.jobs.models import JobStatus, utc_now
 
 EVENT_SOURCE = "sluice"
 

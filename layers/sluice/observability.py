@@ -16,6 +16,8 @@ from sluice.pii.logging import PiiRedactingFormatter
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 # Every string a log line carries is redacted: an identifier is fine, an email is not.
-logger = Logger(service="sluice", logger_formatter=PiiRedactingFormatter())
-tracer = Tracer(service="sluice")
-metrics = Metrics(namespace="Sluice", service="sluice")
+# Service and namespace are each function's own, read by Powertools from POWERTOOLS_SERVICE_NAME
+# and POWERTOOLS_METRICS_NAMESPACE (sluice.runtime.shared.PowertoolsSettings renders them).
+logger = Logger(logger_formatter=PiiRedactingFormatter())
+tracer = Tracer()
+metrics = Metrics()

@@ -28,6 +28,7 @@ from typing import Any
 from sluice.config import DeploymentConfig
 from sluice.cost.alarms import NAMESPACE, alarm_name, cost_alarm_specs
 from sluice.cost.triggers import ALARM_STATE_CHANGE
+from sluice.runtime import budget
 from sluice_local.provision import PREFIX, LocalResources, _table
 
 RULE = f"{PREFIX}-cost-alarm-state-changes"
@@ -39,7 +40,7 @@ class CostResources:
     table: str
     alarm_names: dict[str, str]  # alarm name -> trigger
     rule_queue_url: str
-    environment: dict[str, str]
+    settings: budget.Settings  # the `budget` function's, as the stack renders them
 
 
 def provision_cost(
@@ -51,6 +52,7 @@ def provision_cost(
     events: Any,
     sqs: Any,
     autoscaling: Any,
+    log_level: str = "INFO",
 ) -> CostResources:
     table = _table(dynamodb, f"{PREFIX}-cost", ttl_attribute="expires_at")
     alarms: dict[str, str] = {}
@@ -104,16 +106,22 @@ def provision_cost(
         )
         events.put_targets(Rule=RULE, Targets=[{"Id": "budget", "Arn": queue_arn}])
     endpoints = {name: route.endpoint_name for name, route in resources.routes.items()}
-    variants = {route.name: [v.name for v in route.endpoint.production_variants] for route in config.routes}
-    _register_scaling(config, endpoints, autoscaling)
-    environment = {
-        "COST_TABLE_NAME": table,
-        "COST_ACTIONS": json.dumps(config.cost.alarms.model_dump(mode="json")["actions"]),
-        "COST_ALARM_TRIGGERS": json.dumps(alarms),
-        "ENDPOINT_NAMES": json.dumps(endpoints),
-        "ENDPOINT_VARIANTS": json.dumps(variants),
+    variants = {
+        route.name: tuple(v.name for v in route.endpoint.production_variants) for route in config.routes
     }
-    return CostResources(table=table, alarm_names=alarms, rule_queue_url=queue_url, environment=environment)
+    _register_scaling(config, endpoints, autoscaling)
+    settings = budget.Settings(
+        service_name="sluice-budget",
+        log_level=log_level,
+        cost_table=table,
+        event_bus_name=resources.event_bus,
+        route_table_parameter=resources.route_table_parameter,
+        actions=config.cost.alarms.actions,
+        alarm_triggers=alarms,
+        endpoints=endpoints,
+        variants=variants,
+    )
+    return CostResources(table=table, alarm_names=alarms, rule_queue_url=queue_url, settings=settings)
 
 
 def _register_scaling(config: DeploymentConfig, endpoints: Mapping[str, str], autoscaling: Any) -> None:

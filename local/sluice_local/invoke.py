@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
     from moto import mock_aws
 
-    from sluice_local.provision import function_environment, provision
+    from sluice_local.provision import function_settings, provision
     from sluice_local.runtime import LocalContext, load_handler
 
     config = load_config()
@@ -53,10 +53,12 @@ def main(argv: list[str] | None = None) -> int:
             events=session.client("events"),
             region="us-east-1",
         )
-        os.environ.update(function_environment(config, resources))
+        environments = function_settings(config, resources).environments()
+        if args.function not in environments:
+            parser.error(f"{args.function} needs the uploads or routing resources: use `make run`")
         if args.function == "worker":
             _record_queued_jobs(event, session.client("dynamodb"), resources.jobs_table)
-        _, handler = load_handler(args.function)
+        _, handler = load_handler(args.function, environments[args.function])
         response = handler(event, LocalContext(function_name=f"sluice-{args.function}", timeout_seconds=30))
     print(json.dumps(response, indent=2))
     return 0
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _record_queued_jobs(event: dict[str, Any], dynamodb: Any, table: str) -> None:
     from sluice.adapters.dynamodb_jobs import DynamoJobStore
-    from sluice.contracts import Job
+    from sluice.jobs.models import Job
 
     store = DynamoJobStore(dynamodb, table)
     for record in event.get("Records", []):

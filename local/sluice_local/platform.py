@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     children += motos.values()
 
-    from sluice_local.provision import endpoint_name, function_environment, provision
+    from sluice_local.provision import endpoint_name, function_settings, provision
     from sluice_local.routing import endpoint_spec, provision_routing
 
     endpoint_names = [endpoint_name(route.name) for route in config.routes]
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             sqs=session.client("sqs"),
             ssm=session.client("ssm"),
         )
-        os.environ.update(function_environment(config, resources))
+        environments = function_settings(config, resources, log_level=args.log_level).environments()
         # Cost governance: the cost table, alarms, the alarm-state rule and the budget function.
         from sluice_local.cost import AlarmStateBridge, EventTargetPoller, provision_cost
 
@@ -255,16 +255,20 @@ def main(argv: list[str] | None = None) -> int:
             events=session.client("events"),
             sqs=session.client("sqs"),
             autoscaling=session.client("application-autoscaling"),
+            log_level=args.log_level,
         )
-        os.environ.update(cost.environment)
 
         from sluice_local.runtime import FunctionInstances, QueuePoller
 
         api = FunctionInstances(
-            "api", concurrency=args.api_concurrency, timeout_seconds=config.api_function.timeout_seconds
+            "api",
+            environment=environments["api"],
+            concurrency=args.api_concurrency,
+            timeout_seconds=config.api_function.timeout_seconds,
         )
         worker = FunctionInstances(
             "worker",
+            environment=environments["worker"],
             concurrency=args.worker_concurrency,
             timeout_seconds=config.worker_function.timeout_seconds,
         )
@@ -284,7 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         # S3 ObjectCreated → ingest queue → `ingest`, one file per invocation as deployed.
         ingest = FunctionInstances(
-            "ingest", concurrency=1, timeout_seconds=config.ingest.function.timeout_seconds
+            "ingest",
+            environment=environments["ingest"],
+            concurrency=1,
+            timeout_seconds=config.ingest.function.timeout_seconds,
         )
         pollers.append(
             QueuePoller(
@@ -299,7 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         # SageMaker async notifications: SNS → results queue → `async_result`.
         async_result = FunctionInstances(
-            "async_result", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
+            "async_result",
+            environment=environments["async_result"],
+            concurrency=1,
+            timeout_seconds=config.worker_function.timeout_seconds,
         )
         pollers.append(
             QueuePoller(

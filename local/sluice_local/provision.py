@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from sluice.config import DeploymentConfig
-from sluice.routing import RouteTable, RouteTarget
+from sluice.routing.table import RouteTable, RouteTarget
+from sluice.runtime import api, async_result, ingest, worker
+from sluice.runtime.settings import FunctionSettings
 
 PREFIX = "sluice-local"
 STATE_DIR = Path(__file__).resolve().parents[2] / ".sluice"
@@ -141,45 +143,86 @@ def route_table(config: DeploymentConfig, resources: LocalResources) -> RouteTab
     )
 
 
-def function_environment(config: DeploymentConfig, resources: LocalResources) -> dict[str, str]:
-    """The environment the stack gives the functions, for the local resources."""
-    uploads = (
-        {
-            "BATCHES_TABLE_NAME": resources.batches_table,
-            "INGEST_QUEUE_URL": resources.ingest_queue_url,
-            "INGEST_LIMITS": config.ingest.model_dump_json(),
+@dataclass(frozen=True)
+class FunctionsSettings:
+    """Each local function's settings; the optional ones exist once their resources do."""
+
+    api: api.Settings
+    worker: worker.Settings
+    async_result: async_result.Settings | None = None
+    ingest: ingest.Settings | None = None
+
+    def environments(self) -> dict[str, dict[str, str]]:
+        """Function name to its environment variables, as the stack gives them in AWS."""
+        functions: dict[str, FunctionSettings | None] = {
+            "api": self.api,
+            "worker": self.worker,
+            "async_result": self.async_result,
+            "ingest": self.ingest,
         }
-        if resources.uploads_bucket
-        else {}
-    )
-    routing = (
-        {
-            "ROUTE_TABLE_PARAMETER": resources.route_table_parameter,
-            "ROUTE_TABLE_MAX_AGE_SECONDS": str(config.route_table_max_age_seconds),
-            "BREAKERS_TABLE_NAME": resources.breakers_table,
-            "BREAKER_POLICY": config.breaker.model_dump_json(),
-            "ASYNC_BUCKET_NAME": resources.async_bucket,
-        }
-        if resources.route_table_parameter
-        else {}
-    )
-    return {
-        **uploads,
-        **routing,
-        "JOBS_TABLE_NAME": resources.jobs_table,
-        "IDEMPOTENCY_TABLE_NAME": resources.idempotency_table,
-        "EVENT_BUS_NAME": resources.event_bus,
-        "ROUTES": route_table(config, resources).model_dump_json(),
-        "MAX_REQUEST_BYTES": str(config.max_request_bytes),
-        "IDEMPOTENCY_TTL_SECONDS": str(config.api.idempotency_ttl_seconds),
-        "JOB_LEASE_SECONDS": str(config.worker_visibility_timeout_seconds),
-        "JOB_TTL_DAYS": str(config.job_ttl_days),
-        # Locally the HMAC key is a file (0600) instead of a Secrets Manager secret.
-        "PII_KEY_FILE": str(STATE_DIR / "pii.key"),
-        "PII_VAULT_TABLE_NAME": resources.pii_vault_table,
-        "REVEAL_TENANTS": ",".join(local_tenant_id(tenant) for tenant in config.api.reveal_tenants),
-        "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
+        return {name: settings.environment() for name, settings in functions.items() if settings is not None}
+
+
+def function_settings(
+    config: DeploymentConfig, resources: LocalResources, *, log_level: str = "INFO"
+) -> FunctionsSettings:
+    """Each function's settings for the local resources, as the stack renders them for AWS."""
+    common: dict[str, Any] = {
+        "jobs_table": resources.jobs_table,
+        "job_ttl_days": config.job_ttl_days,
+        "routes": route_table(config, resources),
+        "log_level": log_level,
     }
+    if resources.route_table_parameter:
+        common |= {
+            "route_table_parameter": resources.route_table_parameter,
+            "route_table_max_age_seconds": config.route_table_max_age_seconds,
+        }
+    breakers = (
+        {"breakers_table": resources.breakers_table, "breaker": config.breaker, "retry": config.retry}
+        if resources.breakers_table
+        else {}
+    )
+    # Locally the HMAC key is a file (0600) instead of a Secrets Manager secret.
+    pii = {"pii_key_file": str(STATE_DIR / "pii.key"), "pii_vault_table": resources.pii_vault_table}
+    batches = {"batches_table": resources.batches_table} if resources.batches_table else {}
+    return FunctionsSettings(
+        api=api.Settings(
+            service_name="sluice-api",
+            **common,
+            **breakers,
+            **pii,
+            idempotency_table=resources.idempotency_table,
+            max_request_bytes=config.max_request_bytes,
+            idempotency_ttl_seconds=config.api.idempotency_ttl_seconds,
+            reveal_tenants=",".join(local_tenant_id(tenant) for tenant in config.api.reveal_tenants) or None,
+        ),
+        worker=worker.Settings(
+            service_name="sluice-worker",
+            **common,
+            **breakers,
+            **batches,
+            event_bus_name=resources.event_bus,
+            lease_seconds=config.worker_visibility_timeout_seconds,
+            async_bucket=resources.async_bucket or None,
+        ),
+        async_result=async_result.Settings(
+            service_name="sluice-async_result", **common, **batches, event_bus_name=resources.event_bus
+        )
+        if resources.async_results_queue_url
+        else None,
+        ingest=ingest.Settings(
+            service_name="sluice-ingest",
+            **common,
+            **pii,
+            event_bus_name=resources.event_bus,
+            batches_table=resources.batches_table,
+            ingest_queue_url=resources.ingest_queue_url,
+            limits=config.ingest,
+        )
+        if resources.uploads_bucket
+        else None,
+    )
 
 
 def local_tenant_id(tenant: str) -> str:

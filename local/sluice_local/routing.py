@@ -46,7 +46,12 @@ def provision_routing(
         QueueName=f"{PREFIX}-async-results",
         Attributes={
             "VisibilityTimeout": str(config.worker_visibility_timeout_seconds),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": _arn(sqs, dlq_url), "maxReceiveCount": "5"}),
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": _arn(sqs, dlq_url),
+                    "maxReceiveCount": str(config.async_results_max_receive_count),
+                }
+            ),
         },
     )["QueueUrl"]
     queue_arn = _arn(sqs, queue_url)

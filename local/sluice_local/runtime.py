@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -29,6 +30,8 @@ from sluice_local.lambda_events import sqs_event
 ROOT = Path(__file__).resolve().parents[2]
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _module_ids = itertools.count()
+# Handlers import one at a time: each sees only its own function's variables while it wires itself.
+_init_lock = threading.Lock()
 
 
 @dataclass(eq=False)  # compared and hashed by identity: the pool tracks the running ones
@@ -67,24 +70,42 @@ class LocalContext:
         self._deadline = min(self._deadline, time.monotonic())
 
 
-def load_handler(function: str) -> tuple[ModuleType, Handler]:
-    """Import `functions/<function>/handler.py` as a fresh module: one per simulated instance."""
+def load_handler(function: str, environment: Mapping[str, str]) -> tuple[ModuleType, Handler]:
+    """Import `functions/<function>/handler.py` as a fresh module: one per simulated instance.
+
+    The handler wires itself at import from the environment, as in Lambda's init phase; the
+    function's own variables are in `os.environ` only while it imports, so each function sees
+    its own settings although they share one process.
+    """
     path = ROOT / "functions" / function / "handler.py"
     spec = importlib.util.spec_from_file_location(f"sluice_function_{function}_{next(_module_ids)}", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with _init_lock:
+        saved = {name: os.environ.get(name) for name in environment}
+        os.environ.update(environment)
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     return module, module.lambda_handler
 
 
 class FunctionInstances:
     """A small pool of handler instances; like Lambda, each serves one event at a time."""
 
-    def __init__(self, function: str, *, concurrency: int, timeout_seconds: int) -> None:
+    def __init__(
+        self, function: str, *, environment: Mapping[str, str], concurrency: int, timeout_seconds: int
+    ) -> None:
         self._function = function
         self._timeout = timeout_seconds
-        self._free: list[Handler] = [load_handler(function)[1] for _ in range(concurrency)]
+        # Each instance is its own module with its own dependencies, as separate Lambda instances.
+        self._free: list[Handler] = [load_handler(function, environment)[1] for _ in range(concurrency)]
         self._available = threading.Condition()
         self._running: set[LocalContext] = set()
         self._winding_down = False

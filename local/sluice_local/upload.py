@@ -22,7 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from sluice.adapters.dynamodb_batches import DynamoBatchStore
-from sluice.ingest.model import Batch, BatchStatus, SourceObject, batch_id_for
+from sluice.uploads.model import Batch, BatchStatus, SourceObject, batch_id_for
 from sluice_local.outputs import DEFAULT_OUTPUTS, local_session, read_outputs
 
 

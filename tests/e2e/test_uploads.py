@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sluice.ingest.model import batch_id_for
+from sluice.uploads.model import batch_id_for
 from sluice_local.upload import LocalUploads
 from tests.e2e.conftest import RunningPlatform
 

@@ -2,36 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from moto import mock_aws
 
 from sluice.adapters.dynamodb_breaker import DynamoBreakerStore
-from sluice.adapters.dynamodb_jobs import DynamoJobStore
-from sluice.adapters.eventbridge import EventBridgePublisher
-from sluice.adapters.s3_objects import S3Objects
-from sluice.adapters.sqs_queue import SqsJobQueue
-from sluice.api import ApiDependencies, build_app
-from sluice.async_inference import AsyncInference
-from sluice.async_results import AsyncResults, handle_async_results
-from sluice.breaker import CircuitBreaker
 from sluice.config import DeploymentConfig, RouteConfig
-from sluice.idempotency import IdempotentSubmit
-from sluice.inference import InferenceService
-from sluice.invocation import ResilientInvoker
-from sluice.job_batches import handle_job_batch
-from sluice.pii import InMemoryVault, StaticKey
-from sluice.privacy import PiiInputRedactor
-from sluice.worker import JobWorker
+from sluice.jobs.async_results import AsyncResults, handle_async_results
+from sluice.jobs.sqs_handler import handle_job_batch
+from sluice.jobs.worker import JobWorker
+from sluice.routing.breaker import CircuitBreaker
+from sluice.runtime import api as api_runtime
+from sluice.runtime import async_result as async_result_runtime
+from sluice.runtime import worker as worker_runtime
+from sluice.runtime.shared import Clock
+from sluice.serving.api import build_app
 from sluice_local.lambda_events import sqs_event
-from sluice_local.provision import LocalResources, provision, route_table
+from sluice_local.provision import LocalResources, function_settings, provision
 from sluice_local.routing import provision_routing
 from sluice_local.runtime import LocalContext
 from tests.fakes import FakeAsyncEndpoint, FakeClock, FakeIntentEndpoint
@@ -154,9 +150,10 @@ def platform() -> Iterator[Platform]:
 
 
 @contextmanager
-def start_platform(config: DeploymentConfig) -> Iterator[Platform]:
+def start_platform(config: DeploymentConfig, key_file: Path | None = None) -> Iterator[Platform]:
     """The api and worker logic on moto for `config`, with fake SageMaker endpoints (sync and async)."""
     endpoint = FakeIntentEndpoint()
+    key_file = key_file or Path(tempfile.mkdtemp()) / "pii.key"
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         dynamodb, sqs, events = session.client("dynamodb"), session.client("sqs"), session.client("events")
@@ -179,49 +176,36 @@ def start_platform(config: DeploymentConfig) -> Iterator[Platform]:
             Rule="completed", EventBusName=resources.event_bus, Targets=[{"Id": "sink", "Arn": sink_arn}]
         )
 
-        routes = route_table(config, resources)
-        jobs = DynamoJobStore(dynamodb, resources.jobs_table)
-        publisher = EventBridgePublisher(events, resources.event_bus)
-        redactor = PiiInputRedactor(key_provider=StaticKey(b"k" * 32), vault=InMemoryVault())
-        # One clock for the breakers (shared through DynamoDB) and the retries' back-off.
+        # The functions are built by their own wiring from the settings the local platform
+        # renders: only SageMaker (fake endpoints), time (one fake clock for breakers and
+        # back-off) and the PII key file (a temporary one) differ from `make run`.
         clock = FakeClock()
+        # The functions' clients are the test's: a test observes (or breaks) what they send.
+        clients = functools.cache(session.client)
+        dynamodb, sqs, events = clients("dynamodb"), clients("sqs"), clients("events")
+        settings = function_settings(config, resources)
+        api_settings = settings.api.model_copy(
+            update={"pii_key_file": str(key_file), "reveal_tenants": "tenant-acme"}
+        )
+        time = Clock(wall=clock, monotonic=clock, sleep=clock.sleep, breaker_cache_seconds=0)
+        app = build_app(api_runtime.build(api_settings, clients=clients, endpoint=endpoint, clock=time))
+        async_endpoint = FakeAsyncEndpoint(endpoint, s3=s3, sns=sns, resources=resources)
+        worker = worker_runtime.build(
+            settings.worker,
+            clients=clients,
+            endpoint=endpoint,
+            async_endpoint=async_endpoint,
+            clock=time,
+        )
+        assert settings.async_result is not None
+        results = async_result_runtime.build(settings.async_result, clients=clients)
+        # An observer of the breakers the functions share through DynamoDB.
         breaker = CircuitBreaker(
             DynamoBreakerStore(dynamodb, resources.breakers_table),
             config.breaker,
             clock=clock,
             cache_seconds=0,
         )
-        invoker = ResilientInvoker(breaker, clock=clock, sleep=clock.sleep)
-        service = InferenceService(
-            routes=routes,
-            jobs=jobs,
-            queue=SqsJobQueue(sqs),
-            endpoint=endpoint,
-            redactor=redactor,
-            reveal_tenants=frozenset({"tenant-acme"}),
-            invoker=invoker,
-        )
-        store = DynamoDBPersistenceLayer(table_name=resources.idempotency_table, boto3_client=dynamodb)
-        dependencies = ApiDependencies(
-            service=service,
-            idempotent_submit=IdempotentSubmit(store, ttl_seconds=3600),
-            max_request_bytes=config.max_request_bytes,
-        )
-        app = build_app(lambda: dependencies)
-        async_endpoint = FakeAsyncEndpoint(endpoint, s3=s3, sns=sns, resources=resources)
-        objects = S3Objects(s3)
-        worker = JobWorker(
-            routes=routes,
-            jobs=jobs,
-            endpoint=endpoint,
-            events=publisher,
-            lease_seconds=config.worker_visibility_timeout_seconds,
-            invoker=invoker,
-            async_inference=AsyncInference(
-                endpoint=async_endpoint, objects=objects, bucket=resources.async_bucket
-            ),
-        )
-        results = AsyncResults(routes=routes, jobs=jobs, objects=objects, events=publisher)
         yield Platform(
             config,
             resources,

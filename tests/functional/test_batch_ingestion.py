@@ -17,13 +17,13 @@ from sluice.adapters.eventbridge import EventBridgePublisher
 from sluice.adapters.s3_objects import S3Objects
 from sluice.adapters.sqs_batches import SqsBatchSender
 from sluice.config import IngestConfig
-from sluice.contracts import Job, JobMessage, JobStatus
-from sluice.ingest.batches import BatchLedger
-from sluice.ingest.model import SourceObject, batch_id_for
-from sluice.ingest.s3_events import Ingestion, handle_ingest_batch
-from sluice.ingest.service import IngestOutcome, IngestService
-from sluice.job_batches import handle_job_batch
-from sluice.worker import JobWorker
+from sluice.jobs.models import Job, JobMessage, JobStatus
+from sluice.jobs.sqs_handler import handle_job_batch
+from sluice.jobs.worker import JobWorker
+from sluice.uploads.batches import BatchLedger
+from sluice.uploads.model import SourceObject, batch_id_for
+from sluice.uploads.s3_events import Ingestion, handle_ingest_batch
+from sluice.uploads.service import IngestOutcome, IngestService
 from sluice_local.lambda_events import sqs_event
 from sluice_local.provision import route_table
 from sluice_local.runtime import LocalContext

@@ -104,6 +104,7 @@ def budget_env() -> Iterator[BudgetFixture]:
         )
         settings = Settings.from_environment(
             {
+                "POWERTOOLS_SERVICE_NAME": "sluice-budget",
                 "COST_TABLE_NAME": table,
                 "EVENT_BUS_NAME": "sluice-bus",
                 "ROUTE_TABLE_PARAMETER": "/sluice/routes",
@@ -126,7 +127,7 @@ def _alarm(state: str, previous: str) -> dict[str, Any]:
 def test_an_alarm_applies_every_action_and_ok_reverts_every_one(budget_env: BudgetFixture) -> None:
     # Given the budget function wired to moto, with acme's spend alarm configured to act
     budget = build(budget_env.settings, clients=lambda name: budget_env.clients[name])
-    table = budget_env.settings.cost_table_name
+    table = budget_env.settings.cost_table
     ledger = DynamoUsageLedger(budget_env.clients["dynamodb"], table)
     admission = DynamoJobAdmission(budget_env.clients["dynamodb"], table)
 
@@ -198,6 +199,6 @@ def test_a_budget_notification_stops_the_configured_jobs(budget_env: BudgetFixtu
     result = handle_budget_event(load_event("budget/budget_notification.json"), budget)
     # Then the stack-budget actions apply (Budgets sends no all-clear: they end with the month)
     assert result["changed"] == 1
-    assert DynamoJobAdmission(budget_env.clients["dynamodb"], budget_env.settings.cost_table_name).paused(
+    assert DynamoJobAdmission(budget_env.clients["dynamodb"], budget_env.settings.cost_table).paused(
         "chat"
     )

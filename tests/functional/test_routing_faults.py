@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from sluice.breaker import CircuitState
 from sluice.config import BreakerConfig, DeploymentConfig, EndpointConfig, RouteConfig, VariantConfig
 from sluice.errors import EndpointTimeout, EndpointUnavailable, ModelRejectedInput, SluiceError
+from sluice.routing.breaker import CircuitState
 from tests.functional.conftest import Platform, start_platform
 from tests.sample_events import api_event
 
@@ -164,7 +164,7 @@ def test_when_nothing_can_serve_the_client_gets_503_with_retry_after_and_a_clear
 
 def test_the_breaker_state_is_shared_through_dynamodb(routed: Platform) -> None:
     from sluice.adapters.dynamodb_breaker import DynamoBreakerStore
-    from sluice.breaker import CircuitBreaker
+    from sluice.routing.breaker import CircuitBreaker
 
     # Given a second function instance with its own breaker object on the same table
     other = CircuitBreaker(

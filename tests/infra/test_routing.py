@@ -18,10 +18,15 @@ def _function_environment(template: Template, marker: str) -> dict[str, Any]:
 
 def test_the_route_table_is_an_ssm_parameter_the_functions_read_with_caching(template: Template) -> None:
     template.has_resource_properties("AWS::SSM::Parameter", {"Type": "String", "Tier": "Advanced"})
-    for marker in ("Sluice REST API", "Sluice worker", "Sluice async_result"):
+    for marker in ("Sluice REST API", "Sluice worker", "Sluice async_result", "Sluice ingest"):
         environment = _function_environment(template, marker)
-        assert {"ROUTE_TABLE_PARAMETER", "BREAKERS_TABLE_NAME", "BREAKER_POLICY"} <= set(environment)
+        assert "ROUTE_TABLE_PARAMETER" in environment
         assert environment["ROUTE_TABLE_MAX_AGE_SECONDS"] == "30"
+    # Breakers are shared by the functions that call endpoints, and only by them.
+    for marker in ("Sluice REST API", "Sluice worker"):
+        assert {"BREAKERS_TABLE_NAME", "BREAKER_POLICY"} <= set(_function_environment(template, marker))
+    for marker in ("Sluice async_result", "Sluice ingest"):
+        assert "BREAKERS_TABLE_NAME" not in _function_environment(template, marker)
 
 
 def test_chat_runs_the_hugging_face_llm_container_with_the_model_id_from_config(template: Template) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sluice.breaker import CircuitBreaker, CircuitState, InMemoryBreakerStore
 from sluice.config import BreakerConfig
+from sluice.routing.breaker import CircuitBreaker, CircuitState, InMemoryBreakerStore
 from tests.fakes import FakeClock
 
 POLICY = BreakerConfig(failure_threshold=3, window_seconds=10, open_seconds=30)

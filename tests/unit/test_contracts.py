@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from sluice.contracts import InferenceMode, InferenceRequest, Job, JobMessage, JobStatus
 from sluice.events import Event, InferenceCompleted
+from sluice.jobs.models import InferenceMode, Job, JobMessage, JobStatus
+from sluice.serving.models import InferenceRequest, JobView
 
 
 def test_inference_request_defaults_to_sync_and_forbids_unknown_fields() -> None:
@@ -18,7 +19,7 @@ def test_inference_request_defaults_to_sync_and_forbids_unknown_fields() -> None
 
 def test_job_view_never_exposes_tenant_or_bookkeeping() -> None:
     job = Job(id="a" * 32, tenant="tenant-acme", route="intent", attempts=2, correlation_id="c")
-    assert set(job.view().model_dump()) == {
+    assert set(JobView.of(job).model_dump()) == {
         "id",
         "route",
         "status",

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from sluice.adapters.eventbridge import EventBridgePublisher, EventPublishFailed
-from sluice.contracts import JobStatus
 from sluice.events import Event, InferenceCompleted
+from sluice.jobs.models import JobStatus
 
 
 class RecordingEventBridge:

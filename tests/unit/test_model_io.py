@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sluice.errors import ModelFailed
-from sluice.model_io import parse_predictions, to_model_payload
+from sluice.routing.model_io import parse_predictions, to_model_payload
 
 
 def test_payload_wraps_inputs_as_instances() -> None:

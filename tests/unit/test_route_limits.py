@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sluice.errors import InvalidRequest, PayloadTooLarge, UnknownRoute
-from sluice.inference import check_input
-from sluice.routing import RouteTable, RouteTarget
+from sluice.routing.table import RouteTable, RouteTarget
+from sluice.serving.service import check_input
 
 ROUTE = RouteTarget(
     name="intent",

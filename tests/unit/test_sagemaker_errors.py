@@ -27,7 +27,7 @@ def test_successful_invocation_returns_body_and_variant(runtime: Any) -> None:
             "invoke_endpoint",
             {"Body": StreamingBody(io.BytesIO(body), len(body)), "InvokedProductionVariant": "blue"},
         )
-        invocation = SageMakerEndpoint(runtime).invoke("e", {"instances": [{"text": "x"}]})
+        invocation = SageMakerEndpoint(lambda _budget: runtime).invoke("e", {"instances": [{"text": "x"}]})
     assert invocation.body["model_version"] == "v1"
     assert invocation.variant == "blue"
 
@@ -51,7 +51,7 @@ def test_errors_are_classified(
             "invoke_endpoint", service_error_code=code, http_status_code=status, modeled_fields=fields
         )
         with pytest.raises(expected) as caught:
-            SageMakerEndpoint(runtime).invoke("e", {"instances": []})
+            SageMakerEndpoint(lambda _budget: runtime).invoke("e", {"instances": []})
     assert caught.value.retryable is retryable
 
 
@@ -64,7 +64,7 @@ def test_missing_endpoint_is_a_deployment_fault(runtime: Any) -> None:
             http_status_code=400,
         )
         with pytest.raises(EndpointNotFound):
-            SageMakerEndpoint(runtime).invoke("sluice-intent", {"instances": []})
+            SageMakerEndpoint(lambda _budget: runtime).invoke("sluice-intent", {"instances": []})
 
 
 def test_async_invocation_passes_the_routes_invocation_timeout(runtime: Any) -> None:
@@ -80,7 +80,7 @@ def test_async_invocation_passes_the_routes_invocation_timeout(runtime: Any) -> 
     with Stubber(runtime) as stub:
         stub.add_response("invoke_endpoint_async", {"OutputLocation": "s3://b/out"}, expected)
         # When the worker queues one, Then the request carries the timeout (the stub checks the params)
-        location = SageMakerEndpoint(runtime).invoke_async(
+        location = SageMakerEndpoint(lambda _budget: runtime).invoke_async(
             "chat", input_location="s3://b/in.json", inference_id="i-1", invocation_timeout_seconds=900
         )
     assert location == "s3://b/out"

@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from sluice.errors import UnknownVariant
-from sluice.routing import RouteTarget, TenantWeights, VariantTarget
-from sluice.variants import assign, sticky_key
+from sluice.routing.table import RouteTarget, TenantWeights, VariantTarget
+from sluice.routing.variants import assign, sticky_key
 
 ROUTE = RouteTarget(
     name="intent",

@@ -10,9 +10,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sluice.adapters.dynamodb_conditions import is_cancelled_by_condition, is_condition_failure
-from sluice.contracts import ErrorDetail, JobStatus
-from sluice.ingest.model import Batch, BatchStatus, Rejection
-from sluice.ingest.ports import CheckpointConflict
+from sluice.adapters.dynamodb_items import from_item, placeholders, to_attribute, to_item
+from sluice.jobs.models import JobStatus
+from sluice.uploads.model import Batch, BatchStatus, Rejection
+from sluice.uploads.ports import CheckpointConflict
 
 _JOBS_PER_TRANSACTION = 99  # TransactWriteItems takes 100 actions; one is the batch's counter
 
@@ -35,7 +36,7 @@ class DynamoBatchStore:
 
     def start(self, batch: Batch) -> Batch:
         item = {**_reading_side(batch), **_identity(batch)}
-        item["expires_at"] = {"N": str(int((batch.created_at + self._ttl).timestamp()))}
+        item["expires_at"] = to_attribute(int((batch.created_at + self._ttl).timestamp()))
         try:
             self._client.put_item(
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(id)"
@@ -67,8 +68,7 @@ class DynamoBatchStore:
                 ExpressionAttributeNames={**names, "#current": "status"},
                 ExpressionAttributeValues={
                     **values,
-                    ":previous": {"N": str(previous_line)},
-                    ":reading": {"S": BatchStatus.READING},
+                    **placeholders(previous=previous_line, reading=BatchStatus.READING),
                 },
             )
         except ClientError as error:
@@ -97,7 +97,7 @@ class DynamoBatchStore:
         was already flagged)."""
         succeeded = sum(status is JobStatus.SUCCEEDED for _, status in outcomes)
         additions = {"succeeded": succeeded, "failed": len(outcomes) - succeeded}
-        counters = {f":{name}": {"N": str(count)} for name, count in additions.items() if count}
+        counters = placeholders(**{name: count for name, count in additions.items() if count})
         flags = [
             {
                 "Update": {
@@ -105,7 +105,7 @@ class DynamoBatchStore:
                     "Key": _key(job_id),
                     "UpdateExpression": "SET batch_recorded = :true",
                     "ConditionExpression": "attribute_exists(id) AND attribute_not_exists(batch_recorded)",
-                    "ExpressionAttributeValues": {":true": {"BOOL": True}},
+                    "ExpressionAttributeValues": placeholders(true=True),
                 }
             }
             for job_id, _ in outcomes
@@ -134,11 +134,9 @@ class DynamoBatchStore:
                 UpdateExpression="SET #status = :completed, updated_at = :now",
                 ConditionExpression="#status = :read",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":completed": {"S": BatchStatus.COMPLETED},
-                    ":read": {"S": BatchStatus.READ},
-                    ":now": {"S": datetime.now(UTC).isoformat()},
-                },
+                ExpressionAttributeValues=placeholders(
+                    completed=BatchStatus.COMPLETED, read=BatchStatus.READ, now=datetime.now(UTC).isoformat()
+                ),
             )
         except ClientError as error:
             if is_condition_failure(error):
@@ -151,89 +149,69 @@ class DynamoBatchStore:
             TableName=self._table,
             Key=_key(batch_id),
             UpdateExpression="SET event_published = :true, updated_at = :now",
-            ExpressionAttributeValues={":true": {"BOOL": True}, ":now": {"S": now.isoformat()}},
+            ExpressionAttributeValues=placeholders(true=True, now=now.isoformat()),
         )
 
 
 def _key(item_id: str) -> dict[str, Any]:
-    return {"id": {"S": item_id}}
+    return to_item({"id": item_id})
 
 
 def _identity(batch: Batch) -> dict[str, Any]:
     """What never changes after the batch starts (the outcome counters start at 0)."""
-    item: dict[str, Any] = {
-        "id": {"S": batch.id},
-        "bucket": {"S": batch.bucket},
-        "object_key": {"S": batch.key},
-        "version": {"S": batch.version},
-        "tenant": {"S": batch.tenant},
-        "succeeded": {"N": "0"},
-        "failed": {"N": "0"},
-        "event_published": {"BOOL": False},
-        "created_at": {"S": batch.created_at.isoformat()},
-    }
-    if batch.version_id:
-        item["version_id"] = {"S": batch.version_id}
-    if batch.route:
-        item["route"] = {"S": batch.route}
-    return item
+    return to_item(
+        {
+            "id": batch.id,
+            "bucket": batch.bucket,
+            "object_key": batch.key,
+            "version": batch.version,
+            "tenant": batch.tenant,
+            "succeeded": 0,
+            "failed": 0,
+            "event_published": False,
+            "created_at": batch.created_at.isoformat(),
+            "version_id": batch.version_id or None,
+            "route": batch.route or None,
+        }
+    )
 
 
 def _reading_side(batch: Batch) -> dict[str, Any]:
     """What ingestion owns: written at start and at every checkpoint."""
-    item: dict[str, Any] = {
-        "status": {"S": batch.status},
-        "received": {"N": str(batch.received)},
-        "rejected": {"N": str(batch.rejected)},
-        "queued": {"N": str(batch.queued)},
-        "line": {"N": str(batch.line)},
-        "byte_offset": {"N": str(batch.offset)},
-        "rejections": {"S": json.dumps([[r.line, r.code] for r in batch.rejections], separators=(",", ":"))},
-        "rejected_by_code": {"S": json.dumps(batch.rejected_by_code, separators=(",", ":"))},
-        "updated_at": {"S": batch.updated_at.isoformat()},
-    }
-    if batch.compressed is not None:
-        item["compressed"] = {"BOOL": batch.compressed}
-    if batch.columns is not None:
-        item["columns"] = {"S": json.dumps(batch.columns)}
-    if batch.error is not None:
-        item["error_code"] = {"S": batch.error.code}
-        item["error_message"] = {"S": batch.error.message}
-    return item
+    return to_item(
+        {
+            "status": batch.status,
+            "received": batch.received,
+            "rejected": batch.rejected,
+            "queued": batch.queued,
+            "line": batch.line,
+            "byte_offset": batch.offset,
+            "rejections": json.dumps([[r.line, r.code] for r in batch.rejections], separators=(",", ":")),
+            "rejected_by_code": json.dumps(batch.rejected_by_code, separators=(",", ":")),
+            "updated_at": batch.updated_at.isoformat(),
+            "compressed": batch.compressed,
+            "columns": json.dumps(batch.columns) if batch.columns is not None else None,
+            "error_code": batch.error.code if batch.error else None,
+            "error_message": batch.error.message if batch.error else None,
+        }
+    )
 
 
 def _from_item(item: dict[str, Any]) -> Batch:
-    def text(name: str) -> str | None:
-        value = item.get(name)
-        return value["S"] if value else None
-
-    def number(name: str) -> int:
-        return int(item.get(name, {"N": "0"})["N"])
-
-    error_code = text("error_code")
-    columns = text("columns")
-    return Batch(
-        id=item["id"]["S"],
-        bucket=item["bucket"]["S"],
-        key=item["object_key"]["S"],
-        version_id=text("version_id"),
-        version=item["version"]["S"],
-        tenant=item["tenant"]["S"],
-        route=text("route"),
-        status=BatchStatus(item["status"]["S"]),
-        received=number("received"),
-        rejected=number("rejected"),
-        queued=number("queued"),
-        succeeded=number("succeeded"),
-        failed=number("failed"),
-        line=number("line"),
-        offset=number("byte_offset"),
-        compressed=item["compressed"]["BOOL"] if "compressed" in item else None,
-        columns=tuple(json.loads(columns)) if columns else None,
-        rejections=[Rejection(line=line, code=code) for line, code in json.loads(text("rejections") or "[]")],
-        rejected_by_code=json.loads(text("rejected_by_code") or "{}"),
-        error=ErrorDetail(code=error_code, message=text("error_message") or "") if error_code else None,
-        event_published=bool(item.get("event_published", {"BOOL": False})["BOOL"]),
-        created_at=datetime.fromisoformat(item["created_at"]["S"]),
-        updated_at=datetime.fromisoformat(item["updated_at"]["S"]),
+    values = from_item(item)
+    error_code, columns = values.get("error_code"), values.get("columns")
+    return Batch.model_validate(
+        {
+            **{name: value for name, value in values.items() if name in Batch.model_fields},
+            "key": values["object_key"],
+            "offset": values.get("byte_offset", 0),
+            "columns": tuple(json.loads(columns)) if columns else None,
+            "rejections": [
+                Rejection(line=line, code=code) for line, code in json.loads(values.get("rejections") or "[]")
+            ],
+            "rejected_by_code": json.loads(values.get("rejected_by_code") or "{}"),
+            "error": {"code": error_code, "message": values.get("error_message") or ""}
+            if error_code
+            else None,
+        }
     )

@@ -7,7 +7,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sluice.breaker import BreakerRecord, CircuitState
+from sluice.adapters.dynamodb_conditions import is_condition_failure
+from sluice.adapters.dynamodb_items import from_item, placeholders, to_item
+from sluice.routing.breaker import BreakerRecord, CircuitState
 
 # A breaker nobody touched for a day is closed: let DynamoDB forget it.
 _TTL_SECONDS = 24 * 3600
@@ -22,32 +24,35 @@ class DynamoBreakerStore:
 
     def load(self, endpoint: str) -> BreakerRecord:
         item = self._client.get_item(
-            TableName=self._table, Key={"id": {"S": endpoint}}, ConsistentRead=True
+            TableName=self._table, Key=to_item({"id": endpoint}), ConsistentRead=True
         ).get("Item")
         if not item:
             return BreakerRecord()
+        values = from_item(item)
         return BreakerRecord(
-            state=CircuitState(item["state"]["S"]),
-            failures=int(item["failures"]["N"]),
-            window_started_at=float(item["window_started_at"]["N"]),
-            opened_at=float(item["opened_at"]["N"]),
-            version=int(item["version"]["N"]),
+            state=CircuitState(values["state"]),
+            failures=values["failures"],
+            window_started_at=float(values["window_started_at"]),
+            opened_at=float(values["opened_at"]),
+            version=values["version"],
         )
 
     def save(self, endpoint: str, record: BreakerRecord, *, expected_version: int) -> bool:
         condition = "attribute_not_exists(id)" if expected_version == 0 else "version = :expected"
-        values = {":expected": {"N": str(expected_version)}} if expected_version else None
+        values = placeholders(expected=expected_version) if expected_version else None
         request: dict[str, Any] = {
             "TableName": self._table,
-            "Item": {
-                "id": {"S": endpoint},
-                "state": {"S": record.state},
-                "failures": {"N": str(record.failures)},
-                "window_started_at": {"N": repr(record.window_started_at)},
-                "opened_at": {"N": repr(record.opened_at)},
-                "version": {"N": str(record.version)},
-                "expires_at": {"N": str(int(time.time()) + _TTL_SECONDS)},
-            },
+            "Item": to_item(
+                {
+                    "id": endpoint,
+                    "state": record.state,
+                    "failures": record.failures,
+                    "window_started_at": record.window_started_at,
+                    "opened_at": record.opened_at,
+                    "version": record.version,
+                    "expires_at": int(time.time()) + _TTL_SECONDS,
+                }
+            ),
             "ConditionExpression": condition,
         }
         if values:
@@ -55,7 +60,7 @@ class DynamoBreakerStore:
         try:
             self._client.put_item(**request)
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if is_condition_failure(error):
                 return False
             raise
         return True

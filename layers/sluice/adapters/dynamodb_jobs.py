@@ -6,14 +6,15 @@ import itertools
 import json
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sluice.adapters.dynamodb_conditions import is_cancelled_by_condition, is_condition_failure
-from sluice.contracts import ErrorDetail, Job, JobStatus, Served, utc_now
-from sluice.ports import Claim, ClaimOutcome
+from sluice.adapters.dynamodb_items import from_item, placeholders, to_attribute, to_item
+from sluice.jobs.models import ErrorDetail, Job, JobStatus, Served, utc_now
+from sluice.jobs.ports import Claim, ClaimOutcome
 
 _KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
 _ITEMS_PER_TRANSACTION = 100  # TransactWriteItems' limit
@@ -68,7 +69,7 @@ class DynamoJobStore:
 
     def _new_item(self, job: Job) -> dict[str, Any]:
         item = _to_item(job)
-        item["expires_at"] = {"N": str(int((job.created_at + self._ttl).timestamp()))}
+        item["expires_at"] = to_attribute(int((job.created_at + self._ttl).timestamp()))
         return item
 
     def create_if_absent(self, job: Job) -> bool:
@@ -121,14 +122,14 @@ class DynamoJobStore:
                     "(#status = :running AND lease_expires_at < :epoch))"
                 ),
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":running": {"S": JobStatus.RUNNING},
-                    ":queued": {"S": JobStatus.QUEUED},
-                    ":lease": {"N": str(int(now.timestamp()) + lease_seconds)},
-                    ":epoch": {"N": str(int(now.timestamp()))},
-                    ":now": {"S": now.isoformat()},
-                    ":one": {"N": "1"},
-                },
+                ExpressionAttributeValues=placeholders(
+                    running=JobStatus.RUNNING,
+                    queued=JobStatus.QUEUED,
+                    lease=int(now.timestamp()) + lease_seconds,
+                    epoch=int(now.timestamp()),
+                    now=now.isoformat(),
+                    one=1,
+                ),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
@@ -144,9 +145,7 @@ class DynamoJobStore:
     def succeed(
         self, job_id: str, *, served: Served, output: dict[str, Any], announcement: str | None = None
     ) -> Job:
-        extra = {"output": {"S": json.dumps(output, separators=(",", ":"))}}
-        if announcement is not None:
-            extra["announcement"] = {"S": announcement}
+        extra = {"output": json.dumps(output, separators=(",", ":")), "announcement": announcement}
         return self._finish(
             job_id, JobStatus.SUCCEEDED, served=served, extra=extra, allowed_from=(JobStatus.RUNNING,)
         )
@@ -156,7 +155,7 @@ class DynamoJobStore:
             job_id,
             JobStatus.FAILED,
             served=served,
-            extra={"error_code": {"S": error.code}, "error_message": {"S": error.message}},
+            extra={"error_code": error.code, "error_message": error.message},
             # A job that could not be enqueued fails straight from `queued`.
             allowed_from=(JobStatus.QUEUED, JobStatus.RUNNING),
         )
@@ -166,7 +165,7 @@ class DynamoJobStore:
         self._update_while_running(
             job_id,
             "SET #status = :queued, updated_at = :now REMOVE lease_expires_at",
-            {":queued": {"S": JobStatus.QUEUED}},
+            placeholders(queued=JobStatus.QUEUED),
         )
 
     def hand_over(self, job_id: str, *, served: Served) -> None:
@@ -174,7 +173,7 @@ class DynamoJobStore:
         self._update_while_running(
             job_id,
             "SET endpoint = :endpoint, variant = :variant, updated_at = :now REMOVE lease_expires_at",
-            {":endpoint": {"S": served.endpoint}, ":variant": {"S": served.variant}},
+            placeholders(endpoint=served.endpoint, variant=served.variant),
         )
 
     def _update_while_running(self, job_id: str, update_expression: str, values: dict[str, Any]) -> None:
@@ -188,8 +187,7 @@ class DynamoJobStore:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     **values,
-                    ":running": {"S": JobStatus.RUNNING},
-                    ":now": {"S": utc_now().isoformat()},
+                    **placeholders(running=JobStatus.RUNNING, now=utc_now().isoformat()),
                 },
             )
         except ClientError as error:
@@ -201,7 +199,7 @@ class DynamoJobStore:
         expires_at = int((utc_now() + self._ttl).timestamp())
         self._client.put_item(
             TableName=self._table,
-            Item={**_key(_announcement_key(announcement)), "expires_at": {"N": str(expires_at)}},
+            Item=to_item({"id": _announcement_key(announcement), "expires_at": expires_at}),
         )
 
     def is_announced(self, announcement: str) -> bool:
@@ -215,7 +213,7 @@ class DynamoJobStore:
             TableName=self._table,
             Key=_key(job_id),
             UpdateExpression="SET event_published = :true",
-            ExpressionAttributeValues={":true": {"BOOL": True}},
+            ExpressionAttributeValues=placeholders(true=True),
         )
 
     def _finish(
@@ -227,13 +225,11 @@ class DynamoJobStore:
         extra: dict[str, Any],
         allowed_from: tuple[JobStatus, ...],
     ) -> Job:
-        allowed = {f":from{index}": {"S": value} for index, value in enumerate(allowed_from)}
-        attributes = dict(extra)
-        attributes["status"] = {"S": status}
-        attributes["updated_at"] = {"S": utc_now().isoformat()}
-        if served is not None:
-            for name, value in served.model_dump(exclude={"route"}, exclude_none=True).items():
-                attributes[name] = {"S": str(value)}
+        allowed = placeholders(**{f"from{index}": value for index, value in enumerate(allowed_from)})
+        served_fields = served.model_dump(exclude={"route"}, exclude_none=True) if served else {}
+        attributes = to_item(
+            {**extra, "status": status, "updated_at": utc_now().isoformat(), **served_fields}
+        )
         # Every name goes through a placeholder: several (status, output, ...) are reserved words.
         names = {f"#{name}": name for name in attributes}
         values = {**allowed, **{f":{name}": value for name, value in attributes.items()}}
@@ -264,59 +260,47 @@ def _announcement_key(announcement: str) -> str:
 
 
 def _key(job_id: str) -> dict[str, Any]:
-    return {"id": {"S": job_id}}
+    return to_item({"id": job_id})
+
+
+# Stored beside a job's fields, not part of the record the platform sees.
+_BOOKKEEPING = ("expires_at", "lease_expires_at", "error_code", "error_message", "output")
 
 
 def _to_item(job: Job) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "id": {"S": job.id},
-        "tenant": {"S": job.tenant},
-        "route": {"S": job.route},
-        "status": {"S": job.status},
-        "created_at": {"S": job.created_at.isoformat()},
-        "updated_at": {"S": job.updated_at.isoformat()},
-        "attempts": {"N": str(job.attempts)},
-        "event_published": {"BOOL": job.event_published},
-    }
-    for name in ("correlation_id", "endpoint", "variant", "model_version", "batch_id", "record_id"):
-        value = getattr(job, name)
-        if value is not None:
-            item[name] = {"S": value}
-    if job.line is not None:
-        item["line"] = {"N": str(job.line)}
-    if job.output is not None:
-        item["output"] = {"S": json.dumps(job.output, separators=(",", ":"))}
-    if job.error is not None:
-        item["error_code"] = {"S": job.error.code}
-        item["error_message"] = {"S": job.error.message}
-    return item
+    return to_item(
+        {
+            "id": job.id,
+            "tenant": job.tenant,
+            "route": job.route,
+            "status": job.status,
+            "created_at": job.created_at.isoformat(),
+            "updated_at": job.updated_at.isoformat(),
+            "attempts": job.attempts,
+            "event_published": job.event_published,
+            "correlation_id": job.correlation_id,
+            "endpoint": job.endpoint,
+            "variant": job.variant,
+            "model_version": job.model_version,
+            "batch_id": job.batch_id,
+            "record_id": job.record_id,
+            "line": job.line,
+            "output": json.dumps(job.output, separators=(",", ":")) if job.output is not None else None,
+            "error_code": job.error.code if job.error else None,
+            "error_message": job.error.message if job.error else None,
+        }
+    )
 
 
 def _from_item(item: dict[str, Any]) -> Job:
-    def text(name: str) -> str | None:
-        value = item.get(name)
-        return value["S"] if value else None
-
-    error_code = text("error_code")
-    output = text("output")
-    return Job(
-        id=item["id"]["S"],
-        tenant=item["tenant"]["S"],
-        route=item["route"]["S"],
-        status=JobStatus(item["status"]["S"]),
-        created_at=datetime.fromisoformat(item["created_at"]["S"]).astimezone(UTC),
-        updated_at=datetime.fromisoformat(item["updated_at"]["S"]).astimezone(UTC),
-        correlation_id=text("correlation_id"),
-        attempts=int(item.get("attempts", {"N": "0"})["N"]),
-        endpoint=text("endpoint"),
-        variant=text("variant"),
-        model_version=text("model_version"),
-        output=json.loads(output) if output else None,
-        error=ErrorDetail(code=error_code, message=text("error_message") or "") if error_code else None,
-        event_published=bool(item.get("event_published", {"BOOL": False})["BOOL"]),
-        announcement=text("announcement"),
-        batch_id=text("batch_id"),
-        record_id=text("record_id"),
-        line=int(item["line"]["N"]) if "line" in item else None,
-        batch_recorded=bool(item.get("batch_recorded", {"BOOL": False})["BOOL"]),
+    values = from_item(item)
+    output, error_code = values.get("output"), values.get("error_code")
+    return Job.model_validate(
+        {
+            **{name: value for name, value in values.items() if name not in _BOOKKEEPING},
+            "output": json.loads(output) if output else None,
+            "error": {"code": error_code, "message": values.get("error_message") or ""}
+            if error_code
+            else None,
+        }
     )

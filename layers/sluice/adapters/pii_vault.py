@@ -17,6 +17,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from sluice.adapters.dynamodb_conditions import is_condition_failure
+from sluice.adapters.dynamodb_items import from_item, placeholders, to_item
 from sluice.pii.errors import PiiDetectionError, RevealNotPermitted
 
 
@@ -47,17 +51,21 @@ class DynamoPseudonymVault:
         try:
             self.client.put_item(
                 TableName=self._table,
-                Item={
-                    "pk": {"S": pk},
-                    "entity_type": {"S": entity_type},
-                    "value": {"S": value},
-                    "created_at": {"S": datetime.now(UTC).isoformat()},
-                },
+                Item=to_item(
+                    {
+                        "pk": pk,
+                        "entity_type": entity_type,
+                        "value": value,
+                        "created_at": datetime.now(UTC).isoformat(),
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(pk) OR #value = :value",
                 ExpressionAttributeNames={"#value": "value"},
-                ExpressionAttributeValues={":value": {"S": value}},
+                ExpressionAttributeValues=placeholders(value=value),
             )
-        except self.client.exceptions.ConditionalCheckFailedException:
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
             raise PseudonymCollision("two values share a pseudonym token") from None
         if len(self._stored) >= self._cache_size:
             self._stored.pop(next(iter(self._stored)))
@@ -67,6 +75,6 @@ class DynamoPseudonymVault:
         if not can_reveal:
             raise RevealNotPermitted("this caller may not re-identify pseudonymized values")
         item = self.client.get_item(
-            TableName=self._table, Key={"pk": {"S": f"{tenant}#{token}"}}, ConsistentRead=True
+            TableName=self._table, Key=to_item({"pk": f"{tenant}#{token}"}), ConsistentRead=True
         ).get("Item")
-        return None if item is None else str(item["value"]["S"])
+        return None if item is None else str(from_item(item)["value"])

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pydantic import ValidationError
 
 from sluice.observability import logger, metrics
-from sluice.routing import RouteTable
+from sluice.routing.table import RouteTable
 
 
 class ParameterRouteSource:

@@ -7,6 +7,7 @@ botocore retries throttling and 5xx itself (standard mode); it does not retry 42
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
@@ -18,7 +19,7 @@ from sluice.errors import (
     ModelFailed,
     ModelRejectedInput,
 )
-from sluice.ports import Invocation
+from sluice.routing.ports import Invocation
 
 _UNAVAILABLE = {
     "ThrottlingException",
@@ -30,11 +31,20 @@ _UNAVAILABLE = {
 
 
 class SageMakerEndpoint:
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    """`client_for(time_budget_s)` gives a sagemaker-runtime client whose read timeout is that budget
+    (botocore sets timeouts per client, not per call); async calls use the shortest-lived one."""
+
+    def __init__(self, client_for: Callable[[float], Any], *, async_call_timeout_s: float = 10.0) -> None:
+        self._client_for = client_for
+        self._async_call_timeout_s = async_call_timeout_s
 
     def invoke(
-        self, endpoint_name: str, payload: dict[str, Any], *, target_variant: str | None = None
+        self,
+        endpoint_name: str,
+        payload: dict[str, Any],
+        *,
+        target_variant: str | None = None,
+        time_budget_s: float | None = None,
     ) -> Invocation:
         request: dict[str, Any] = {
             "EndpointName": endpoint_name,
@@ -45,7 +55,8 @@ class SageMakerEndpoint:
         if target_variant:
             request["TargetVariant"] = target_variant
         try:
-            response = self._client.invoke_endpoint(**request)
+            client = self._client_for(time_budget_s or self._async_call_timeout_s)
+            response = client.invoke_endpoint(**request)
         except ReadTimeoutError:
             raise EndpointTimeout(f"Endpoint {endpoint_name} did not answer in time") from None
         except ConnectionError:
@@ -73,7 +84,8 @@ class SageMakerEndpoint:
         if invocation_timeout_seconds is not None:
             request["InvocationTimeoutSeconds"] = invocation_timeout_seconds
         try:
-            response = self._client.invoke_endpoint_async(**request)
+            # Accepting an async request is quick whatever the inference takes.
+            response = self._client_for(self._async_call_timeout_s).invoke_endpoint_async(**request)
         except ReadTimeoutError:
             raise EndpointTimeout(f"Endpoint {endpoint_name} did not accept the request in time") from None
         except ConnectionError:

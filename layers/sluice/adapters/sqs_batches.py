@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sluice.contracts import JobMessage
+from sluice.jobs.models import JobMessage
 
 
 class SendFailed(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sluice.contracts import JobMessage
+from sluice.jobs.models import JobMessage
 
 
 class SqsJobQueue:

@@ -1,29 +1,36 @@
-"""The `budget` function's settings and wiring: cost alarms and budget notifications in, actions out."""
+"""The `budget` function: its environment and its dependencies (cost alarms and budget
+notifications in, cost actions out)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, Json
+from pydantic import Field, field_validator
 
+from sluice.adapters.clients import client
 from sluice.config import CostAction
 from sluice.cost.actions import Controls, CostResponder
 from sluice.cost.instances import InstanceSampler
-from sluice.runtime.settings import FunctionSettings
+from sluice.runtime import shared
 
 
-class Settings(FunctionSettings):
-    cost_table_name: str = Field(alias="COST_TABLE_NAME")
-    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
-    route_table_parameter: str = Field(alias="ROUTE_TABLE_PARAMETER")
+class Settings(shared.PowertoolsSettings, shared.EventSettings):
+    cost_table: str = Field(alias="COST_TABLE_NAME", min_length=3)
+    route_table_parameter: str = Field(alias="ROUTE_TABLE_PARAMETER", min_length=1)
     # trigger -> the actions it takes (cdk.json `cost.alarms.actions`)
-    actions: Json[dict[str, tuple[CostAction, ...]]] = Field(alias="COST_ACTIONS")
-    # alarm name (CloudFormation's) -> trigger
-    alarm_triggers: Json[dict[str, str]] = Field(alias="COST_ALARM_TRIGGERS")
+    actions: dict[str, tuple[CostAction, ...]] = Field(alias="COST_ACTIONS")
+    # alarm name (named from the stack, sluice.cost.alarms.alarm_name) -> trigger
+    alarm_triggers: dict[str, str] = Field(alias="COST_ALARM_TRIGGERS")
     # route -> endpoint name, and route -> its variants
-    endpoints: Json[dict[str, str]] = Field(alias="ENDPOINT_NAMES")
-    variants: Json[dict[str, tuple[str, ...]]] = Field(alias="ENDPOINT_VARIANTS")
+    endpoints: dict[str, str] = Field(alias="ENDPOINT_NAMES")
+    variants: dict[str, tuple[str, ...]] = Field(alias="ENDPOINT_VARIANTS")
+
+    @field_validator("actions", "alarm_triggers", "endpoints", "variants", mode="before")
+    @classmethod
+    def _from_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 @dataclass(frozen=True)
@@ -33,9 +40,8 @@ class Budget:
     sampler: InstanceSampler
 
 
-def build(settings: Settings, clients: Any = None) -> Budget:
+def build(settings: Settings, *, clients: shared.ClientFactory = client) -> Budget:
     from sluice.adapters.application_autoscaling import AutoscalingControl
-    from sluice.adapters.clients import client
     from sluice.adapters.dynamodb_cost_actions import DynamoActionLog, DynamoJobAdmission, DynamoQuotaControl
     from sluice.adapters.dynamodb_usage import DynamoUsageLedger
     from sluice.adapters.emf_metrics import EmfMeterMetrics
@@ -43,13 +49,12 @@ def build(settings: Settings, clients: Any = None) -> Budget:
     from sluice.adapters.route_weights import ParameterRouteWeights
     from sluice.adapters.sagemaker_endpoints import SageMakerInstanceCounts
 
-    make = clients or client
-    dynamodb = make("dynamodb")
-    table = settings.cost_table_name
+    dynamodb = clients("dynamodb")
+    table = settings.cost_table
     controls = Controls(
         quotas=DynamoQuotaControl(DynamoUsageLedger(dynamodb, table)),
-        scaling=AutoscalingControl(make("application-autoscaling"), settings.endpoints),
-        weights=ParameterRouteWeights(make("ssm"), settings.route_table_parameter),
+        scaling=AutoscalingControl(clients("application-autoscaling"), settings.endpoints),
+        weights=ParameterRouteWeights(clients("ssm"), settings.route_table_parameter),
         admission=DynamoJobAdmission(dynamodb, table),
     )
     responder = CostResponder(
@@ -57,9 +62,9 @@ def build(settings: Settings, clients: Any = None) -> Budget:
         variants=settings.variants,
         controls=controls,
         log=DynamoActionLog(dynamodb, table),
-        events=EventBridgePublisher(make("events"), settings.event_bus_name),
+        events=EventBridgePublisher(clients("events"), settings.event_bus_name),
     )
     sampler = InstanceSampler(
-        settings.endpoints, SageMakerInstanceCounts(make("sagemaker")), EmfMeterMetrics()
+        settings.endpoints, SageMakerInstanceCounts(clients("sagemaker")), EmfMeterMetrics()
     )
     return Budget(settings=settings, responder=responder, sampler=sampler)

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from sluice import pii
 from sluice.adapters.pii_keys import SecretsManagerKeyProvider
@@ -76,10 +77,6 @@ def test_secrets_manager_key_is_read_once(secret: dict[str, Any]) -> None:
 
 
 class FakeDynamo:
-    class exceptions:
-        class ConditionalCheckFailedException(Exception):
-            pass
-
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self.puts = 0
@@ -88,7 +85,8 @@ class FakeDynamo:
         self.puts += 1
         pk = Item["pk"]["S"]
         if pk in self.items and self.items[pk]["value"] != Item["value"]:
-            raise self.exceptions.ConditionalCheckFailedException
+            # What botocore raises: a ClientError carrying DynamoDB's error code.
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "PutItem")
         self.items[pk] = Item
 
     def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:

@@ -7,24 +7,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sluice.breaker import CircuitBreaker, InMemoryBreakerStore
 from sluice.config import BreakerConfig
-from sluice.contracts import (
-    AcceptedJob,
-    ErrorDetail,
-    InferenceMode,
-    InferenceRequest,
-    Job,
-    JobMessage,
-    JobView,
-    SyncInferenceResponse,
-    new_job_id,
-)
 from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, InvalidRequest, JobNotFound, PayloadTooLarge
-from sluice.invocation import ModelAnswer, ResilientInvoker, invoke_model
-from sluice.ports import InputRedactor, JobQueue, JobStore, ModelEndpoint
-from sluice.routing import RouteSource, RouteTable, RouteTarget
-from sluice.variants import Assignment, assign, sticky_key
+from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobMessage, new_job_id
+from sluice.jobs.ports import JobQueue, JobStore
+from sluice.pii.ports import InputRedactor
+from sluice.routing.breaker import CircuitBreaker, InMemoryBreakerStore
+from sluice.routing.invoker import ModelAnswer, ResilientInvoker, invoke_model
+from sluice.routing.ports import ModelEndpoint
+from sluice.routing.table import RouteSource, RouteTable, RouteTarget
+from sluice.routing.variants import Assignment, assign, sticky_key
+from sluice.serving.models import AcceptedJob, InferenceRequest, JobView, SyncInferenceResponse
 
 
 @dataclass(frozen=True)
@@ -84,7 +77,7 @@ class InferenceService:
         # Another tenant's job is indistinguishable from a missing one.
         if job is None or job.tenant != caller.tenant:
             raise JobNotFound(f"No inference job with id {job_id}")
-        view = job.view()
+        view = JobView.of(job)
         if reveal and view.output is not None:
             can_reveal = caller.tenant in self._reveal_tenants
             output = self._redactor.reveal(view.output, tenant=caller.tenant, can_reveal=can_reveal)

@@ -18,14 +18,15 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict
 
-from sluice.async_inference import Manifest, manifest_key, split_s3_uri
-from sluice.contracts import ErrorDetail, Job, Served
 from sluice.errors import ModelFailed
-from sluice.model_io import decode
+from sluice.jobs.async_endpoint import Manifest, manifest_key, split_s3_uri
+from sluice.jobs.models import ErrorDetail, Job, Served
+from sluice.jobs.ports import BatchTracker, JobStore
+from sluice.jobs.worker import unannounced
 from sluice.observability import logger, metrics
-from sluice.ports import BatchTracker, EventPublisher, JobStore, Objects
-from sluice.routing import RouteSource
-from sluice.worker import unannounced
+from sluice.ports import EventPublisher, Objects
+from sluice.routing.model_io import decode
+from sluice.routing.table import RouteSource
 
 FAILED_CODE = "ASYNC_INFERENCE_FAILED"
 
@@ -49,14 +50,6 @@ class AsyncNotification(BaseModel):
     inferenceId: str
     requestParameters: _Request
     responseParameters: _Response = _Response()
-
-    @classmethod
-    def from_sqs_body(cls, body: str) -> AsyncNotification:
-        data = json.loads(body)
-        # Raw delivery carries the notification itself; otherwise SNS wraps it in an envelope.
-        if isinstance(data, dict) and data.get("Type") == "Notification" and "Message" in data:
-            data = json.loads(data["Message"])
-        return cls.model_validate(data)
 
 
 class AsyncResults:
@@ -123,7 +116,8 @@ def handle_async_results(
     event: dict[str, Any], context: Any, results: AsyncResults
 ) -> PartialItemFailureResponse:
     def record_handler(record: SQSRecord) -> None:
-        results.handle(AsyncNotification.from_sqs_body(record.body))
+        # Raw message delivery (infra/async_endpoint.py): the body is SageMaker's notification itself.
+        results.handle(AsyncNotification.model_validate_json(record.body))
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(

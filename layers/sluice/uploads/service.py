@@ -17,7 +17,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sluice.config import IngestConfig
-from sluice.contracts import ErrorDetail, Job, JobMessage, utc_now
 from sluice.errors import (
     EMPTY_FILE,
     FILE_NOT_UTF8,
@@ -29,12 +28,16 @@ from sluice.errors import (
     SluiceError,
     UnknownRoute,
 )
-from sluice.inference import check_input
-from sluice.ingest.batches import BatchLedger
-from sluice.ingest.model import Batch, BatchStatus, Rejection, SourceObject, batch_id_for, job_id_for
-from sluice.ingest.ports import BatchStore, JobBatchQueue, ObjectStore, QueuedJobs
-from sluice.ingest.reader import Line, gunzip, is_gzip, split_lines
-from sluice.ingest.records import (
+from sluice.jobs.models import ErrorDetail, Job, JobMessage, utc_now
+from sluice.observability import logger, metrics
+from sluice.pii.ports import InputRedactor
+from sluice.routing.table import RouteSource, RouteTarget
+from sluice.serving.service import check_input
+from sluice.uploads.batches import BatchLedger
+from sluice.uploads.model import Batch, BatchStatus, Rejection, SourceObject, batch_id_for, job_id_for
+from sluice.uploads.ports import BatchStore, JobBatchQueue, ObjectStore, QueuedJobs
+from sluice.uploads.reader import Line, gunzip, is_gzip, split_lines
+from sluice.uploads.records import (
     FileFormat,
     ParsedRecord,
     check_jsonl_shape,
@@ -44,9 +47,6 @@ from sluice.ingest.records import (
     parse_csv,
     parse_jsonl,
 )
-from sluice.observability import logger, metrics
-from sluice.ports import InputRedactor
-from sluice.routing import RouteTable, RouteTarget
 
 INCOMING_PREFIX = "incoming/"
 
@@ -68,7 +68,7 @@ class IngestService:
     def __init__(
         self,
         *,
-        routes: RouteTable,
+        routes: RouteSource,
         limits: IngestConfig,
         objects: ObjectStore,
         batches: BatchStore,
@@ -106,11 +106,11 @@ class IngestService:
     # The run below reaches these through its service, keeping one set of dependencies.
     def _route(self, batch: Batch) -> RouteTarget:
         try:
-            return self._routes.resolve(batch.route or "")
+            return self._routes.current().resolve(batch.route or "")
         except UnknownRoute:
             raise FileRejected(
                 UnknownRoute.code,
-                f"the key must start with incoming/<route>/; routes: {sorted(self._routes.routes)}",
+                f"the key must start with incoming/<route>/; routes: {sorted(self._routes.current().routes)}",
             ) from None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -24,14 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice import __version__, strict_json
-from sluice.contracts import (
-    AcceptedJob,
-    ErrorResponse,
-    InferenceRequest,
-    JobView,
-    SyncInferenceResponse,
-)
+from sluice import __version__
 from sluice.errors import (
     InvalidRequest,
     MalformedJson,
@@ -39,10 +32,12 @@ from sluice.errors import (
     SluiceError,
     UnsupportedMediaType,
 )
-from sluice.idempotency import IdempotentSubmit
-from sluice.inference import Caller, InferenceService
 from sluice.observability import logger, metrics
-from sluice.routing import RouteTable
+from sluice.routing.table import RouteTable
+from sluice.serving import strict_json
+from sluice.serving.idempotency import IdempotentSubmit
+from sluice.serving.models import AcceptedJob, ErrorResponse, InferenceRequest, JobView, SyncInferenceResponse
+from sluice.serving.service import Caller, InferenceService
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CALLER_KEY = _IDEMPOTENCY_KEY
@@ -106,8 +101,8 @@ class ApiDependencies:
     max_request_bytes: int
 
 
-def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestResolver:
-    """Build the resolver; `dependencies` is called on first use, so cold start stays cheap."""
+def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
+    """The resolver over `dependencies`, which the handler builds once, at init."""
     app = SluiceResolver(enable_validation=True, json_body_deserializer=strict_json.loads)
 
     def caller(caller_key: str | None = None) -> Caller:
@@ -152,14 +147,13 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
             ),
         ] = None,
     ) -> Response[dict[str, Any]]:
-        guard_request(app, dependencies().max_request_bytes)
-        deps = dependencies()
+        guard_request(app, dependencies.max_request_bytes)
         if caller_key is not None and not _CALLER_KEY.fullmatch(caller_key):
             raise InvalidRequest("X-Caller-Key must be 1-128 characters of [A-Za-z0-9_.:-]")
         who = caller(caller_key)
 
         def submit() -> dict[str, Any]:
-            result = deps.service.submit(request, who)
+            result = dependencies.service.submit(request, who)
             status = HTTPStatus.OK if isinstance(result, SyncInferenceResponse) else HTTPStatus.ACCEPTED
             return {"status": int(status), "body": result.model_dump(mode="json")}
 
@@ -168,7 +162,7 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
         else:
             if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
                 raise InvalidRequest("Idempotency-Key must be 1-128 characters of [A-Za-z0-9_.:-]")
-            answer = deps.idempotent_submit(
+            answer = dependencies.idempotent_submit(
                 key=f"{who.tenant}#{idempotency_key}",
                 request=request.model_dump(mode="json"),
                 submit=submit,
@@ -200,7 +194,7 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
             bool, Query(description="re-identify pseudonyms (needs the reveal permission)")
         ] = False,
     ) -> JobView:
-        return dependencies().service.get(job_id, caller(), reveal=reveal)
+        return dependencies.service.get(job_id, caller(), reveal=reveal)
 
     @app.get("/v1/health", summary="Liveness of the API")
     def health() -> dict[str, str]:
@@ -217,7 +211,7 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
             status_code=200,
             content_type=content_types.APPLICATION_JSON,
             body=json.dumps(
-                _with_routes(_linked(_without_validation_422(document)), dependencies().service.routes()),
+                _with_routes(_linked(_without_validation_422(document)), dependencies.service.routes()),
                 separators=(",", ":"),
             ),
         )
@@ -231,7 +225,7 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
         error: RequestValidationError | RequestUnsupportedContentType,
     ) -> Response[dict[str, Any]]:
         try:
-            guard_request(app, dependencies().max_request_bytes)
+            guard_request(app, dependencies.max_request_bytes)
         except SluiceError as guard_error:
             return error_response(guard_error)
         if isinstance(error.__cause__, strict_json.UnacceptableJson):
@@ -251,7 +245,7 @@ def build_app(dependencies: Callable[[], ApiDependencies]) -> APIGatewayRestReso
         # The request's own faults first (a parser deeper in Powertools may trip on them, as on a
         # multipart type without a boundary); anything else is a bug, not the caller's.
         try:
-            guard_request(app, dependencies().max_request_bytes)
+            guard_request(app, dependencies.max_request_bytes)
         except SluiceError as guard_error:
             return error_response(guard_error)
         # Log the type and trace (never the request), answer 500.

@@ -16,17 +16,19 @@ from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sluice.async_inference import AsyncInference
-from sluice.breaker import CircuitBreaker, InMemoryBreakerStore
 from sluice.config import BreakerConfig
-from sluice.contracts import ErrorDetail, Job, JobMessage, Served, utc_now
 from sluice.errors import SluiceError, UnknownRoute
 from sluice.events import Event, InferenceCompleted
-from sluice.invocation import ModelAnswer, ResilientInvoker, invoke_model
+from sluice.jobs.async_endpoint import AsyncInference
+from sluice.jobs.models import ErrorDetail, Job, JobMessage, Served, utc_now
+from sluice.jobs.ports import BatchTracker, ClaimOutcome, JobStore
 from sluice.observability import logger, metrics
-from sluice.ports import BatchTracker, ClaimOutcome, EventPublisher, JobStore, ModelEndpoint
-from sluice.routing import RouteSource, RouteTable, RouteTarget, VariantTarget
-from sluice.variants import assign
+from sluice.ports import EventPublisher
+from sluice.routing.breaker import CircuitBreaker, InMemoryBreakerStore
+from sluice.routing.invoker import ModelAnswer, ResilientInvoker, invoke_model
+from sluice.routing.ports import ModelEndpoint
+from sluice.routing.table import RouteSource, RouteTable, RouteTarget, VariantTarget
+from sluice.routing.variants import assign
 
 
 @dataclass(frozen=True)

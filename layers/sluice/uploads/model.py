@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sluice.contracts import ErrorDetail, utc_now
+from sluice.jobs.models import ErrorDetail, utc_now
 
 # Fixed namespace: batch and job ids must come out the same in every invocation and region.
 _NAMESPACE = uuid.UUID("5a1c3e0e-9b7f-4d52-8a55-2f3b6c1d9e41")

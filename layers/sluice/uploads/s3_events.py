@@ -14,39 +14,25 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sluice.ingest.model import SourceObject
-from sluice.ingest.service import IngestOutcome, IngestService
 from sluice.observability import logger
+from sluice.uploads.model import SourceObject
+from sluice.uploads.service import IngestOutcome, IngestService
 
 TEST_EVENT = "s3:TestEvent"
 
 
-class _S3Object(BaseModel):
-    key: str
-    size: int = 0
-    etag: str | None = Field(None, alias="eTag")
-    version_id: str | None = Field(None, alias="versionId")
-
-
-class _S3Bucket(BaseModel):
-    name: str
-
-
-class _S3Entity(BaseModel):
-    bucket: _S3Bucket
-    object: _S3Object
-
-
-class _S3Record(BaseModel):
-    event_name: str = Field(alias="eventName")
-    s3: _S3Entity
-
-
 class S3Notification(BaseModel):
-    """An S3 event notification; the `s3:TestEvent` S3 sends on set-up has no records."""
+    """An S3 event notification, or the `s3:TestEvent` S3 sends on set-up (no records).
+
+    Records are read through Powertools' `S3EventRecord` data class rather than its parser model
+    (`S3RecordModel`): the parser requires fields Sluice never reads (userIdentity,
+    requestParameters, responseElements, the bucket's ownerIdentity), which moto's notifications
+    leave out. Records stay raw beside their parsed form: a continuation re-sends them as S3 did.
+    """
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -56,15 +42,16 @@ class S3Notification(BaseModel):
     def sources(self) -> list[tuple[dict[str, Any], SourceObject]]:
         found = []
         for raw in self.records:
-            record = _S3Record.model_validate(raw)
+            record = S3EventRecord(raw)
             if not record.event_name.startswith("ObjectCreated"):
                 continue
+            uploaded = record.s3.get_object
             source = SourceObject(
                 bucket=record.s3.bucket.name,
-                key=unquote_plus(record.s3.object.key),  # S3 URL-encodes keys in notifications
-                version_id=record.s3.object.version_id or None,
-                etag=record.s3.object.etag,
-                size=record.s3.object.size,
+                key=unquote_plus(uploaded.key),  # S3 URL-encodes keys in notifications
+                version_id=uploaded.version_id or None,
+                etag=uploaded.etag,
+                size=uploaded.size,
             )
             found.append((raw, source))
         return found
@@ -88,7 +75,7 @@ def handle_ingest_batch(
         try:
             notification = S3Notification.model_validate(json.loads(record.body))
             sources = notification.sources()
-        except (ValueError, ValidationError):
+        except (ValueError, KeyError, TypeError, ValidationError):
             logger.error("not an S3 notification", extra={"message_id": record.message_id})
             raise
         if notification.event == TEST_EVENT:

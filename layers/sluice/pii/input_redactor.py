@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sluice.ports import RedactedInput
+from sluice.pii.ports import RedactedInput
 
 DEFAULT_TIME_BUDGET_MS = 250.0
 

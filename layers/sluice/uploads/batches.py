@@ -16,12 +16,12 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sluice.contracts import Job, utc_now
 from sluice.events import BatchCompleted, Event
-from sluice.ingest.model import Batch, BatchStatus
-from sluice.ingest.ports import BatchStore, ObjectStore
+from sluice.jobs.models import Job, utc_now
 from sluice.observability import logger, metrics
 from sluice.ports import EventPublisher
+from sluice.uploads.model import Batch, BatchStatus
+from sluice.uploads.ports import BatchStore, ObjectStore
 
 
 class BatchLedger:

@@ -14,9 +14,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json, ValidationError
 
-from sluice.contracts import JobMessage
+from sluice.jobs.models import JobMessage
+from sluice.jobs.worker import Delivery, JobWorker, Outcome
 from sluice.observability import logger
-from sluice.worker import Delivery, JobWorker, Outcome
 
 
 class JobQueueRecord(SqsRecordModel):

@@ -1,6 +1,6 @@
-"""Wire contracts: the REST request and responses, the job record and the queue message.
+"""The job record and the route queue's message: what every path (API, worker, uploads) shares.
 
-These pydantic models are the platform's public shape; contract tests pin them down.
+These pydantic models are stored and queued; contract tests pin them down.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from sluice.config import RouteName, VariantName
+from sluice.config import RouteName
 
 JobId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="Job id (32 lowercase hex digits)")]
 
@@ -41,26 +41,9 @@ class JobStatus(StrEnum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
-class InferenceRequest(BaseModel):
-    """Body of `POST /v1/inferences`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    route: RouteName = Field(description="Named route, e.g. `intent`")
-    input: dict[str, JsonValue] = Field(description="Model input; the route defines the fields")
-    mode: InferenceMode = Field(InferenceMode.SYNC, description="`sync` answers now, `async` queues a job")
-    variant: VariantName | None = Field(
-        None, description="Serve on this production variant (SageMaker TargetVariant) instead of the weights"
-    )
-
-
 class ErrorDetail(BaseModel):
     code: str
     message: str
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorDetail
 
 
 class Served(BaseModel):
@@ -70,36 +53,6 @@ class Served(BaseModel):
     endpoint: str
     variant: str
     model_version: str | None = None
-
-
-class SyncInferenceResponse(Served):
-    id: str
-    status: JobStatus = JobStatus.SUCCEEDED
-    output: dict[str, Any]
-    pii: dict[str, int] = Field(default_factory=dict, description="Redacted entities, counts per type")
-    latency_ms: float
-
-
-class AcceptedJob(BaseModel):
-    id: str
-    status: JobStatus = JobStatus.QUEUED
-    route: str
-    pii: dict[str, int] = Field(default_factory=dict)
-
-
-class JobView(BaseModel):
-    """Body of `GET /v1/inferences/{id}`."""
-
-    id: str
-    route: str
-    status: JobStatus
-    created_at: datetime
-    updated_at: datetime
-    endpoint: str | None = None
-    variant: str | None = None
-    model_version: str | None = None
-    output: dict[str, Any] | None = None
-    error: ErrorDetail | None = None
 
 
 class Job(BaseModel):
@@ -128,9 +81,6 @@ class Job(BaseModel):
     line: int | None = None
     # The job's outcome was written to its batch's results and counters (exactly once).
     batch_recorded: bool = False
-
-    def view(self) -> JobView:
-        return JobView.model_validate(self.model_dump(exclude={"tenant", "attempts", "correlation_id"}))
 
 
 class JobMessage(BaseModel):

@@ -8,7 +8,7 @@ does not, since no other endpoint would take it either. When nothing could serve
 gets the last endpoint's error, or ENDPOINT_CIRCUIT_OPEN, with a Retry-After.
 
 These are the only retries of an InvokeEndpoint call: the SageMaker Runtime client is built with
-one attempt (`wiring.py`), because botocore would retry throttling but not 424/429/530, and two
+one attempt (`sluice.runtime.shared`), because botocore would retry throttling but not 424/429/530, and two
 layers of retries multiply into each other.
 """
 
@@ -23,22 +23,16 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sluice.breaker import CircuitBreaker
-from sluice.contracts import Served
+from sluice.config import RetryPolicy
 from sluice.errors import EndpointCircuitOpen, SluiceError
-from sluice.model_io import Predictions, decode, encode
+from sluice.jobs.models import Served
 from sluice.observability import logger, metrics
-from sluice.ports import ModelEndpoint
-from sluice.routing import RouteTable, RouteTarget, VariantTarget
+from sluice.routing.breaker import CircuitBreaker
+from sluice.routing.model_io import Predictions, decode, encode
+from sluice.routing.ports import ModelEndpoint
+from sluice.routing.table import RouteTable, RouteTarget, VariantTarget
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 3
-    base_delay_s: float = 0.05
-    max_delay_s: float = 1.0
 
 
 class ResilientInvoker:
@@ -46,13 +40,13 @@ class ResilientInvoker:
         self,
         breaker: CircuitBreaker,
         *,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._breaker = breaker
-        self._retry = retry
+        self._retry = retry or RetryPolicy()
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
@@ -132,7 +126,10 @@ def invoke_model(
 ) -> ModelAnswer:
     """One InvokeEndpoint call on `variant` (SageMaker TargetVariant), decoded by the route's format."""
     invocation = endpoint.invoke(
-        route.endpoint_name, encode(route.wire_format, instances), target_variant=variant.name
+        route.endpoint_name,
+        encode(route.wire_format, instances),
+        target_variant=variant.name,
+        time_budget_s=route.time_budget_ms / 1000,
     )
     predictions = decode(route.wire_format, invocation.body, expected=len(instances))
     served = Served(

@@ -3,7 +3,7 @@
 The worker writes the model payload of a micro-batch (or of one job, for models that take one
 input per call) to `{prefix}/{route}/{inference_id}/input.json`, next to a manifest that lists
 the job ids in payload order, and queues the inference. SageMaker writes the output to S3 and
-notifies the success or error topic; `async_result` (sluice.async_results) reads the manifest
+notifies the success or error topic; `async_result` (sluice.jobs.async_results) reads the manifest
 next to the input and finishes each job.
 """
 
@@ -15,9 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sluice.model_io import encode
-from sluice.ports import AsyncModelEndpoint, Objects
-from sluice.routing import RouteTarget
+from sluice.ports import Objects
+from sluice.routing.model_io import encode
+from sluice.routing.ports import AsyncModelEndpoint
+from sluice.routing.table import RouteTarget
 
 INPUT_NAME = "input.json"
 MANIFEST_NAME = "jobs.json"

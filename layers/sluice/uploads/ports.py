@@ -6,8 +6,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sluice.contracts import Job, JobMessage, JobStatus
-from sluice.ingest.model import Batch
+from sluice.jobs.models import Job, JobMessage, JobStatus
+from sluice.uploads.model import Batch
 
 
 class ObjectStore(Protocol):

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 from sluice.errors import UnknownVariant
-from sluice.routing import RouteTarget, VariantTarget
+from sluice.routing.table import RouteTarget, VariantTarget
 
 _SCALE = float(1 << 64)
 
