@@ -58,7 +58,7 @@ def metering_run(config: DeploymentConfig, counters: DynamoUsageCounters, *, req
     texts = load_texts()
     route = config.route("intent")
     variant = route.endpoint.production_variants[0]
-    meter = Meter(counters, PriceList(config))
+    meter = Meter(counters, PriceList.from_config(config))
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     handler.predict_fn([handler.Instance(texts[0])], model)  # warm-up, not metered
 
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-platform", action="store_true", help="read a running `make run`'s cost table")
     args = parser.parse_args(argv)
     config = load_config()
-    prices = PriceList(config)
+    prices = PriceList.from_config(config)
     if args.from_platform:
         import boto3
 

@@ -219,7 +219,9 @@ class AlarmStateBridge(threading.Thread):
             previous = self._last.get(name)
             self._last[name] = alarm
             if previous is None:
-                continue  # the first look is the state the platform started with, not a change
+                # The first look is the state the platform started with, not a change; the
+                # platform takes it before it reports ready.
+                continue
             if previous["StateValue"] == alarm["StateValue"]:
                 continue
             event = alarm_state_change_event(alarm, previous, region=self._region)

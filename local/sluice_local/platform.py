@@ -324,18 +324,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         # Cost alarms: moto's state changes → the default bus → the rule's queue → `budget`.
         budget = FunctionInstances(
-            "budget", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
+            "budget",
+            environment=cost.settings.environment(),
+            concurrency=1,
+            timeout_seconds=config.worker_function.timeout_seconds,
         )
         pollers.append(EventTargetPoller(sqs=sqs, queue_url=cost.rule_queue_url, function=budget, stop=stop))
-        pollers.append(
-            AlarmStateBridge(
-                cloudwatch=session.client("cloudwatch"),
-                events=session.client("events"),
-                alarm_names=sorted(cost.alarm_names),
-                region=REGION,
-                stop=stop,
-            )
+        bridge = AlarmStateBridge(
+            cloudwatch=session.client("cloudwatch"),
+            events=session.client("events"),
+            alarm_names=sorted(cost.alarm_names),
+            region=REGION,
+            stop=stop,
         )
+        # The first look, now: a state changed once the platform is ready is then a change.
+        bridge.poll_once()
+        pollers.append(bridge)
         functions += [worker, ingest, async_result, budget]
 
         print("[4/5] waiting for the model to load", flush=True)

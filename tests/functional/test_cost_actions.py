@@ -199,6 +199,4 @@ def test_a_budget_notification_stops_the_configured_jobs(budget_env: BudgetFixtu
     result = handle_budget_event(load_event("budget/budget_notification.json"), budget)
     # Then the stack-budget actions apply (Budgets sends no all-clear: they end with the month)
     assert result["changed"] == 1
-    assert DynamoJobAdmission(budget_env.clients["dynamodb"], budget_env.settings.cost_table).paused(
-        "chat"
-    )
+    assert DynamoJobAdmission(budget_env.clients["dynamodb"], budget_env.settings.cost_table).paused("chat")

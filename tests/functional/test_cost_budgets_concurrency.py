@@ -105,7 +105,9 @@ def test_fifty_concurrent_requests_against_room_for_ten_admit_exactly_ten(
     clients = [lambda_like_client(dynamodb_endpoint) for _ in range(CALLERS)]
     table = create_cost_table(clients[0])
     guards = [
-        BudgetGuard(config.cost, DynamoUsageLedger(client, table), PriceList(config), clock=lambda: NOW)
+        BudgetGuard(
+            config.cost, DynamoUsageLedger(client, table), PriceList.from_config(config), clock=lambda: NOW
+        )
         for client in clients
     ]
     with item_writes_in_order():
@@ -134,7 +136,7 @@ def test_a_refusal_names_its_limit_and_the_time_it_resets(dynamodb_endpoint: str
     guard = BudgetGuard(
         config.cost,
         DynamoUsageLedger(client, create_cost_table(client)),
-        PriceList(config),
+        PriceList.from_config(config),
         clock=lambda: NOW,
     )
     for _ in range(ROOM):
@@ -187,7 +189,9 @@ def test_with_the_same_interleaving_the_conditional_update_still_admits_ten(
     clients = [lambda_like_client(dynamodb_endpoint) for _ in range(CALLERS)]
     table = create_cost_table(clients[0])
     guards = [
-        BudgetGuard(config.cost, DynamoUsageLedger(c, table), PriceList(config), clock=lambda: NOW)
+        BudgetGuard(
+            config.cost, DynamoUsageLedger(c, table), PriceList.from_config(config), clock=lambda: NOW
+        )
         for c in clients
     ]
     barrier = threading.Barrier(CALLERS)
@@ -214,7 +218,7 @@ def test_settling_charges_the_model_time_and_releasing_gives_everything_back() -
         client = boto3.client("dynamodb", region_name=REGION)
         table = create_cost_table(client)
         ledger = DynamoUsageLedger(client, table)
-        guard = BudgetGuard(config.cost, ledger, PriceList(config), clock=lambda: NOW)
+        guard = BudgetGuard(config.cost, ledger, PriceList.from_config(config), clock=lambda: NOW)
         served, failed = guard.reserve("acme", "intent"), guard.reserve("acme", "intent")
 
         # When one is served in 250 ms of model time and the other never reaches the model
@@ -238,7 +242,7 @@ def test_soft_limit_warns_before_the_hard_limit_refuses() -> None:
         guard = BudgetGuard(
             config.cost,
             DynamoUsageLedger(client, create_cost_table(client)),
-            PriceList(config),
+            PriceList.from_config(config),
             clock=lambda: NOW,
         )
 
@@ -256,7 +260,7 @@ def test_a_budget_actions_lower_quota_binds_until_it_is_lifted() -> None:
         config = _config(["acme"], {"monthly_requests": 100})
         client = boto3.client("dynamodb", region_name=REGION)
         ledger = DynamoUsageLedger(client, create_cost_table(client))
-        guard = BudgetGuard(config.cost, ledger, PriceList(config), clock=lambda: NOW)
+        guard = BudgetGuard(config.cost, ledger, PriceList.from_config(config), clock=lambda: NOW)
         ledger.set_quota_cap("acme", Period.at(NOW), 2)
 
         # When 3 requests arrive, then the cap is lifted and one more arrives

@@ -87,7 +87,7 @@ def counters() -> DynamoUsageCounters:
 
 def test_a_micro_batch_is_counted_per_tenant_route_variant_and_period(counters: DynamoUsageCounters) -> None:
     # Given a batch of 3 inferences of acme (2 on primary, 1 on small) and 1 of globex
-    meter = Meter(counters, PriceList(CONFIG))
+    meter = Meter(counters, PriceList.from_config(CONFIG))
     batch = [_usage("acme"), _usage("acme", model_ms=300), _usage("acme", "small"), _usage("globex")]
 
     # When the worker meters the batch
@@ -112,11 +112,11 @@ def test_a_micro_batch_is_counted_per_tenant_route_variant_and_period(counters: 
 
 
 def test_metering_again_adds_to_the_counters(counters: DynamoUsageCounters) -> None:
-    meter = Meter(counters, PriceList(CONFIG))
+    meter = Meter(counters, PriceList.from_config(CONFIG))
     # Given a tenant metered once
     meter.record(_usage("acme"))
     # When metered again (another function instance, the same counters)
-    Meter(counters, PriceList(CONFIG)).record(_usage("acme", model_ms=50))
+    Meter(counters, PriceList.from_config(CONFIG)).record(_usage("acme", model_ms=50))
     # Then the counters add
     (row,) = counters.scan_prefix("meter#hour#2026-12-01T23#acme#intent#primary")
     assert row["requests"] == 2
@@ -124,7 +124,7 @@ def test_metering_again_adds_to_the_counters(counters: DynamoUsageCounters) -> N
 
 
 def test_tokens_are_counted_for_generative_routes(counters: DynamoUsageCounters) -> None:
-    Meter(counters, PriceList(CONFIG)).record(
+    Meter(counters, PriceList.from_config(CONFIG)).record(
         _usage("acme", "llm", route="chat", tokens_in=12, tokens_out=80)
     )
     (row,) = counters.scan_prefix("meter#hour#2026-12-01T23#acme#chat#llm")
@@ -135,7 +135,7 @@ def test_emf_metrics_carry_ids_and_amounts_per_group_and_per_tenant(
     counters: DynamoUsageCounters, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given the EMF sink
-    meter = Meter(counters, PriceList(CONFIG), EmfMeterMetrics(namespace="SluiceTest"))
+    meter = Meter(counters, PriceList.from_config(CONFIG), EmfMeterMetrics(namespace="SluiceTest"))
     # When one inference is metered
     meter.record(_usage("acme"))
     # Then one EMF document, by tenant, route and variant, and by tenant alone (the spend alarm's)
@@ -159,11 +159,11 @@ def test_emf_metrics_carry_ids_and_amounts_per_group_and_per_tenant(
 
 def test_attribution_adds_up_to_the_hours_bill(counters: DynamoUsageCounters) -> None:
     # Given an hour in which acme used 3x globex's model time on the primary variant
-    meter = Meter(counters, PriceList(CONFIG))
+    meter = Meter(counters, PriceList.from_config(CONFIG))
     meter.record_all([_usage("acme", model_ms=300), _usage("globex", model_ms=100), _usage("acme", "small")])
 
     # When the hour's bill is attributed
-    rows = attribute(counters.scan_prefix("meter#hour#"), PriceList(CONFIG))
+    rows = attribute(counters.scan_prefix("meter#hour#"), PriceList.from_config(CONFIG))
 
     # Then the primary variant's one instance-hour (1.40 USD) splits 3:1
     primary = {r.tenant: r.attributed_usd for r in rows if r.variant == "primary"}
@@ -176,7 +176,7 @@ def test_attribution_adds_up_to_the_hours_bill(counters: DynamoUsageCounters) ->
 
 def test_an_async_endpoint_is_charged_only_while_it_runs(counters: DynamoUsageCounters) -> None:
     # Given 30 minutes of model time on the async chat route (4 at once per instance) at 23:00
-    meter = Meter(counters, PriceList(CONFIG))
+    meter = Meter(counters, PriceList.from_config(CONFIG))
     meter.record(_usage("acme", "llm", route="chat", model_ms=30 * 60_000))
     # And an hour with real-time traffic at 01:00 the next day, the chat endpoint idle since
     meter.record(
@@ -193,7 +193,7 @@ def test_an_async_endpoint_is_charged_only_while_it_runs(counters: DynamoUsageCo
     )
 
     # When attributed
-    rows = attribute(counters.scan_prefix("meter#hour#"), PriceList(CONFIG))
+    rows = attribute(counters.scan_prefix("meter#hour#"), PriceList.from_config(CONFIG))
 
     # Then chat costs 7.5 instance-minutes of busy time plus the 10-minute cooldown, and no idle hours
     chat = [r for r in rows if r.route == "chat"]

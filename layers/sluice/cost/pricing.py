@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from typing import Literal
 
-from sluice.config import DeploymentConfig, RouteConfig
+from pydantic import BaseModel, ConfigDict
+
+from sluice.config import CostConfig, DeploymentConfig, RouteConfig
 from sluice.cost.models import MICROS_PER_USD
 
 
-@dataclass(frozen=True)
-class VariantPrice:
+class VariantPrice(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     route: str
     variant: str
-    mode: str  # "realtime" bills its instances around the clock, "async" only while they run
+    mode: Literal["realtime", "async"]  # real-time bills around the clock, async while running
     usd_per_instance_hour: float
     instances: int  # real-time: the always-on count; async: the most that may run
     concurrency: int  # inferences one instance serves at once
@@ -47,11 +51,16 @@ class PriceList:
     measured share of model time (`sluice.cost.attribution`), which adds up to the bill.
     """
 
-    def __init__(self, config: DeploymentConfig) -> None:
-        self._cost = config.cost
-        self._prices = {
-            (price.route, price.variant): price for route in config.routes for price in _variant_prices(route)
-        }
+    def __init__(self, cost: CostConfig, prices: Iterable[VariantPrice]) -> None:
+        self._cost = cost
+        self._prices = {(price.route, price.variant): price for price in prices}
+
+    @classmethod
+    def from_config(cls, config: DeploymentConfig) -> PriceList:
+        return cls(config.cost, [price for route in config.routes for price in _variant_prices(route)])
+
+    def policy(self) -> CostPolicy:
+        return CostPolicy(cost=self._cost, prices=tuple(self._prices.values()))
 
     def variants(self) -> list[VariantPrice]:
         return list(self._prices.values())
@@ -71,3 +80,15 @@ class PriceList:
     def reservation_micros(self, route: str) -> int:
         seconds = self._cost.reserve_model_seconds.get(route, self._cost.default_reserve_model_seconds)
         return self.model_time_micros(route, None, seconds * 1000)
+
+
+class CostPolicy(BaseModel):
+    """What a function needs to reserve and settle: the budgets and the prices (COST_POLICY)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cost: CostConfig
+    prices: tuple[VariantPrice, ...]
+
+    def price_list(self) -> PriceList:
+        return PriceList(self.cost, self.prices)
