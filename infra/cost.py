@@ -124,11 +124,14 @@ class StackBudget(Construct):
 class CostAlarms(Construct):
     """Alarms whose state changes the `budget` function acts on; `triggers` maps each to its trigger."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, tenant_ids: Mapping[str, str]
+    ) -> None:
         super().__init__(scope, construct_id)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         stack_name = Stack.of(self).stack_name
-        for spec in cost_alarm_specs(config):
+        # The meter's tenant dimension is the id requests carry: each tenant's API key id.
+        for spec in cost_alarm_specs(config, tenant_ids):
             metric = cloudwatch.Metric(
                 namespace=NAMESPACE,
                 metric_name=spec.metric_name,

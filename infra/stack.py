@@ -23,6 +23,7 @@ from infra.state import StateTables
 from infra.uploads import Uploads
 from infra.worker import subscribe_worker
 from sluice.config import DeploymentConfig
+from sluice.cost.pricing import PriceList
 from sluice.routing.table import RouteTable, RouteTarget
 from sluice.runtime import api as api_runtime
 from sluice.runtime import async_result as async_result_runtime
@@ -198,6 +199,9 @@ class SluiceStack(Stack):
             "pii_vault_table": pii_keys.vault.table_name,
         }
         reveal_key_ids = [api.api_keys[tenant].key_id for tenant in config.api.reveal_tenants]
+        # Tenant usage and metering (sluice.cost): budgets are held on the request path.
+        cost_table = CostTable(self, "CostTable", key=key, removal_policy=removal).table
+        tenant_ids = {tenant: api_key.key_id for tenant, api_key in api.api_keys.items()}
         api_function.configure(
             api_runtime.Settings(
                 service_name=api_function.service_name,
@@ -208,8 +212,11 @@ class SluiceStack(Stack):
                 max_request_bytes=config.max_request_bytes,
                 idempotency_ttl_seconds=config.api.idempotency_ttl_seconds,
                 reveal_tenants=Fn.join(",", reveal_key_ids) if reveal_key_ids else None,
+                cost_table=cost_table.table_name,
+                cost_policy=PriceList.from_config(config).policy(tenant_ids),
             )
         )
+        cost_table.grant_read_write_data(api_function.role)
         worker.configure(
             worker_runtime.Settings(
                 service_name=worker.service_name,
@@ -245,9 +252,8 @@ class SluiceStack(Stack):
         # Cost governance: the cost table, the stack's AWS budget, cost alarms and the `budget`
         # function that acts on them (infra/cost.py).
         Tags.of(self).add(STACK_TAG, self.stack_name)  # what the AWS budget filters on
-        cost_table = CostTable(self, "CostTable", key=key, removal_policy=removal).table
         stack_budget = StackBudget(self, "StackBudget", config=config, key=key)
-        cost_alarms = CostAlarms(self, "CostAlarms", config=config)
+        cost_alarms = CostAlarms(self, "CostAlarms", config=config, tenant_ids=tenant_ids)
         budget_function = SluiceFunction(
             self,
             "BudgetFunction",

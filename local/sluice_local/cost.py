@@ -27,9 +27,10 @@ from typing import Any
 
 from sluice.config import DeploymentConfig
 from sluice.cost.alarms import NAMESPACE, alarm_name, cost_alarm_specs
+from sluice.cost.pricing import PriceList
 from sluice.cost.triggers import ALARM_STATE_CHANGE
 from sluice.runtime import budget
-from sluice_local.provision import PREFIX, LocalResources, _table
+from sluice_local.provision import PREFIX, LocalResources, _table, local_tenant_id
 
 RULE = f"{PREFIX}-cost-alarm-state-changes"
 _log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class CostResources:
     alarm_names: dict[str, str]  # alarm name -> trigger
     rule_queue_url: str
     settings: budget.Settings  # the `budget` function's, as the stack renders them
+    # What the `api` function adds to its environment: the cost table and the cost policy.
+    api_environment: dict[str, str]
 
 
 def provision_cost(
@@ -55,9 +58,11 @@ def provision_cost(
     log_level: str = "INFO",
 ) -> CostResources:
     table = _table(dynamodb, f"{PREFIX}-cost", ttl_attribute="expires_at")
+    # Requests carry the tenant's API key id, locally `local-<tenant>` (as the front assigns it).
+    tenant_ids = {tenant: local_tenant_id(tenant) for tenant in config.api.tenants}
     alarms: dict[str, str] = {}
     arns: list[str] = []
-    for spec in cost_alarm_specs(config):
+    for spec in cost_alarm_specs(config, tenant_ids):
         name = alarm_name(PREFIX, spec.trigger)
         metric = {
             "Namespace": NAMESPACE,
@@ -120,8 +125,19 @@ def provision_cost(
         alarm_triggers=alarms,
         endpoints=endpoints,
         variants=variants,
+        tenant_ids=tenant_ids,
     )
-    return CostResources(table=table, alarm_names=alarms, rule_queue_url=queue_url, settings=settings)
+    api_environment = {
+        "COST_TABLE_NAME": table,
+        "COST_POLICY": PriceList.from_config(config).policy(tenant_ids).model_dump_json(),
+    }
+    return CostResources(
+        table=table,
+        alarm_names=alarms,
+        rule_queue_url=queue_url,
+        settings=settings,
+        api_environment=api_environment,
+    )
 
 
 def _register_scaling(config: DeploymentConfig, endpoints: Mapping[str, str], autoscaling: Any) -> None:

@@ -257,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             autoscaling=session.client("application-autoscaling"),
             log_level=args.log_level,
         )
+        environments["api"] = {**environments["api"], **cost.api_environment}
 
         from sluice_local.runtime import FunctionInstances, QueuePoller
 

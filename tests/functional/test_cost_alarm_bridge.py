@@ -98,7 +98,7 @@ def test_an_alarm_reaches_the_budget_handler_through_the_rule_and_ok_reverts(mot
         item = clients["dynamodb"].scan(
             TableName=cost.table,
             FilterExpression="begins_with(id, :u)",
-            ExpressionAttributeValues={":u": {"S": "usage#acme#"}},
+            ExpressionAttributeValues={":u": {"S": "usage#local-acme#"}},
         )["Items"]
         return item[0].get("quota_cap", {}).get("N") if item else None
 

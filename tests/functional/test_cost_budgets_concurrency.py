@@ -272,3 +272,25 @@ def test_a_budget_actions_lower_quota_binds_until_it_is_lifted() -> None:
 
         # Then the third is refused and the fourth admitted
         assert guard.reserve("acme", "intent").usage.month_requests == 3
+
+
+def test_a_budget_named_in_config_binds_the_api_key_id_requests_carry() -> None:
+    with mock_aws():
+        # Given acme's quota of 2, configured by name, and acme's API key id "k1acme"
+        config = _config(["acme"], {"monthly_requests": 2})
+        client = boto3.client("dynamodb", region_name=REGION)
+        ledger = DynamoUsageLedger(client, create_cost_table(client))
+        guard = BudgetGuard(
+            config.cost,
+            ledger,
+            PriceList.from_config(config),
+            tenant_ids={"acme": "k1acme"},
+            clock=lambda: NOW,
+        )
+        # When requests carrying the key id arrive
+        guard.reserve("k1acme", "intent")
+        guard.reserve("k1acme", "intent")
+        # Then the third is refused, counted under the key id
+        with pytest.raises(QuotaExceeded):
+            guard.reserve("k1acme", "intent")
+        assert ledger.usage("k1acme", Period.at(NOW)).month_requests == 2

@@ -65,7 +65,11 @@ def test_a_tenant_with_a_budget_has_a_daily_spend_alarm_on_its_metered_cost(cost
     _, alarm = _one(cost_template, "AWS::CloudWatch::Alarm", MetricName="EstimatedCostUSD")
     properties = alarm["Properties"]
     assert properties["Namespace"] == "Sluice"
-    assert properties["Dimensions"] == [{"Name": "tenant", "Value": "default"}]
+    # The meter's tenant dimension is the id requests carry: the tenant's API key id
+    (dimension,) = properties["Dimensions"]
+    assert dimension["Name"] == "tenant"
+    (api_key,) = cost_template.find_resources("AWS::ApiGateway::ApiKey")
+    assert dimension["Value"] == {"Ref": api_key}
     assert properties["Statistic"] == "Sum"
     assert properties["Period"] == 86400
     assert properties["Threshold"] == pytest.approx(30.0)
@@ -182,6 +186,9 @@ def test_the_budget_function_reads_exactly_its_settings_and_may_change_only_what
         "events:PutEvents",
         "dynamodb:UpdateItem",
     } <= actions
+    assert "tenant_ids" in json.dumps(function["Properties"]["Environment"]["Variables"]) or (
+        "TENANT_IDS" in function["Properties"]["Environment"]["Variables"]
+    )
     assert not any(a.endswith(":*") or a == "*" for a in actions)
     # And it registers scaling ranges only for SageMaker variants' instance counts
     (register,) = [s for s in statements if s["Action"] == "application-autoscaling:RegisterScalableTarget"]

@@ -110,12 +110,20 @@ class DynamoJobAdmission:
 class DynamoQuotaControl:
     """A tenant's lowered monthly quota, kept on this month's usage item."""
 
-    def __init__(self, ledger: DynamoUsageLedger, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        ledger: DynamoUsageLedger,
+        *,
+        tenant_ids: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         self._ledger = ledger
+        # Actions name tenants as cdk.json does; usage is kept under the id requests carry.
+        self._ids = dict(tenant_ids or {})
         self._clock = clock
 
     def quota_cap(self, tenant: str) -> int | None:
-        return self._ledger.usage(tenant, Period.at(self._clock())).quota_cap
+        return self._ledger.usage(self._ids.get(tenant, tenant), Period.at(self._clock())).quota_cap
 
     def set_quota_cap(self, tenant: str, requests: int | None) -> None:
-        self._ledger.set_quota_cap(tenant, Period.at(self._clock()), requests)
+        self._ledger.set_quota_cap(self._ids.get(tenant, tenant), Period.at(self._clock()), requests)

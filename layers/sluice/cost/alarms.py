@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sluice.config import DeploymentConfig
@@ -38,8 +39,13 @@ def alarm_name(prefix: str, trigger: str) -> str:
     return f"{prefix}-cost-{trigger.replace(':', '-')}"
 
 
-def cost_alarm_specs(config: DeploymentConfig) -> list[AlarmSpec]:
+def cost_alarm_specs(
+    config: DeploymentConfig, tenant_ids: Mapping[str, str] | None = None
+) -> list[AlarmSpec]:
+    """`tenant_ids`: tenant name -> the id its requests carry (the API key id), the metric's
+    `tenant` dimension; unlisted tenants (uploads) carry their name."""
     cost = config.cost
+    ids = dict(tenant_ids or {})
     specs: list[AlarmSpec] = []
     for tenant in sorted(set(config.api.tenants) | {config.ingest.tenant}):
         budget = cost.budget_for(tenant).monthly_budget_usd
@@ -50,7 +56,7 @@ def cost_alarm_specs(config: DeploymentConfig) -> list[AlarmSpec]:
                 trigger=f"tenant-spend:{tenant}",
                 description=f"Tenant {tenant}: metered spend today is over its share of the monthly budget",
                 metric_name="EstimatedCostUSD",
-                dimensions={"tenant": tenant},
+                dimensions={"tenant": ids.get(tenant, tenant)},
                 threshold=budget * cost.alarms.tenant_daily_spend_ratio,
             )
         )

@@ -10,7 +10,7 @@ so nothing is half-charged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from sluice.config import CostConfig, TenantBudget
@@ -40,9 +40,12 @@ class BudgetGuard:
         ledger: UsageLedger,
         prices: PriceList,
         *,
+        tenant_ids: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._cost = cost
+        # Requests carry the tenant's id (its API key id); budgets are configured by name.
+        self._names = {tenant_id: name for name, tenant_id in (tenant_ids or {}).items()}
         self._ledger = ledger
         self._prices = prices
         self._clock = clock
@@ -50,7 +53,7 @@ class BudgetGuard:
     def reserve(self, tenant: str, route: str, *, requests: int = 1) -> Admission:
         """Hold the route's estimated cost and `requests` for the tenant, or raise the limit it hit."""
         now = self._clock()
-        limits = limits_of(self._cost.budget_for(tenant))
+        limits = limits_of(self._cost.budget_for(self._names.get(tenant, tenant)))
         reservation = Reservation(
             tenant=tenant,
             route=route,

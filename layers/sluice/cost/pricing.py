@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from sluice.config import CostConfig, DeploymentConfig, RouteConfig
+from sluice.config import CostAlarmConfig, CostConfig, DeploymentConfig, RouteConfig
 from sluice.cost.models import MICROS_PER_USD
 
 
@@ -59,8 +59,13 @@ class PriceList:
     def from_config(cls, config: DeploymentConfig) -> PriceList:
         return cls(config.cost, [price for route in config.routes for price in _variant_prices(route)])
 
-    def policy(self) -> CostPolicy:
-        return CostPolicy(cost=self._cost, prices=tuple(self._prices.values()))
+    def policy(self, tenant_ids: Mapping[str, str] | None = None) -> CostPolicy:
+        """What the request path needs (not the alarms' actions: Lambda's environment is 4 KB)."""
+        return CostPolicy(
+            cost=self._cost.model_copy(update={"alarms": CostAlarmConfig()}),
+            prices=tuple(self._prices.values()),
+            tenant_ids=dict(tenant_ids or {}),
+        )
 
     def variants(self) -> list[VariantPrice]:
         return list(self._prices.values())
@@ -89,6 +94,8 @@ class CostPolicy(BaseModel):
 
     cost: CostConfig
     prices: tuple[VariantPrice, ...]
+    # Tenant name (cdk.json) -> the id requests carry (the API key id); unlisted: the same.
+    tenant_ids: dict[str, str] = {}
 
     def price_list(self) -> PriceList:
         return PriceList(self.cost, self.prices)

@@ -84,5 +84,8 @@ def _cost(settings: Settings, clients: shared.ClientFactory) -> tuple[BudgetGuar
 
     dynamodb = clients("dynamodb")
     prices = settings.cost_policy.price_list()
-    budget = BudgetGuard(settings.cost_policy.cost, DynamoUsageLedger(dynamodb, settings.cost_table), prices)
+    policy = settings.cost_policy
+    budget = BudgetGuard(
+        policy.cost, DynamoUsageLedger(dynamodb, settings.cost_table), prices, tenant_ids=policy.tenant_ids
+    )
     return budget, Meter(DynamoUsageCounters(dynamodb, settings.cost_table), prices, EmfMeterMetrics())

@@ -26,8 +26,10 @@ class Settings(shared.PowertoolsSettings, shared.EventSettings):
     # route -> endpoint name, and route -> its variants
     endpoints: dict[str, str] = Field(alias="ENDPOINT_NAMES")
     variants: dict[str, tuple[str, ...]] = Field(alias="ENDPOINT_VARIANTS")
+    # tenant name -> the id its requests carry (its API key id), whose usage item holds the cap
+    tenant_ids: dict[str, str] = Field(default_factory=dict, alias="TENANT_IDS")
 
-    @field_validator("actions", "alarm_triggers", "endpoints", "variants", mode="before")
+    @field_validator("actions", "alarm_triggers", "endpoints", "variants", "tenant_ids", mode="before")
     @classmethod
     def _from_json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str | bytes) else value
@@ -52,7 +54,7 @@ def build(settings: Settings, *, clients: shared.ClientFactory = client) -> Budg
     dynamodb = clients("dynamodb")
     table = settings.cost_table
     controls = Controls(
-        quotas=DynamoQuotaControl(DynamoUsageLedger(dynamodb, table)),
+        quotas=DynamoQuotaControl(DynamoUsageLedger(dynamodb, table), tenant_ids=settings.tenant_ids),
         scaling=AutoscalingControl(clients("application-autoscaling"), settings.endpoints),
         weights=ParameterRouteWeights(clients("ssm"), settings.route_table_parameter),
         admission=DynamoJobAdmission(dynamodb, table),
