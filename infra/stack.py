@@ -226,8 +226,11 @@ class SluiceStack(Stack):
                 lease_seconds=config.worker_visibility_timeout_seconds,
                 batches_table=uploads.batches.table_name,
                 async_bucket=async_io.bucket.bucket_name if async_io is not None else None,
+                cost_table=cost_table.table_name,
+                cost_policy=PriceList.from_config(config).policy(tenant_ids),
             )
         )
+        cost_table.grant_read_write_data(worker.role)
         ingest.configure(
             ingest_runtime.Settings(
                 service_name=ingest.service_name,

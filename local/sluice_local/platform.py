@@ -257,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
             autoscaling=session.client("application-autoscaling"),
             log_level=args.log_level,
         )
-        environments["api"] = {**environments["api"], **cost.api_environment}
+        # The api and the worker hold the tenants' budgets and meter (the same variables).
+        for function in ("api", "worker"):
+            environments[function] = {**environments[function], **cost.api_environment}
 
         from sluice_local.runtime import FunctionInstances, QueuePoller
 

@@ -17,6 +17,7 @@ from sluice.cost.models import Period
 from sluice.cost.pricing import PriceList
 from sluice.errors import EndpointUnavailable
 from sluice.runtime import api as api_runtime
+from sluice.runtime import worker as worker_runtime
 from sluice.serving.api import BUDGET_WARNING_HEADER, build_app
 from sluice_local.provision import function_settings
 from sluice_local.runtime import LocalContext
@@ -25,8 +26,14 @@ from tests.functional.cost_harness import create_cost_table
 from tests.sample_events import api_event
 
 TENANT = "tenant-acme"  # the sample events' API key id
+# 3.60 USD an instance hour on every route: one reserved model second is 1,000 micro-dollars.
+_PRICED = tuple(
+    route.model_copy(update={"endpoint": route.endpoint.model_copy(update={"cost_per_instance_hour": 3.6})})
+    for route in DEFAULT_CONFIG.routes
+)
 CONFIG = DEFAULT_CONFIG.model_copy(
     update={
+        "routes": _PRICED,
         "cost": DEFAULT_CONFIG.cost.model_validate(
             {
                 "budgets": {},
@@ -53,6 +60,13 @@ def metered() -> Iterator[tuple[Platform, Any, str]]:
         )
         # The settings survive their rendering, as the stack and the local platform render them.
         settings = api_runtime.Settings.from_environment(settings.environment())
+        cost = {"cost_table": table, "cost_policy": PriceList.from_config(CONFIG).policy()}
+        worker_settings = function_settings(CONFIG, platform.resources).worker.model_copy(update=cost)
+        platform.worker = worker_runtime.build(
+            worker_runtime.Settings.from_environment(worker_settings.environment()),
+            clients=lambda name: boto3.client(name, region_name=REGION),
+            endpoint=platform.endpoint,
+        )
         app = build_app(
             api_runtime.build(
                 settings,
@@ -126,6 +140,36 @@ def test_a_request_the_model_does_not_serve_is_not_charged(metered: tuple[Platfo
     assert (status, body["error"]["code"]) == (503, "ENDPOINT_UNAVAILABLE")
     usage = ledger.usage(TENANT, _period())
     assert (usage.month_requests, usage.spent_micros) == (0, 0)
+
+
+def test_a_queued_job_is_settled_and_metered_by_the_worker(metered: tuple[Platform, Any, str]) -> None:
+    platform, app, table = metered
+    ledger = DynamoUsageLedger(boto3.client("dynamodb", region_name=REGION), table)
+    # Given an accepted async job: its estimate (one model second at 3.60 USD/h) reserved
+    status, _, _ = _call(app, api_event("post_inference_async"))
+    assert status == 202
+    reserved = ledger.usage(TENANT, _period())
+    assert reserved.month_requests == 1
+    assert reserved.spent_micros == PriceList.from_config(CONFIG).reservation_micros("intent")
+
+    # When the worker serves it
+    assert platform.drain() == 1
+
+    # Then the reservation is replaced by the call's measured time, and the job is metered
+    settled = ledger.usage(TENANT, _period())
+    assert settled.month_requests == 1
+    assert reserved.spent_micros == 1000
+    assert settled.spent_micros < 1000  # the fake endpoint answers in well under a second
+    rows = boto3.client("dynamodb", region_name=REGION).scan(
+        TableName=table,
+        FilterExpression="begins_with(id, :m)",
+        ExpressionAttributeValues={":m": {"S": "meter#hour#"}},
+    )["Items"]
+    assert [(row["tenant"]["S"], int(row["requests"]["N"])) for row in rows] == [(TENANT, 1)]
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=table, Key={"id": {"S": f"usage#{TENANT}#{_period().month}"}}
+    )["Item"]
+    assert item["reserved_micros"] == {"N": "0"}
 
 
 def _period() -> Period:

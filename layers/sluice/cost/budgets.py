@@ -73,6 +73,21 @@ class BudgetGuard:
         self._ledger.settle(reservation, charged)
         return charged
 
+    def settle_job(
+        self, tenant: str, route: str, accepted_at: datetime, *, variant: str | None, model_ms: float
+    ) -> int:
+        """Settle a queued job's reservation in the worker, from what the job record keeps: its
+        tenant, route and acceptance time give the reservation the API made (one request at the
+        route's reserve estimate, in the period it was accepted)."""
+        reservation = Reservation(
+            tenant=tenant,
+            route=route,
+            period=Period.at(accepted_at),
+            cost_micros=self._prices.reservation_micros(route),
+        )
+        admission = Admission(reservation=reservation, usage=Usage())
+        return self.settle(admission, variant=variant, model_ms=model_ms)
+
     def release(self, admission: Admission) -> None:
         self._ledger.release(admission.reservation)
 

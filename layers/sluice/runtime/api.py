@@ -4,33 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from sluice.adapters.clients import client
-from sluice.cost.pricing import CostPolicy
 from sluice.runtime import shared
+from sluice.runtime.cost_settings import CostSettings, budget_and_meter
 
 if TYPE_CHECKING:
-    from sluice.cost.budgets import BudgetGuard
-    from sluice.cost.metering import Meter
     from sluice.routing.ports import ModelEndpoint
     from sluice.serving.api import ApiDependencies
 
 
-class Settings(shared.JobSettings, shared.BreakerSettings, shared.PiiSettings):
+class Settings(shared.JobSettings, shared.BreakerSettings, shared.PiiSettings, CostSettings):
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
     max_request_bytes: int = Field(512 * 1024, alias="MAX_REQUEST_BYTES", ge=1024)
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
     # API key ids (tenants) allowed to re-identify pseudonyms; comma-separated.
     reveal_tenants: str | None = Field(None, alias="REVEAL_TENANTS")
-    # Tenant budgets and metering (sluice.cost); unset: no budgets, nothing metered.
-    cost_table: str | None = Field(None, alias="COST_TABLE_NAME", min_length=3)
-    cost_policy: CostPolicy | None = Field(None, alias="COST_POLICY")
-
-    @field_validator("cost_policy", mode="before")
-    @classmethod
-    def _cost_policy_from_json(cls, value: object) -> object:
-        return CostPolicy.model_validate_json(value) if isinstance(value, str | bytes) else value
 
     @property
     def reveal_tenant_ids(self) -> frozenset[str]:
@@ -53,7 +43,7 @@ def build(
     from sluice.serving.idempotency import IdempotentSubmit
     from sluice.serving.service import InferenceService
 
-    budget, meter = _cost(settings, clients)
+    budget, meter = budget_and_meter(settings, clients)
     service = InferenceService(
         routes=shared.route_source(settings, clients),
         invoker=shared.invoker(settings, clock or shared.Clock.real(), clients),
@@ -71,21 +61,3 @@ def build(
         idempotent_submit=IdempotentSubmit(store, ttl_seconds=settings.idempotency_ttl_seconds),
         max_request_bytes=settings.max_request_bytes,
     )
-
-
-def _cost(settings: Settings, clients: shared.ClientFactory) -> tuple[BudgetGuard | None, Meter | None]:
-    if not (settings.cost_table and settings.cost_policy):
-        return None, None
-    from sluice.adapters.dynamodb_meter import DynamoUsageCounters
-    from sluice.adapters.dynamodb_usage import DynamoUsageLedger
-    from sluice.adapters.emf_metrics import EmfMeterMetrics
-    from sluice.cost.budgets import BudgetGuard
-    from sluice.cost.metering import Meter
-
-    dynamodb = clients("dynamodb")
-    prices = settings.cost_policy.price_list()
-    policy = settings.cost_policy
-    budget = BudgetGuard(
-        policy.cost, DynamoUsageLedger(dynamodb, settings.cost_table), prices, tenant_ids=policy.tenant_ids
-    )
-    return budget, Meter(DynamoUsageCounters(dynamodb, settings.cost_table), prices, EmfMeterMetrics())
