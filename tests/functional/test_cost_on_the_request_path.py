@@ -40,7 +40,7 @@ CONFIG = DEFAULT_CONFIG.model_copy(
                 "default_budget": {"monthly_requests": 5, "soft_limit_ratio": 0.6},
                 "expected_utilization": 1.0,
             }
-        )
+        ),
     }
 )
 
