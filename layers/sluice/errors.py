@@ -196,3 +196,11 @@ class QuotaExceeded(SluiceError):
     def __init__(self, message: str, *, resets_at: datetime, now: datetime) -> None:
         super().__init__(message, retry_after_seconds=_retry_after(resets_at, now))
         self.resets_at = resets_at
+
+
+class RoutePaused(SluiceError):
+    """A cost action stopped the route taking jobs (its spend alarm is in ALARM); retry later."""
+
+    code = "ROUTE_PAUSED"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    retryable = True

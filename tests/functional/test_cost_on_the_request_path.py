@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+from sluice.adapters.dynamodb_cost_actions import DynamoJobAdmission
 from sluice.adapters.dynamodb_usage import DynamoUsageLedger
 from sluice.cost.models import Period
 from sluice.cost.pricing import PriceList
@@ -170,6 +171,30 @@ def test_a_queued_job_is_settled_and_metered_by_the_worker(metered: tuple[Platfo
         TableName=table, Key={"id": {"S": f"usage#{TENANT}#{_period().month}"}}
     )["Item"]
     assert item["reserved_micros"] == {"N": "0"}
+
+
+def test_a_route_a_cost_action_paused_takes_no_jobs_and_charges_nothing(
+    metered: tuple[Platform, Any, str],
+) -> None:
+    platform, app, table = metered
+    # Given the budget function's `stop_jobs` in force on the intent route
+    DynamoJobAdmission(boto3.client("dynamodb", region_name=REGION), table).set_paused("intent", True)
+
+    # When an async request and a sync request arrive for it
+    status, body, headers = _call(app, api_event("post_inference_async"))
+    sync_status, _, _ = _call(app, _sync())
+
+    # Then the job is refused (503 ROUTE_PAUSED, Retry-After) and not charged; sync still answers
+    assert (status, body["error"]["code"]) == (503, "ROUTE_PAUSED")
+    assert int(headers["retry-after"]) > 0
+    assert sync_status == 200
+    assert (
+        DynamoUsageLedger(boto3.client("dynamodb", region_name=REGION), table)
+        .usage(TENANT, _period())
+        .month_requests
+        == 1
+    )
+    assert platform.receive() == []
 
 
 def _period() -> Period:

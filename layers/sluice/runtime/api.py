@@ -8,7 +8,7 @@ from pydantic import Field
 
 from sluice.adapters.clients import client
 from sluice.runtime import shared
-from sluice.runtime.cost_settings import CostSettings, budget_and_meter
+from sluice.runtime.cost_settings import CostSettings, budget_and_meter, job_admission
 
 if TYPE_CHECKING:
     from sluice.routing.ports import ModelEndpoint
@@ -54,6 +54,7 @@ def build(
         reveal_tenants=settings.reveal_tenant_ids,
         budget=budget,
         meter=meter,
+        admission=job_admission(settings, clients),
     )
     store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=clients("dynamodb"))
     return ApiDependencies(

@@ -12,6 +12,7 @@ from sluice.runtime.settings import FunctionSettings
 if TYPE_CHECKING:
     from sluice.cost.budgets import BudgetGuard
     from sluice.cost.metering import Meter
+    from sluice.cost.ports import JobAdmission
     from sluice.runtime.shared import ClientFactory
 
 
@@ -25,6 +26,15 @@ class CostSettings(FunctionSettings):
     @classmethod
     def _cost_policy_from_json(cls, value: object) -> object:
         return CostPolicy.model_validate_json(value) if isinstance(value, str | bytes) else value
+
+
+def job_admission(settings: CostSettings, clients: ClientFactory) -> JobAdmission | None:
+    """Whether a route takes jobs: the flag the `budget` function's `stop_jobs` sets."""
+    if not settings.cost_table:
+        return None
+    from sluice.adapters.dynamodb_cost_actions import DynamoJobAdmission
+
+    return DynamoJobAdmission(clients("dynamodb"), settings.cost_table)
 
 
 def budget_and_meter(

@@ -11,7 +11,15 @@ from sluice.config import BreakerConfig
 from sluice.cost.budgets import BudgetGuard
 from sluice.cost.metering import InferenceUsage, Meter
 from sluice.cost.models import Admission, Limit
-from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, InvalidRequest, JobNotFound, PayloadTooLarge
+from sluice.cost.ports import JobAdmission
+from sluice.errors import (
+    AsyncOnlyRoute,
+    EndpointUnavailable,
+    InvalidRequest,
+    JobNotFound,
+    PayloadTooLarge,
+    RoutePaused,
+)
 from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobMessage, new_job_id
 from sluice.jobs.ports import JobQueue, JobStore
 from sluice.pii.ports import InputRedactor
@@ -44,7 +52,10 @@ class InferenceService:
         invoker: ResilientInvoker | None = None,
         budget: BudgetGuard | None = None,
         meter: Meter | None = None,
+        admission: JobAdmission | None = None,
     ) -> None:
+        # Routes a cost action stopped taking jobs (the `budget` function's `stop_jobs`).
+        self._admission = admission
         self._routes = routes
         # The tenant's budget and quotas (sluice.cost): reserved before the model, settled after.
         self._budget = budget
@@ -82,6 +93,12 @@ class InferenceService:
             operators=route.pii_operators,
             max_input_bytes=route.max_input_bytes,
         )
+        queued = request.mode is not InferenceMode.SYNC
+        if queued and self._admission is not None and self._admission.paused(route.name):
+            raise RoutePaused(
+                f"Route '{route.name}' takes no new jobs while its cost alarm is raised",
+                retry_after_seconds=300,
+            )
         # Reserved only for valid, redacted input: what is refused before this costs nothing.
         admission = self._budget.reserve(caller.tenant, route.name) if self._budget else None
         warnings = admission.warnings if admission else ()
