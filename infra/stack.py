@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack, Tags
 from constructs import Construct
 
 from infra.async_endpoint import AsyncInferenceIo
+from infra.cost import STACK_TAG, CostAlarms, CostRules, CostTable, StackBudget, grant_cost_controls
 from infra.encryption import PlatformKey
 from infra.endpoint_scaling import EndpointScaling
 from infra.event_bus import PlatformEventBus
@@ -25,9 +26,11 @@ from infra.sweeper import SweeperSchedule
 from infra.uploads import Uploads
 from infra.worker import subscribe_worker
 from sluice.config import DeploymentConfig
+from sluice.cost.pricing import PriceList
 from sluice.routing.table import RouteTable, RouteTarget
 from sluice.runtime import api as api_runtime
 from sluice.runtime import async_result as async_result_runtime
+from sluice.runtime import budget as budget_runtime
 from sluice.runtime import ingest as ingest_runtime
 from sluice.runtime import sweeper as sweeper_runtime
 from sluice.runtime import worker as worker_runtime
@@ -216,6 +219,9 @@ class SluiceStack(Stack):
             "pii_vault_table": pii_keys.vault.table_name,
         }
         reveal_key_ids = [api.api_keys[tenant].key_id for tenant in config.api.reveal_tenants]
+        # Tenant usage and metering (sluice.cost): budgets are held on the request path.
+        cost_table = CostTable(self, "CostTable", key=key, removal_policy=removal).table
+        tenant_ids = {tenant: api_key.key_id for tenant, api_key in api.api_keys.items()}
         api_function.configure(
             api_runtime.Settings(
                 service_name=api_function.service_name,
@@ -226,8 +232,11 @@ class SluiceStack(Stack):
                 max_request_bytes=config.max_request_bytes,
                 idempotency_ttl_seconds=config.api.idempotency_ttl_seconds,
                 reveal_tenants=Fn.join(",", reveal_key_ids) if reveal_key_ids else None,
+                cost_table=cost_table.table_name,
+                cost_policy=PriceList.from_config(config).policy(tenant_ids),
             )
         )
+        cost_table.grant_read_write_data(api_function.role)
         worker.configure(
             worker_runtime.Settings(
                 service_name=worker.service_name,
@@ -237,8 +246,11 @@ class SluiceStack(Stack):
                 lease_seconds=config.worker_visibility_timeout_seconds,
                 batches_table=uploads.batches.table_name,
                 async_bucket=async_io.bucket.bucket_name if async_io is not None else None,
+                cost_table=cost_table.table_name,
+                cost_policy=PriceList.from_config(config).policy(tenant_ids),
             )
         )
+        cost_table.grant_read_write_data(worker.role)
         ingest.configure(
             ingest_runtime.Settings(
                 service_name=ingest.service_name,
@@ -291,11 +303,54 @@ class SluiceStack(Stack):
         )
         CfnOutput(self, "LifecycleBucket", value=lifecycle.data.bucket.bucket_name)
 
+        # Cost governance: the cost table, the stack's AWS budget, cost alarms and the `budget`
+        # function that acts on them (infra/cost.py).
+        Tags.of(self).add(STACK_TAG, self.stack_name)  # what the AWS budget filters on
+        stack_budget = StackBudget(self, "StackBudget", config=config, key=key)
+        cost_alarms = CostAlarms(self, "CostAlarms", config=config, tenant_ids=tenant_ids)
+        budget_function = SluiceFunction(
+            self,
+            "BudgetFunction",
+            handler_folder="budget",
+            description="Sluice budget: apply and revert cost actions when cost alarms change state",
+            config=config.worker_function,
+            **common,
+        )
+        budget_function.configure(
+            budget_runtime.Settings(
+                service_name=budget_function.service_name,
+                cost_table=cost_table.table_name,
+                event_bus_name=bus.bus.event_bus_name,
+                route_table_parameter=live_routes.parameter.parameter_name,
+                actions=config.cost.alarms.actions,
+                alarm_triggers=cost_alarms.triggers,
+                endpoints={name: endpoint.endpoint_name for name, endpoint in endpoints.items()},
+                variants={
+                    r.name: tuple(v.name for v in r.endpoint.production_variants) for r in config.routes
+                },
+            )
+        )
+        cost_table.grant_read_write_data(budget_function.role)
+        bus.bus.grant_put_events_to(budget_function.role)
+        live_routes.parameter.grant_read(budget_function.role)
+        live_routes.parameter.grant_write(budget_function.role)
+        grant_cost_controls(budget_function, endpoints.values())
+        CostRules(
+            self,
+            "CostRules",
+            function=budget_function,
+            alarms=cost_alarms.alarms,
+            budget_topic=stack_budget.topic,
+            key=key,
+        )
+
         # Last: every alarm made above notifies the operators.
         alerts = OperatorAlerts(self, "OperatorAlerts", key=key, emails=config.alarm_emails)
         alerts.notify_every_alarm()
 
         CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn)
+        CfnOutput(self, "CostTableName", value=cost_table.table_name)
+        CfnOutput(self, "BudgetTopicArn", value=stack_budget.topic.topic_arn)
         CfnOutput(self, "ApiUrl", value=api.api.url)
         CfnOutput(self, "RouteTableParameter", value=live_routes.parameter.parameter_name)
         CfnOutput(self, "BreakersTableName", value=tables.breakers.table_name)

@@ -302,6 +302,7 @@ class DeploymentConfig(_Frozen):
     ] = ()
     # How long a function keeps the route table it read from SSM before reading it again.
     route_table_max_age_seconds: int = Field(30, ge=1, le=3600)
+    cost: CostConfig = Field(default_factory=lambda: CostConfig())  # models at the end of the module
 
     @field_validator("routes")
     @classmethod
@@ -367,6 +368,47 @@ class DeploymentConfig(_Frozen):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _cost_names_resolve(self) -> DeploymentConfig:
+        routes = {route.name: route for route in self.routes}
+        tenants = set(self.api.tenants) | {self.ingest.tenant}
+        cost = self.cost
+        named = {
+            "budgets": set(cost.budgets) - tenants,
+            "reserve_model_seconds": set(cost.reserve_model_seconds) - set(routes),
+            "alarms.instance_hours_per_day": set(cost.alarms.instance_hours_per_day) - set(routes),
+        }
+        for trigger, actions in cost.alarms.actions.items():
+            kind, _, name = trigger.partition(":")
+            if kind == "tenant-spend" and name not in tenants:
+                raise ValueError(f"cost trigger {trigger} names an unknown tenant")
+            if kind == "instance-hours" and name not in cost.alarms.instance_hours_per_day:
+                raise ValueError(f"cost trigger {trigger} names a route without an instance-hours alarm")
+            if kind not in ("tenant-spend", "instance-hours", "stack-budget"):
+                raise ValueError(
+                    f"cost trigger {trigger}: expected tenant-spend:, instance-hours: or stack-budget"
+                )
+            for action in actions:
+                if action.tenant is not None and action.tenant not in tenants:
+                    raise ValueError(f"cost action on {trigger} names unknown tenant {action.tenant}")
+                if action.route is None:
+                    continue
+                if action.route not in routes:
+                    raise ValueError(f"cost action on {trigger} names unknown route {action.route}")
+                endpoint = routes[action.route].endpoint
+                if action.kind == "shift_weight" and action.to_variant not in {
+                    variant.name for variant in endpoint.production_variants
+                }:
+                    raise ValueError(
+                        f"cost action on {trigger}: route {action.route} has no variant {action.to_variant}"
+                    )
+                if action.kind == "scale_to_zero" and endpoint.mode != "async":
+                    raise ValueError(f"cost action on {trigger}: only an async endpoint scales to zero")
+        unknown = {field: sorted(names) for field, names in named.items() if names}
+        if unknown:
+            raise ValueError(f"cost config names unknown tenants or routes: {unknown}")
+        return self
+
     def route(self, name: str) -> RouteConfig:
         return next(route for route in self.routes if route.name == name)
 
@@ -378,3 +420,87 @@ class DeploymentConfig(_Frozen):
     @property
     def ingest_visibility_timeout_seconds(self) -> int:
         return 6 * self.ingest.function.timeout_seconds
+
+
+# --- Cost governance (sluice.cost): budgets, quotas, metering, the actions alarms take ---------
+
+TenantName = RouteName
+
+
+class TenantBudget(_Frozen):
+    """One tenant's monthly money budget and request quotas; None leaves that limit off."""
+
+    monthly_budget_usd: float | None = Field(None, gt=0, le=10_000_000)
+    monthly_requests: int | None = Field(None, ge=1)
+    daily_requests: int | None = Field(None, ge=1)
+    # Past this share of a limit every accepted request carries a warning (the soft limit).
+    soft_limit_ratio: float = Field(0.8, gt=0, le=1)
+
+
+class CostAction(_Frozen):
+    """What the `budget` function does while a cost alarm is in ALARM; undone when it is OK."""
+
+    kind: Literal["lower_quota", "cap_scaling", "shift_weight", "scale_to_zero", "stop_jobs"]
+    # lower_quota: the tenant whose monthly request quota drops to `requests`.
+    tenant: TenantName | None = None
+    requests: int | None = Field(None, ge=0)
+    # cap_scaling, shift_weight, scale_to_zero, stop_jobs: the route acted on.
+    route: RouteName | None = None
+    # cap_scaling: the most instances each of the route's variants may scale to.
+    max_instances: int | None = Field(None, ge=1, le=100)
+    # shift_weight: the variant that takes all of the route's traffic (the cheaper one).
+    to_variant: VariantName | None = None
+
+    @model_validator(mode="after")
+    def _has_its_target(self) -> CostAction:
+        needed = {
+            "lower_quota": ("tenant", "requests"),
+            "cap_scaling": ("route", "max_instances"),
+            "shift_weight": ("route", "to_variant"),
+            "scale_to_zero": ("route",),
+            "stop_jobs": ("route",),
+        }[self.kind]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"cost action {self.kind} needs {missing}")
+        return self
+
+
+class CostAlarmConfig(_Frozen):
+    """Alarm thresholds on metered spend and instance hours, and the actions each one takes."""
+
+    # Metered spend of one tenant in a day, as a share of its monthly budget, that raises its alarm.
+    tenant_daily_spend_ratio: float = Field(0.1, gt=0, le=1)
+    # Instance hours of one route's endpoint in a day that raise its alarm; None: no alarm.
+    instance_hours_per_day: dict[RouteName, float] = Field(default_factory=dict)
+    # Actions per trigger: `tenant-spend:<tenant>`, `instance-hours:<route>`, `stack-budget`.
+    actions: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9:-]{0,80}$")], tuple[CostAction, ...]] = Field(
+        default_factory=dict
+    )
+
+
+class CostConfig(_Frozen):
+    """Per-tenant budgets enforced on the request path, the stack's AWS budget and its alarms."""
+
+    # Tenants not listed get `default_budget`.
+    budgets: dict[TenantName, TenantBudget] = Field(default_factory=dict)
+    default_budget: TenantBudget = TenantBudget()
+    # Model seconds reserved per request before the invocation, settled to the measured time after.
+    reserve_model_seconds: dict[RouteName, float] = Field(default_factory=dict)
+    default_reserve_model_seconds: float = Field(1.0, gt=0, le=3600)
+    # Share of an instance's time the model is busy, for the request path's cost of model time
+    # (the report measures the real share and attributes the bill by it).
+    expected_utilization: float = Field(0.5, gt=0, le=1)
+    # AWS Budgets: the stack's monthly cost (filtered by its tags) and the notification thresholds.
+    stack_monthly_budget_usd: float = Field(5000, gt=0)
+    # Each threshold is an ACTUAL and a FORECASTED notification; a budget has at most ten.
+    stack_budget_thresholds_percent: tuple[Annotated[float, Field(gt=0, le=1000)], ...] = Field(
+        (80.0, 100.0), min_length=1, max_length=5
+    )
+    alarms: CostAlarmConfig = CostAlarmConfig()
+
+    def budget_for(self, tenant: str) -> TenantBudget:
+        return self.budgets.get(tenant, self.default_budget)
+
+
+DeploymentConfig.model_rebuild()  # `cost` refers to the models above, defined after it

@@ -5,7 +5,9 @@ Messages never contain request content: they may reach logs, responses and event
 
 from __future__ import annotations
 
+from datetime import datetime
 from http import HTTPStatus
+from math import ceil
 
 
 class SluiceError(Exception):
@@ -187,3 +189,41 @@ GZIP_TRUNCATED = "GZIP_TRUNCATED"
 GZIP_CORRUPT = "GZIP_CORRUPT"
 DECOMPRESSION_BOMB = "DECOMPRESSION_BOMB"
 FILE_TOO_LARGE = "FILE_TOO_LARGE"
+
+
+# Cost governance (sluice.cost): a tenant's hard limit. 429 with the time the limit resets.
+
+
+def _retry_after(resets_at: datetime, now: datetime) -> int:
+    return max(1, ceil((resets_at - now).total_seconds()))
+
+
+class BudgetExceeded(SluiceError):
+    """The tenant's monthly money budget would be exceeded by this request."""
+
+    code = "BUDGET_EXCEEDED"
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, *, resets_at: datetime, now: datetime) -> None:
+        super().__init__(message, retry_after_seconds=_retry_after(resets_at, now))
+        self.resets_at = resets_at
+
+
+class QuotaExceeded(SluiceError):
+    """The tenant's daily or monthly request quota is used up (the code API Gateway's usage-plan
+    quota answers with too)."""
+
+    code = "QUOTA_EXCEEDED"
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, *, resets_at: datetime, now: datetime) -> None:
+        super().__init__(message, retry_after_seconds=_retry_after(resets_at, now))
+        self.resets_at = resets_at
+
+
+class RoutePaused(SluiceError):
+    """A cost action stopped the route taking jobs (its spend alarm is in ALARM); retry later."""
+
+    code = "ROUTE_PAUSED"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    retryable = True

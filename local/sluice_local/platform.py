@@ -244,6 +244,22 @@ def main(argv: list[str] | None = None) -> int:
             ssm=session.client("ssm"),
         )
         environments = function_settings(config, resources, log_level=args.log_level).environments()
+        # Cost governance: the cost table, alarms, the alarm-state rule and the budget function.
+        from sluice_local.cost import AlarmStateBridge, EventTargetPoller, provision_cost
+
+        cost = provision_cost(
+            config,
+            resources,
+            dynamodb=session.client("dynamodb"),
+            cloudwatch=session.client("cloudwatch"),
+            events=session.client("events"),
+            sqs=session.client("sqs"),
+            autoscaling=session.client("application-autoscaling"),
+            log_level=args.log_level,
+        )
+        # The api and the worker hold the tenants' budgets and meter (the same variables).
+        for function in ("api", "worker"):
+            environments[function] = {**environments[function], **cost.api_environment}
 
         from sluice_local.runtime import FunctionInstances, QueuePoller, Schedule
 
@@ -298,7 +314,25 @@ def main(argv: list[str] | None = None) -> int:
         # The sweeper on its schedule (EventBridge every 5 minutes when deployed; every minute here).
         sweeper = instances("sweeper", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds)
         pollers.append(Schedule(function=sweeper, every_seconds=60, stop=stop))
-        functions += [worker, ingest, async_result, sweeper]
+        # Cost alarms: moto's state changes → the default bus → the rule's queue → `budget`.
+        budget = FunctionInstances(
+            "budget",
+            environment=cost.settings.environment(),
+            concurrency=1,
+            timeout_seconds=config.worker_function.timeout_seconds,
+        )
+        pollers.append(EventTargetPoller(sqs=sqs, queue_url=cost.rule_queue_url, function=budget, stop=stop))
+        bridge = AlarmStateBridge(
+            cloudwatch=session.client("cloudwatch"),
+            events=session.client("events"),
+            alarm_names=sorted(cost.alarm_names),
+            region=REGION,
+            stop=stop,
+        )
+        # The first look, now: a state changed once the platform is ready is then a change.
+        bridge.poll_once()
+        pollers.append(bridge)
+        functions += [worker, ingest, async_result, sweeper, budget]
 
         print("[4/5] waiting for the model to load", flush=True)
         _wait_for(
@@ -345,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             "DynamoDbEndpointUrl": os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
             "SageMakerRuntimeEndpointUrl": os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"],
             **resources.outputs(),
+            "CostTableName": cost.table,
+            "CostAlarmNames": cost.alarm_names,
         }
         args.outputs.parent.mkdir(parents=True, exist_ok=True)
         args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")

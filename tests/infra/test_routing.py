@@ -72,9 +72,9 @@ def test_the_async_endpoint_writes_to_s3_and_notifies_kms_encrypted_topics(templ
         },
     )
     topics = template.find_resources("AWS::SNS::Topic")
-    assert len(topics) == 3  # success, error, and the operators' alerts
+    assert len(topics) == 4  # success, error, the operators' alerts and the stack budget's
     assert all("KmsMasterKeyId" in topic["Properties"] for topic in topics.values())
-    template.resource_count_is("AWS::SNS::Subscription", 2)
+    template.resource_count_is("AWS::SNS::Subscription", 3)  # and the budget function on its topic
     template.has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "sqs", "RawMessageDelivery": True}
     )

@@ -8,6 +8,8 @@ table we already have; a second idempotency table would hold the same state twic
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -17,6 +19,8 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sluice.config import BreakerConfig
+from sluice.cost.budgets import BudgetGuard
+from sluice.cost.metering import InferenceUsage, Meter
 from sluice.errors import SluiceError, UnknownRoute
 from sluice.events import Event, InferenceCompleted
 from sluice.jobs.async_endpoint import AsyncInference
@@ -66,8 +70,13 @@ class JobWorker:
         batches: BatchTracker | None = None,
         invoker: ResilientInvoker | None = None,
         async_inference: AsyncInference | None = None,
+        budget: BudgetGuard | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self._routes = routes
+        # Tenant budgets (sluice.cost): an API job reserved at submission is settled here.
+        self._budget = budget
+        self._meter = meter
         self._invoker = invoker or ResilientInvoker(CircuitBreaker(InMemoryBreakerStore(), BreakerConfig()))
         self._async = async_inference
         self._jobs = jobs
@@ -177,13 +186,19 @@ class JobWorker:
         served = Served(route=route.name, endpoint=route.endpoint_name, variant=variant.name)
         first = chunk[0].message
 
+        model_ms = 0.0
+
         def attempt(candidate: RouteTarget) -> ModelAnswer:
+            nonlocal model_ms
             chosen = (
                 variant
                 if candidate is route
                 else assign(candidate, tenant=first.tenant, key=first.job_id).variant
             )
-            return invoke_model(self._endpoint, candidate, chosen, [d.message.input for d in chunk])
+            called = time.perf_counter()
+            answer = invoke_model(self._endpoint, candidate, chosen, [d.message.input for d in chunk])
+            model_ms = (time.perf_counter() - called) * 1000  # the call that answered
+            return answer
 
         try:
             _, answer = self._invoker.call(routes, route, attempt)
@@ -212,6 +227,7 @@ class JobWorker:
                 outcomes[d.message_id] = Outcome(retry=True, reason=JOB_STORE_UNAVAILABLE)
                 continue
             finished.append((d, job))
+        self._account(chunk, finished, served, answer, model_ms)
         failed = unannounced(
             [job for _, job in finished], jobs=self._jobs, events=self._events, announcement=announcement
         )
@@ -220,6 +236,44 @@ class JobWorker:
                 Outcome(retry=True, reason="EVENT_PUBLISH_FAILED") if job.id in failed else DONE
             )
         return outcomes
+
+    def _account(
+        self,
+        chunk: list[Delivery],
+        finished: list[tuple[Delivery, Job]],
+        served: Served,
+        answer: ModelAnswer,
+        model_ms: float,
+    ) -> None:
+        """Meter the micro-batch (its call's time shared by its jobs) and settle API jobs' reservations."""
+        if self._meter is None and self._budget is None:
+            return
+        share = model_ms / len(chunk)
+        usages = [
+            InferenceUsage(
+                tenant=d.message.tenant,
+                route=served.route,
+                variant=served.variant or "",
+                model_version=served.model_version or "",
+                model_ms=share,
+                bytes_in=len(json.dumps(d.message.input, separators=(",", ":")).encode()),
+                bytes_out=len(json.dumps(output, separators=(",", ":")).encode()),
+            )
+            for d, output in zip(chunk, answer.predictions.outputs, strict=True)
+        ]
+        if self._meter is not None:
+            self._meter.record_all(usages)
+        # Metered for every job the call served; settled for those recorded (the rest come back).
+        if self._budget is not None:
+            for delivery, job in finished:
+                if delivery.message.batch_id is None:  # uploads reserve nothing (yet)
+                    self._budget.settle_job(
+                        delivery.message.tenant,
+                        delivery.message.route,
+                        job.created_at,
+                        variant=served.variant,
+                        model_ms=share,
+                    )
 
     def _submit_async(
         self, routes: RouteTable, route: RouteTarget, variant: VariantTarget, chunk: list[Delivery]

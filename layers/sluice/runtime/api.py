@@ -8,13 +8,14 @@ from pydantic import Field
 
 from sluice.adapters.clients import client
 from sluice.runtime import shared
+from sluice.runtime.cost_settings import CostSettings, budget_and_meter, job_admission
 
 if TYPE_CHECKING:
     from sluice.routing.ports import ModelEndpoint
     from sluice.serving.api import ApiDependencies
 
 
-class Settings(shared.JobSettings, shared.BreakerSettings, shared.PiiSettings):
+class Settings(shared.JobSettings, shared.BreakerSettings, shared.PiiSettings, CostSettings):
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
     max_request_bytes: int = Field(512 * 1024, alias="MAX_REQUEST_BYTES", ge=1024)
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
@@ -42,6 +43,7 @@ def build(
     from sluice.serving.idempotency import IdempotentSubmit
     from sluice.serving.service import InferenceService
 
+    budget, meter = budget_and_meter(settings, clients)
     service = InferenceService(
         routes=shared.route_source(settings, clients),
         invoker=shared.invoker(settings, clock or shared.Clock.real(), clients),
@@ -50,6 +52,9 @@ def build(
         endpoint=endpoint or shared.sagemaker_endpoint(settings.routes),
         redactor=shared.input_redactor(settings, clients),
         reveal_tenants=settings.reveal_tenant_ids,
+        budget=budget,
+        meter=meter,
+        admission=job_admission(settings, clients),
     )
     store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=clients("dynamodb"))
     return ApiDependencies(

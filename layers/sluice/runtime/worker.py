@@ -8,13 +8,14 @@ from pydantic import Field
 
 from sluice.adapters.clients import client
 from sluice.runtime import shared
+from sluice.runtime.cost_settings import CostSettings, budget_and_meter
 
 if TYPE_CHECKING:
     from sluice.jobs.worker import JobWorker
     from sluice.routing.ports import AsyncModelEndpoint, ModelEndpoint
 
 
-class Settings(shared.JobSettings, shared.BreakerSettings, shared.EventSettings):
+class Settings(shared.JobSettings, shared.BreakerSettings, shared.EventSettings, CostSettings):
     # How long a claimed job is ours: the queue's visibility timeout.
     lease_seconds: int = Field(alias="JOB_LEASE_SECONDS", ge=1)
     # Set when uploads are ingested: batch jobs then count towards their batch.
@@ -49,7 +50,10 @@ def build(
             bucket=settings.async_bucket,
         )
     time = clock or shared.Clock.real()
+    budget, meter = budget_and_meter(settings, clients)
     return JobWorker(
+        budget=budget,
+        meter=meter,
         routes=shared.route_source(settings, clients),
         invoker=shared.invoker(settings, time, clients),
         clock=time.now,

@@ -50,8 +50,12 @@ _COMMON_ERRORS = (
     HTTPStatus.INTERNAL_SERVER_ERROR,
     HTTPStatus.SERVICE_UNAVAILABLE,
 )
+# Set on an accepted request that crossed a soft limit of its tenant's budget or quotas.
+BUDGET_WARNING_HEADER = "Sluice-Budget-Warning"
+
 _SUBMIT_ERRORS = (
     HTTPStatus.CONFLICT,
+    HTTPStatus.TOO_MANY_REQUESTS,
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -153,9 +157,13 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         who = caller(caller_key)
 
         def submit() -> dict[str, Any]:
-            result = dependencies.service.submit(request, who)
+            result, warnings = dependencies.service.submit_within_budget(request, who)
             status = HTTPStatus.OK if isinstance(result, SyncInferenceResponse) else HTTPStatus.ACCEPTED
-            return {"status": int(status), "body": result.model_dump(mode="json")}
+            answer = {"status": int(status), "body": result.model_dump(mode="json")}
+            if warnings:
+                # The tenant's soft limits this request crossed (sluice.cost): names, never amounts.
+                answer["budget_warning"] = ",".join(str(limit) for limit in warnings)
+            return answer
 
         if idempotency_key is None:
             answer = submit()
@@ -177,6 +185,8 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         )
         if answer.get("replayed"):
             headers["Idempotent-Replayed"] = "true"
+        if answer.get("budget_warning"):
+            headers[BUDGET_WARNING_HEADER] = answer["budget_warning"]
         return _json(answer["status"], answer["body"], headers)
 
     @app.get(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from sluice.config import BreakerConfig
-from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, JobNotFound
+from sluice.cost.budgets import BudgetGuard
+from sluice.cost.metering import InferenceUsage, Meter
+from sluice.cost.models import Admission, Limit
+from sluice.cost.ports import JobAdmission
+from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, JobNotFound, RoutePaused
 from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobMessage, new_job_id
 from sluice.jobs.ports import JobQueue, JobStore
 from sluice.pii.ports import InputRedactor
@@ -38,8 +43,16 @@ class InferenceService:
         redactor: InputRedactor,
         reveal_tenants: frozenset[str] = frozenset(),
         invoker: ResilientInvoker | None = None,
+        budget: BudgetGuard | None = None,
+        meter: Meter | None = None,
+        admission: JobAdmission | None = None,
     ) -> None:
+        # Routes a cost action stopped taking jobs (the `budget` function's `stop_jobs`).
+        self._admission = admission
         self._routes = routes
+        # The tenant's budget and quotas (sluice.cost): reserved before the model, settled after.
+        self._budget = budget
+        self._meter = meter
         # Without a shared store the breaker is per instance: right for tests, not for production.
         self._invoker = invoker or ResilientInvoker(CircuitBreaker(InMemoryBreakerStore(), BreakerConfig()))
         self._jobs = jobs
@@ -53,6 +66,12 @@ class InferenceService:
         return self._routes.current()
 
     def submit(self, request: InferenceRequest, caller: Caller) -> SyncInferenceResponse | AcceptedJob:
+        return self.submit_within_budget(request, caller)[0]
+
+    def submit_within_budget(
+        self, request: InferenceRequest, caller: Caller
+    ) -> tuple[SyncInferenceResponse | AcceptedJob, tuple[Limit, ...]]:
+        """The answer, and the soft limits of the tenant's budget it crossed (a warning header)."""
         routes = self._routes.current()
         route = routes.resolve(request.route)
         check_input(route, request.input)
@@ -67,9 +86,50 @@ class InferenceService:
             operators=route.pii_operators,
             max_input_bytes=route.max_input_bytes,
         )
-        if request.mode is InferenceMode.SYNC:
-            return self._answer_now(routes, route, redacted.input, redacted.counts, caller, key, assignment)
-        return self._enqueue(route, redacted.input, redacted.counts, caller, assignment.variant.name)
+        queued = request.mode is not InferenceMode.SYNC
+        if queued and self._admission is not None and self._admission.paused(route.name):
+            raise RoutePaused(
+                f"Route '{route.name}' takes no new jobs while its cost alarm is raised",
+                retry_after_seconds=300,
+            )
+        # Reserved only for valid, redacted input: what is refused before this costs nothing.
+        admission = self._budget.reserve(caller.tenant, route.name) if self._budget else None
+        warnings = admission.warnings if admission else ()
+        try:
+            if request.mode is InferenceMode.SYNC:
+                answer = self._answer_now(
+                    routes, route, redacted.input, redacted.counts, caller, key, assignment
+                )
+            else:
+                return self._enqueue(
+                    route, redacted.input, redacted.counts, caller, assignment.variant.name
+                ), warnings
+        except BaseException:
+            # Nothing was served (or nothing accepted): nothing is charged.
+            if admission is not None and self._budget is not None:
+                self._budget.release(admission)
+            raise
+        self._account(answer, admission, caller, redacted.input)
+        return answer.response, warnings
+
+    def _account(
+        self, answer: _SyncAnswer, admission: Admission | None, caller: Caller, value: dict[str, Any]
+    ) -> None:
+        response = answer.response
+        if admission is not None and self._budget is not None:
+            self._budget.settle(admission, variant=response.variant, model_ms=answer.model_ms)
+        if self._meter is not None:
+            self._meter.record(
+                InferenceUsage(
+                    tenant=caller.tenant,
+                    route=response.route,
+                    variant=response.variant or "",
+                    model_version=response.model_version or "",
+                    model_ms=answer.model_ms,
+                    bytes_in=len(json.dumps(value, separators=(",", ":")).encode()),
+                    bytes_out=len(json.dumps(response.output, separators=(",", ":")).encode()),
+                )
+            )
 
     def get(self, job_id: str, caller: Caller, *, reveal: bool = False) -> JobView:
         job = self._jobs.get(job_id)
@@ -92,26 +152,33 @@ class InferenceService:
         caller: Caller,
         key: str,
         assignment: Assignment,
-    ) -> SyncInferenceResponse:
+    ) -> _SyncAnswer:
         started = time.perf_counter()
+        model_ms = 0.0
 
         def attempt(candidate: RouteTarget) -> ModelAnswer:
+            nonlocal model_ms
             # A fallback route serves on its own variants, assigned with the same sticky key.
             variant = (
                 assignment.variant
                 if candidate is route
                 else assign(candidate, tenant=caller.tenant, key=key).variant
             )
-            return invoke_model(self._endpoint, candidate, variant, [value])
+            called = time.perf_counter()
+            answer = invoke_model(self._endpoint, candidate, variant, [value])
+            # The call that answered: what the endpoint spent on this request (failed tries excluded).
+            model_ms = (time.perf_counter() - called) * 1000
+            return answer
 
         _, answer = self._invoker.call(routes, route, attempt)
-        return SyncInferenceResponse(
+        response = SyncInferenceResponse(
             id=new_job_id(),
             **answer.served.model_copy(update={"route": route.name}).model_dump(),
             output=answer.predictions.outputs[0],
             pii=pii_counts,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
         )
+        return _SyncAnswer(response=response, model_ms=model_ms)
 
     def _enqueue(
         self,
@@ -146,3 +213,9 @@ class InferenceService:
             self._jobs.fail(job.id, error=ErrorDetail(code=failure.code, message=failure.message))
             raise failure from error
         return AcceptedJob(id=job.id, route=route.name, pii=pii_counts)
+
+
+@dataclass(frozen=True)
+class _SyncAnswer:
+    response: SyncInferenceResponse
+    model_ms: float

@@ -1,0 +1,63 @@
+"""DynamoDB for the cost tests: moto in process or as a threaded HTTP server, and what moto lacks.
+
+DynamoDB applies the writes to one item one after another (a conditional write sees every write
+before it). moto's in-memory backend does not: two threads can both read an item, both pass the
+condition and both write. `item_writes_in_order` gives moto that one guarantee, with a lock
+around its UpdateItem, so a test measures the code under test and not a moto race. What the lock
+does not give is a limit: `test_a_read_then_write_guard_over_admits_under_the_same_lock` shows a
+guard without the condition expression over-admitting with the lock on.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+
+
+def create_cost_table(client: Any, name: str | None = None) -> str:
+    # A name of its own: the threaded moto server shares its backend with every test in the process.
+    name = name or f"sluice-test-cost-{uuid.uuid4().hex[:12]}"
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+def lambda_like_client(endpoint_url: str | None) -> Any:
+    """A client of its own, from a session of its own, as each Lambda instance has."""
+    session = boto3.session.Session(region_name=REGION)
+    return session.client(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        # Fail loudly rather than retry: a retried conditional write would hide a lost answer.
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=2),
+    )
+
+
+@contextmanager
+def item_writes_in_order() -> Iterator[None]:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    original = DynamoDBBackend.update_item
+
+    def update_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoDBBackend.update_item = original  # type: ignore[method-assign]
