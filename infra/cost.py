@@ -25,12 +25,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.functions import SluiceFunction
 from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
+from infra.queues import dead_letter_queue
 from infra.state import encrypted_table
 from sluice.config import DeploymentConfig
 from sluice.cost.alarms import NAMESPACE, SAMPLE_EVERY_MINUTES, alarm_name, cost_alarm_specs
@@ -177,14 +177,7 @@ class CostRules(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # Events that could not reach the function stay here (with the platform key) for a redrive.
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letters = dead_letter_queue(self, key=key)
         acknowledge(
             self.dead_letters, "AwsSolutions-SQS3", "This queue is itself the rules' dead-letter queue"
         )

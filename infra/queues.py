@@ -9,6 +9,18 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 
+def dead_letter_queue(scope: Construct, *, key: kms.IKey) -> sqs.Queue:
+    """`DeadLetters` in `scope`: the platform key, TLS only, kept the 14 days SQS allows."""
+    return sqs.Queue(
+        scope,
+        "DeadLetters",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+
+
 class DeadLetteredQueue(Construct):
     """`queue` moves a message to `dead_letters` after `max_receive_count` receives; anything
     there is work the platform could not account for, so `dead_letter_alarm` pages someone."""
@@ -25,14 +37,7 @@ class DeadLetteredQueue(Construct):
         data_key_reuse: Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letters = dead_letter_queue(self, key=key)
         self.queue = sqs.Queue(
             self,
             "Queue",
