@@ -227,7 +227,12 @@ class JobWorker:
                 outcomes[d.message_id] = Outcome(retry=True, reason=JOB_STORE_UNAVAILABLE)
                 continue
             finished.append((d, job))
-        self._account(chunk, finished, served, answer, model_ms)
+        try:
+            self._account(chunk, finished, served, answer, model_ms)
+        except Exception:
+            # The jobs are done: a meter or settlement that cannot be written must not send them
+            # back (a redelivered final job is never metered again). The reservation stands.
+            logger.exception("metering failed", extra={"jobs": len(chunk)})
         failed = unannounced(
             [job for _, job in finished], jobs=self._jobs, events=self._events, announcement=announcement
         )
