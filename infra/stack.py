@@ -222,6 +222,11 @@ class SluiceStack(Stack):
         # Tenant usage and metering (sluice.cost): budgets are held on the request path.
         cost_table = CostTable(self, "CostTable", key=key, removal_policy=removal).table
         tenant_ids = {tenant: api_key.key_id for tenant, api_key in api.api_keys.items()}
+        # The api and the worker hold the tenants' budgets and meter: the same settings, made once.
+        metering = {
+            "cost_table": cost_table.table_name,
+            "cost_policy": PriceList.from_config(config).policy(tenant_ids),
+        }
         api_function.configure(
             api_runtime.Settings(
                 service_name=api_function.service_name,
@@ -232,8 +237,7 @@ class SluiceStack(Stack):
                 max_request_bytes=config.max_request_bytes,
                 idempotency_ttl_seconds=config.api.idempotency_ttl_seconds,
                 reveal_tenants=Fn.join(",", reveal_key_ids) if reveal_key_ids else None,
-                cost_table=cost_table.table_name,
-                cost_policy=PriceList.from_config(config).policy(tenant_ids),
+                **metering,
             )
         )
         cost_table.grant_read_write_data(api_function.role)
@@ -246,8 +250,7 @@ class SluiceStack(Stack):
                 lease_seconds=config.worker_visibility_timeout_seconds,
                 batches_table=uploads.batches.table_name,
                 async_bucket=async_io.bucket.bucket_name if async_io is not None else None,
-                cost_table=cost_table.table_name,
-                cost_policy=PriceList.from_config(config).policy(tenant_ids),
+                **metering,
             )
         )
         cost_table.grant_read_write_data(worker.role)
@@ -262,28 +265,20 @@ class SluiceStack(Stack):
                 limits=config.ingest,
             )
         )
-        if async_result is not None:
-            async_result.configure(
-                async_result_runtime.Settings(
-                    service_name=async_result.service_name,
-                    **jobs,
-                    event_bus_name=bus.bus.event_bus_name,
-                    batches_table=uploads.batches.table_name,
+        # Both finish async jobs, so both read the same settings.
+        finishers = ((async_result, async_result_runtime.Settings), (sweeper, sweeper_runtime.Settings))
+        for finisher, finisher_settings in finishers:
+            if finisher is not None:
+                finisher.configure(
+                    finisher_settings(
+                        service_name=finisher.service_name,
+                        **jobs,
+                        event_bus_name=bus.bus.event_bus_name,
+                        batches_table=uploads.batches.table_name,
+                    )
                 )
-            )
-        if sweeper is not None:
-            sweeper.configure(
-                sweeper_runtime.Settings(
-                    service_name=sweeper.service_name,
-                    **jobs,
-                    event_bus_name=bus.bus.event_bus_name,
-                    batches_table=uploads.batches.table_name,
-                )
-            )
 
-        for function in [api_function, worker, ingest] + [
-            f for f in (async_result, sweeper) if f is not None
-        ]:
+        for function in readers:
             acknowledge(
                 function.role,
                 tables.index_grant_finding,
