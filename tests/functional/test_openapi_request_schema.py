@@ -66,8 +66,21 @@ def test_a_request_the_api_accepts_validates_against_the_document(
         {"route": "intent", "input": {"text": "hi"}, "tenant": "someone-else"},
         {"route": "intent", "input": {}},
         {"route": "no-such-route", "input": {"text": "hi"}},
+        {"route": "intent", "input": {"text": "   "}},
+        {"route": "intent", "input": {"text": 5}},
+        {"route": "intent", "input": {"text": "hi"}, "mode": "later"},
+        {"input": {"text": "hi"}},
     ],
-    ids=["not-an-object", "unknown-field", "required-input-missing", "unknown-route"],
+    ids=[
+        "not-an-object",
+        "unknown-field",
+        "required-input-missing",
+        "unknown-route",
+        "blank-input",
+        "input-not-a-string",
+        "unknown-mode",
+        "no-route",
+    ],
 )
 def test_a_request_the_api_refuses_does_not_validate_against_the_document(
     platform: Platform, document: dict[str, Any], body: Any
