@@ -70,6 +70,7 @@ def test_a_request_the_api_accepts_validates_against_the_document(
         {"route": "intent", "input": {"text": 5}},
         {"route": "intent", "input": {"text": "hi"}, "mode": "later"},
         {"input": {"text": "hi"}},
+        {"route": "intent", "input": {"text": "hi"}, "variant": "no-such-variant"},
     ],
     ids=[
         "not-an-object",
@@ -80,6 +81,7 @@ def test_a_request_the_api_accepts_validates_against_the_document(
         "input-not-a-string",
         "unknown-mode",
         "no-route",
+        "unknown-variant",
     ],
 )
 def test_a_request_the_api_refuses_does_not_validate_against_the_document(
