@@ -122,3 +122,12 @@ def test_strings_within_the_deadline_are_all_redacted(monkeypatch: pytest.Monkey
     # Then every string is redacted and counted
     assert redacted.input == {"text": "mail <EMAIL_ADDRESS>", "notes": ["call <PHONE_NUMBER>", ""]}
     assert redacted.counts == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
+
+
+def test_a_routes_budget_is_the_floor_plus_twice_the_measured_scan_time_of_its_limit() -> None:
+    # Given the measured scan rate (90 KB of text a CPU second) and an input limit of that size
+    limit = pii.detection.MEASURED_BYTES_PER_S
+
+    # When the route's budget is derived, Then it is 250 ms plus twice one second, exactly
+    assert pii.time_budget_for(limit) == pytest.approx(250.0 + 2 * 1000.0)
+    assert pii.time_budget_for(limit // 2) == pytest.approx(250.0 + 1000.0)
