@@ -14,6 +14,7 @@ from infra.endpoint_scaling import EndpointScaling
 from infra.event_bus import PlatformEventBus
 from infra.functions import SluiceFunction, SluiceLayer, service_name
 from infra.lifecycle import ModelLifecycle
+from infra.lifecycle_feedback import FeedbackTable
 from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
 from infra.operator_alerts import OperatorAlerts
@@ -142,6 +143,8 @@ class SluiceStack(Stack):
 
         tables.jobs.grant_read_write_data(api_function.role)
         tables.idempotency.grant_read_write_data(api_function.role)
+        feedback = FeedbackTable(self, "Feedback", key=key, removal_policy=removal)
+        feedback.grant_read_write(api_function.role)
         tables.jobs.grant_read_write_data(worker.role)
         bus.bus.grant_put_events_to(worker.role)
         for route in config.routes:
@@ -237,6 +240,8 @@ class SluiceStack(Stack):
                 max_request_bytes=config.max_request_bytes,
                 idempotency_ttl_seconds=config.api.idempotency_ttl_seconds,
                 reveal_tenants=Fn.join(",", reveal_key_ids) if reveal_key_ids else None,
+                feedback_table=feedback.table.table_name,
+                feedback_routes=",".join(config.lifecycle.routes) or None,
                 **metering,
             )
         )
@@ -295,7 +300,10 @@ class SluiceStack(Stack):
             bus=bus.bus,
             layer=layer,
             removal_policy=removal,
+            feedback=feedback,
+            route_table=live_routes.parameter,
         )
+        CfnOutput(self, "FeedbackTableName", value=feedback.table.table_name)
         CfnOutput(self, "LifecycleBucket", value=lifecycle.data.bucket.bucket_name)
 
         # Cost governance: the cost table, the stack's AWS budget, cost alarms and the `budget`

@@ -73,7 +73,8 @@ CAPABILITY_DEPENDENCIES = {
     "cost": set(),
     "operations": set(),
     "jobs": {"routing", "cost"},
-    "serving": {"jobs", "routing", "pii", "cost"},
+    # Serving records what it served for feedback (sluice.lifecycle.feedback).
+    "serving": {"jobs", "routing", "pii", "cost", "lifecycle"},
     "uploads": {"jobs", "routing", "pii"},
     "lifecycle": {"jobs"},
 }

@@ -32,6 +32,7 @@ from sluice.errors import (
     SluiceError,
     UnsupportedMediaType,
 )
+from sluice.lifecycle.feedback import FeedbackReceipt, FeedbackService, FeedbackSubmission
 from sluice.observability import logger, metrics
 from sluice.routing.table import RouteTable
 from sluice.serving import strict_json
@@ -41,6 +42,15 @@ from sluice.serving.service import Caller, InferenceService
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CALLER_KEY = _IDEMPOTENCY_KEY
+
+
+class ResourceNotFound(SluiceError):
+    """A route this deployment does not serve (as Powertools' own 404 answers)."""
+
+    code = "NOT_FOUND"
+    status = HTTPStatus.NOT_FOUND
+
+
 # Every error status a route can answer, with the error envelope (README's error table). 403 and
 # 429 come from API Gateway (key, throttle, quota) in the same envelope.
 _COMMON_ERRORS = (
@@ -62,6 +72,13 @@ _SUBMIT_ERRORS = (
     HTTPStatus.GATEWAY_TIMEOUT,
 )
 _READ_ERRORS = (HTTPStatus.NOT_FOUND,)
+# Feedback: another tenant's or an unknown inference (404), a job not yet succeeded (409).
+_FEEDBACK_ERRORS = (
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+)
 
 
 def _error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
@@ -75,6 +92,7 @@ def _error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
 _METHODS = {
     re.compile(r"^/v1/inferences$"): ("POST",),
     re.compile(r"^/v1/inferences/[^/]+$"): ("GET",),
+    re.compile(r"^/v1/inferences/[^/]+/feedback$"): ("GET", "POST"),
     re.compile(r"^/v1/(health|openapi\.json)$"): ("GET",),
 }
 _API_KEY = "apiKey"
@@ -103,6 +121,8 @@ class ApiDependencies:
     service: InferenceService
     idempotent_submit: IdempotentSubmit
     max_request_bytes: int
+    # Feedback on served inferences (sluice.lifecycle.feedback); None: the routes answer 404.
+    feedback: FeedbackService | None = None
 
 
 def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
@@ -205,6 +225,41 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         ] = False,
     ) -> JobView:
         return dependencies.service.get(job_id, caller(), reveal=reveal)
+
+    def feedback_service() -> FeedbackService:
+        if dependencies.feedback is None:
+            raise ResourceNotFound("No such resource")
+        return dependencies.feedback
+
+    @app.post(
+        "/v1/inferences/<job_id>/feedback",
+        summary="Rate an answer and give the correct label; a second feedback replaces the first",
+        responses={
+            200: {"description": "Stored", "content": {"application/json": {"model": FeedbackReceipt}}},
+            **_error_responses(*_FEEDBACK_ERRORS),
+        },
+        security=[{_API_KEY: []}],
+    )
+    def leave_feedback(
+        job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+        submission: Annotated[FeedbackSubmission, Body()],
+    ) -> FeedbackReceipt:
+        guard_request(app, dependencies.max_request_bytes)
+        receipt = feedback_service().submit(caller().tenant, job_id, submission)
+        metrics.add_metric(name="FeedbackSubmitted", unit=MetricUnit.Count, value=1)
+        return receipt
+
+    @app.get(
+        "/v1/inferences/<job_id>/feedback",
+        summary="The feedback left on an inference",
+        responses={
+            200: {"description": "The feedback", "content": {"application/json": {"model": FeedbackReceipt}}},
+            **_error_responses(HTTPStatus.NOT_FOUND),
+        },
+        security=[{_API_KEY: []}],
+    )
+    def get_feedback(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> FeedbackReceipt:
+        return feedback_service().get(caller().tenant, job_id)
 
     @app.get("/v1/health", summary="Liveness of the API")
     def health() -> dict[str, str]:

@@ -15,6 +15,8 @@ from sluice.cost.ports import JobAdmission
 from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, JobNotFound, RoutePaused
 from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobMessage, new_job_id
 from sluice.jobs.ports import JobQueue, JobStore
+from sluice.lifecycle.feedback import InferenceLog, ServedInference, top_label
+from sluice.observability import logger
 from sluice.pii.ports import InputRedactor
 from sluice.routing.breaker import CircuitBreaker, InMemoryBreakerStore
 from sluice.routing.invoker import ModelAnswer, ResilientInvoker, invoke_model
@@ -46,7 +48,12 @@ class InferenceService:
         budget: BudgetGuard | None = None,
         meter: Meter | None = None,
         admission: JobAdmission | None = None,
+        inference_log: InferenceLog | None = None,
+        feedback_routes: frozenset[str] = frozenset(),
     ) -> None:
+        # What was served on the routes that take feedback (sluice.lifecycle.feedback).
+        self._inference_log = inference_log
+        self._feedback_routes = feedback_routes
         # Routes a cost action stopped taking jobs (the `budget` function's `stop_jobs`).
         self._admission = admission
         self._routes = routes
@@ -110,7 +117,31 @@ class InferenceService:
                 self._budget.release(admission)
             raise
         self._account(answer, admission, caller, redacted.input)
-        return answer.response, warnings
+        response = answer.response
+        self._log_served(
+            ServedInference(
+                tenant=caller.tenant,
+                job_id=response.id,
+                route=response.route,
+                input=redacted.input,
+                variant=response.variant,
+                model_version=response.model_version,
+                predicted_label=top_label(response.output),
+            )
+        )
+        return response, warnings
+
+    def _log_served(self, served: ServedInference) -> None:
+        if self._inference_log is None or served.route not in self._feedback_routes:
+            return
+        try:
+            self._inference_log.record(served)
+        except Exception as error:
+            # The answer stands (it was served and charged); only feedback on it will be refused.
+            logger.warning(
+                "inference not logged for feedback",
+                extra={"job_id": served.job_id, "error_type": type(error).__name__},
+            )
 
     def _account(
         self, answer: _SyncAnswer, admission: Admission | None, caller: Caller, value: dict[str, Any]
@@ -212,6 +243,11 @@ class InferenceService:
             failure = EndpointUnavailable("The job queue is unavailable; the job was not accepted")
             self._jobs.fail(job.id, error=ErrorDetail(code=failure.code, message=failure.message))
             raise failure from error
+        self._log_served(
+            ServedInference(
+                tenant=caller.tenant, job_id=job.id, route=route.name, input=value, variant=variant
+            )
+        )
         return AcceptedJob(id=job.id, route=route.name, pii=pii_counts)
 
 
