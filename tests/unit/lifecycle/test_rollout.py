@@ -369,7 +369,9 @@ def test_the_execution_timeout_exceeds_the_waits_and_the_waits_are_in_range() ->
     assert 600 <= update["MaximumExecutionTimeoutInSeconds"] <= 28800
     assert 0 <= update["TerminationWaitInSeconds"] <= 3600
     assert 0 <= update["TrafficRoutingConfiguration"]["WaitIntervalInSeconds"] <= 3600
-    with pytest.raises(ValueError):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="greater than or equal to 600"):
         RolloutPolicy(maximum_execution_timeout_seconds=599)
 
 
