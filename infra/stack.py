@@ -304,6 +304,8 @@ class SluiceStack(Stack):
             route_table=live_routes.parameter,
         )
         CfnOutput(self, "FeedbackTableName", value=feedback.table.table_name)
+        if lifecycle.rollout is not None:
+            CfnOutput(self, "DeployFunctionName", value=lifecycle.rollout.function.function.function_name)
         CfnOutput(self, "LifecycleBucket", value=lifecycle.data.bucket.bucket_name)
 
         # Cost governance: the cost table, the stack's AWS budget, cost alarms and the `budget`

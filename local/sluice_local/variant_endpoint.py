@@ -76,6 +76,7 @@ def _error(status: int, error_type: str, message: str) -> JSONResponse:
 def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -> Starlette:
     """The router over one inner app per (endpoint, variant); `models` skips loading (tests)."""
     loaded: dict[tuple[str, str], tuple[Any, Any]] = {}
+    handlers: dict[tuple[str, str], Path] = {}
     inner: dict[str, dict[str, Starlette]] = {}
     for endpoint in spec.endpoints:
         inner[endpoint.name] = {}
@@ -86,6 +87,7 @@ def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -
                 model = models[key] if models and key in models else handler.model_fn(str(variant.model_dir))
                 loaded[key] = (handler, model)
             handler, model = loaded[key]
+            handlers[(endpoint.name, variant.name)] = variant.handler
             inner[endpoint.name][variant.name] = build_app(
                 handler,
                 model,
@@ -95,6 +97,8 @@ def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -
                 max_wait_ms=spec.max_wait_ms,
             )
     background: set[asyncio.Task[None]] = set()
+    # Guarded updates in flight (sluice_local.local_deploy): a green app taking a share of a variant.
+    rollouts: dict[tuple[str, str], GreenFleet] = {}
 
     def pick(request: Request) -> tuple[str, Starlette] | Response:
         name = request.path_params["name"]
@@ -106,7 +110,58 @@ def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -
             return _error(
                 400, "ValidationError", f"Target variant {target} is not a production variant of {name}."
             )
+        green = rollouts.get((name, target))
+        if green is not None and green.takes_this_request():
+            return target, green.app
         return target, variants[target]
+
+    async def start_rollout(request: Request) -> Response:
+        """What SageMaker's blue/green update does first: a green fleet with the new model beside
+        the blue one, taking `share` of the variant's traffic."""
+        name, variant = request.path_params["name"], request.path_params["variant"]
+        if variant not in inner.get(name, {}):
+            return _error(400, "ValidationError", "No such endpoint or variant.")
+        body = await request.json()
+        # The new model is served by the variant's own container code (its inference handler).
+        key = (str(handlers[(name, variant)]), str(body["model_dir"]))
+        if key not in loaded:
+            handler = load_handler(Path(key[0]))
+            loaded[key] = (handler, await asyncio.to_thread(handler.model_fn, key[1]))
+        handler, model = loaded[key]
+        app = build_app(
+            handler,
+            model,
+            endpoint_names=[name],
+            variant=variant,
+            max_batch_size=spec.max_batch_size,
+            max_wait_ms=spec.max_wait_ms,
+        )
+        app.state.batcher.start()
+        previous = rollouts.pop((name, variant), None)
+        if previous is not None:
+            previous.app.state.batcher.stop()
+        rollouts[(name, variant)] = GreenFleet(app=MeasuredApp(app), inner=app, share=float(body["share"]))
+        return JSONResponse({"status": "Updating"})
+
+    async def rollout(request: Request) -> Response:
+        key = (request.path_params["name"], request.path_params["variant"])
+        green = rollouts.get(key)
+        if green is None:
+            return _error(400, "ValidationError", "No update in flight.")
+        if request.method == "GET":
+            return JSONResponse(green.app.stats())
+        if request.method == "PUT":  # shift more of the traffic
+            green.share = float((await request.json())["share"])
+            return JSONResponse({"status": "Updating"})
+        rollouts.pop(key)
+        if request.method == "DELETE":  # rolled back: blue serves everything again
+            green.inner.state.batcher.stop()
+            return JSONResponse({"status": "InService", "outcome": "rolled_back"})
+        old = inner[key[0]][key[1]]
+        inner[key[0]][key[1]] = green.inner  # promoted: green is the variant now
+        if all(app is not old for variants in inner.values() for app in variants.values()):
+            old.state.batcher.stop()
+        return JSONResponse({"status": "InService", "outcome": "promoted"})
 
     class Invoke:
         """A raw ASGI endpoint: the chosen inner app answers exactly as a one-variant endpoint."""
@@ -159,9 +214,65 @@ def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -
             Route("/endpoints/{name}/invocations", Invoke(), methods=["POST"]),
             Route("/endpoints/{name}/async-invocations", invoke_async, methods=["POST"]),
             Route("/ping", ping, methods=["GET"]),
+            Route("/_local/rollouts/{name}/{variant}", start_rollout, methods=["POST"]),
+            Route("/_local/rollouts/{name}/{variant}", rollout, methods=["GET", "PUT", "DELETE"]),
+            Route("/_local/rollouts/{name}/{variant}/promote", rollout, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
+
+
+class MeasuredApp:
+    """An inner app whose answers are counted as CloudWatch would: invocations, 5XX, latency."""
+
+    def __init__(self, app: Starlette) -> None:
+        self._app = app
+        self.invocations = 0
+        self.errors = 0
+        self.latencies_ms: list[float] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        import time
+
+        started = time.perf_counter()
+        status = 500
+        body = b""
+
+        async def observed(message: Any) -> None:
+            nonlocal status, body
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and status == 424:
+                body += message.get("body", b"")
+            await send(message)
+
+        try:
+            await self._app(scope, receive, observed)
+        finally:
+            self.invocations += 1
+            # Invocation5XXErrors: the model answered 5xx (SageMaker's 424 ModelError says which).
+            model_status = json.loads(body or b"{}").get("OriginalStatusCode", 0) if status == 424 else status
+            self.errors += int(int(model_status) >= 500)
+            self.latencies_ms.append((time.perf_counter() - started) * 1000)
+
+    def stats(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies_ms)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else None
+        return {"invocations": self.invocations, "errors": self.errors, "p99_ms": p99}
+
+
+class GreenFleet:
+    def __init__(self, *, app: MeasuredApp, inner: Starlette, share: float) -> None:
+        import random
+
+        self.app = app
+        self.inner = inner
+        self.share = share
+        # Seeded: a traffic split, not a secret; the same requests take the same side in a test.
+        self._random = random.Random(0)  # noqa: S311
+
+    def takes_this_request(self) -> bool:
+        return self._random.random() < self.share
 
 
 async def _run_async(

@@ -145,3 +145,26 @@ def test_labelled_feedback_is_exported_with_the_redacted_input_deduplicated(plat
     assert rows[0].label == "card_delivery_estimate"
     assert "jo@example.com" not in rows[0].text
     assert "<EMAIL_ADDRESS>" in rows[0].text
+
+
+def test_the_openapi_document_declares_every_status_feedback_can_send(platform: Platform) -> None:
+    # Given the document the API serves
+    from openapi_spec_validator import validate
+
+    response = platform.app.resolve(api_event("get_openapi"), None)
+    document = json.loads(response["body"])
+    validate(document)
+    operations = document["paths"]["/v1/inferences/{job_id}/feedback"]
+    # Then the POST names every status it answers, each error in the envelope, and the body's model
+    post = operations["post"]
+    assert set(post["responses"]) == {"200", "400", "403", "404", "409", "413", "415", "429", "500", "503"}
+    assert set(operations["get"]["responses"]) == {"200", "400", "403", "404", "429", "500", "503"}
+    for status, answer in post["responses"].items():
+        if status.startswith(("4", "5")):
+            assert answer["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorResponse"
+            }
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/FeedbackSubmission"}
+    assert document["components"]["schemas"]["FeedbackSubmission"]["required"] == ["rating"]
+    assert post["security"] == [{"apiKey": []}]
