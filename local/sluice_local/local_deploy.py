@@ -38,6 +38,7 @@ class LocalConfig(BaseModel):
 
 
 class LocalState(BaseModel):
+    incarnation: str = ""
     config: str
     configs: dict[str, LocalConfig]
     models: dict[str, str]  # model name -> model directory
@@ -62,7 +63,7 @@ class LocalGuardedEndpoint:
         policy: RolloutPolicy,
         fleet: int = 2,
         state_file: Path = STATE,
-        initial: dict[str, dict[str, str]] | None = None,
+        endpoints: tuple[str, ...] = (),
         sleep: Callable[[float], None] = time.sleep,
         progress: Callable[[str], None] = print,
         client: httpx.Client | None = None,
@@ -75,27 +76,36 @@ class LocalGuardedEndpoint:
         self._policy = policy
         self._fleet = fleet
         self._file = state_file
-        self._initial = initial or {}
+        self._endpoints = endpoints
         self._sleep = sleep
         self._progress = progress
         self.fired: list[str] = []
 
+    def _opened(self) -> Any:
+        return (
+            contextlib.nullcontext(self._client)
+            if self._client
+            else httpx.Client(base_url=self._url, timeout=600)
+        )
+
     def _states(self) -> dict[str, LocalState]:
+        """The recorded configs, checked against the running endpoint: one that restarted since
+        (another incarnation) serves its start-up models again, and is recorded afresh."""
         stored = json.loads(self._file.read_text()) if self._file.exists() else {}
         states = {name: LocalState.model_validate(value) for name, value in stored.items()}
-        for endpoint, variants in self._initial.items():
-            if endpoint not in states:
-                models = {
-                    f"{endpoint}-{variant}-initial": directory for variant, directory in variants.items()
-                }
+        with self._opened() as client:
+            for endpoint in self._endpoints:
+                live = client.get(f"/_local/endpoints/{endpoint}").raise_for_status().json()
+                state = states.get(endpoint)
+                if state is not None and state.incarnation == live["incarnation"]:
+                    continue
+                variants = live["variants"]
+                config = f"{endpoint}-started-{live['incarnation'][:8]}"
                 states[endpoint] = LocalState(
-                    config=f"{endpoint}-initial",
-                    configs={
-                        f"{endpoint}-initial": LocalConfig(
-                            variants={variant: f"{endpoint}-{variant}-initial" for variant in variants}
-                        )
-                    },
-                    models=models,
+                    incarnation=live["incarnation"],
+                    config=config,
+                    configs={config: LocalConfig(variants={v: f"{config}-{v}" for v in variants})},
+                    models={f"{config}-{v}": directory for v, directory in variants.items()},
                 )
         return states
 

@@ -74,7 +74,7 @@ def roll_out_locally(
         sagemaker=LocalGuardedEndpoint(
             endpoint_url=outputs["SageMakerRuntimeEndpointUrl"],
             policy=policy,
-            initial={endpoint_name: {v.name: str(SERVING) for v in hosting.production_variants}},
+            endpoints=(endpoint_name,),
         ),
         ledger=FileRolloutLedger(),
         routes=ParameterRouteVersions(

@@ -99,6 +99,10 @@ def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -
     background: set[asyncio.Task[None]] = set()
     # Guarded updates in flight (sluice_local.local_deploy): a green app taking a share of a variant.
     rollouts: dict[tuple[str, str], GreenFleet] = {}
+    # What each variant serves now, and this process's identity: a restarted endpoint serves its
+    # spec again, so a deploy's record of a promoted version is stale (sluice_local.local_deploy).
+    serving = {(e.name, v.name): str(v.model_dir) for e in spec.endpoints for v in e.variants}
+    incarnation = uuid.uuid4().hex
 
     def pick(request: Request) -> tuple[str, Starlette] | Response:
         name = request.path_params["name"]
@@ -140,8 +144,17 @@ def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -
         previous = rollouts.pop((name, variant), None)
         if previous is not None:
             previous.app.state.batcher.stop()
-        rollouts[(name, variant)] = GreenFleet(app=MeasuredApp(app), inner=app, share=float(body["share"]))
+        rollouts[(name, variant)] = GreenFleet(
+            app=MeasuredApp(app), inner=app, share=float(body["share"]), model_dir=key[1]
+        )
         return JSONResponse({"status": "Updating"})
+
+    async def describe(request: Request) -> Response:
+        name = request.path_params["name"]
+        variants = {
+            variant: directory for (endpoint, variant), directory in serving.items() if endpoint == name
+        }
+        return JSONResponse({"incarnation": incarnation, "variants": variants})
 
     async def rollout(request: Request) -> Response:
         key = (request.path_params["name"], request.path_params["variant"])
@@ -159,6 +172,7 @@ def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -
             return JSONResponse({"status": "InService", "outcome": "rolled_back"})
         old = inner[key[0]][key[1]]
         inner[key[0]][key[1]] = green.inner  # promoted: green is the variant now
+        serving[key] = green.model_dir
         if all(app is not old for variants in inner.values() for app in variants.values()):
             old.state.batcher.stop()
         return JSONResponse({"status": "InService", "outcome": "promoted"})
@@ -214,6 +228,7 @@ def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -
             Route("/endpoints/{name}/invocations", Invoke(), methods=["POST"]),
             Route("/endpoints/{name}/async-invocations", invoke_async, methods=["POST"]),
             Route("/ping", ping, methods=["GET"]),
+            Route("/_local/endpoints/{name}", describe, methods=["GET"]),
             Route("/_local/rollouts/{name}/{variant}", start_rollout, methods=["POST"]),
             Route("/_local/rollouts/{name}/{variant}", rollout, methods=["GET", "PUT", "DELETE"]),
             Route("/_local/rollouts/{name}/{variant}/promote", rollout, methods=["POST"]),
@@ -262,9 +277,10 @@ class MeasuredApp:
 
 
 class GreenFleet:
-    def __init__(self, *, app: MeasuredApp, inner: Starlette, share: float) -> None:
+    def __init__(self, *, app: MeasuredApp, inner: Starlette, share: float, model_dir: str) -> None:
         import random
 
+        self.model_dir = model_dir
         self.app = app
         self.inner = inner
         self.share = share

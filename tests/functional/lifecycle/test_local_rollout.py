@@ -87,7 +87,7 @@ def running(tmp_path: Path) -> Iterator[tuple[Traffic, Deployer, LocalGuardedEnd
             policy=POLICY,
             fleet=2,
             state_file=tmp_path / "state.json",
-            initial={"ep": {"primary": str(tmp_path / "v1")}},
+            endpoints=("ep",),
             sleep=traffic.sleep,
             clock=traffic.clock,
             progress=lambda _: None,
@@ -156,3 +156,19 @@ def test_a_bad_version_trips_the_error_alarm_during_the_canary_and_is_rolled_bac
     assert versions.labels[("intent", "primary")] == "v1"
     [event] = sink.events
     assert (event.metadata.name, event.detail.restored_version) == ("ModelRolledBack", "v1")  # type: ignore[attr-defined]
+
+
+def test_a_restarted_endpoint_is_recorded_afresh_so_a_stale_promotion_is_not_believed(
+    running: Any, tmp_path: Path
+) -> None:
+    _, deployer, endpoint, _, _ = running
+    # Given v2 promoted on this endpoint process
+    deployer.start(package(tmp_path, "v2", "v2"))
+    deployer.settle("ep", correlation_id=None)
+    # When another endpoint process (a restart) serves its start-up model again
+    state = json.loads((tmp_path / "state.json").read_text())
+    state["ep"]["incarnation"] = "an-earlier-process"
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    # Then the deploy reads what the running endpoint serves, not the old record
+    assert endpoint.model_dir("ep", "primary").endswith("v2")
+    assert endpoint.endpoint("ep").config_name.startswith("ep-started-")
