@@ -48,16 +48,15 @@ def test_the_feedback_table_is_kms_encrypted_with_recovery_and_a_route_index(tem
 
 def test_the_api_takes_feedback_on_a_keyed_validated_resource(template: Template) -> None:
     template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": "feedback"})
-    for method in ("POST", "GET"):
-        template.has_resource_properties(
-            "AWS::ApiGateway::Method",
-            {
-                "HttpMethod": method,
-                "ApiKeyRequired": True,
-                "RequestParameters": {"method.request.path.id": True},
-                "ResourceId": {"Ref": Match.string_like_regexp("feedback")},
-            },
-        )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "POST",
+            "ApiKeyRequired": True,
+            "RequestParameters": {"method.request.path.id": True},
+            "ResourceId": {"Ref": Match.string_like_regexp("feedback")},
+        },
+    )
     api = _function(template, "Sluice REST API")
     variables = api["Properties"]["Environment"]["Variables"]
     assert variables["FEEDBACK_ROUTES"] == "intent"

@@ -210,23 +210,26 @@ class FeedbackService:
         return _receipt(feedback, replaced=False)
 
     def _served(self, tenant: str, job_id: str) -> ServedInference:
-        """The inference as served, with its outcome: a queued job's comes from its job record."""
+        """The inference as served, with its outcome: a queued job's comes from its job record.
+
+        A job of a route that logs nothing for feedback (no input kept) still takes a rating: it
+        counts, it is not training data."""
         served = self._log.served(tenant, job_id)
-        if served is None:
-            raise JobNotFound("No inference with this id for this tenant")
-        if served.predicted_label is not None:
+        if served is not None and served.predicted_label is not None:
             return served
         job = self._jobs.get(job_id)
         if job is None or job.tenant != tenant:
             raise JobNotFound("No inference with this id for this tenant")
         if job.status is not JobStatus.SUCCEEDED:
             raise FeedbackNotAllowed("Feedback is accepted once a job has succeeded")
-        return served.model_copy(
-            update={
-                "variant": job.variant,
-                "model_version": job.model_version,
-                "predicted_label": top_label(job.output),
-            }
+        return ServedInference(
+            tenant=tenant,
+            job_id=job_id,
+            route=job.route,
+            input=served.input if served is not None else {},
+            variant=job.variant,
+            model_version=job.model_version,
+            predicted_label=top_label(job.output),
         )
 
 

@@ -92,7 +92,7 @@ def _error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
 _METHODS = {
     re.compile(r"^/v1/inferences$"): ("POST",),
     re.compile(r"^/v1/inferences/[^/]+$"): ("GET",),
-    re.compile(r"^/v1/inferences/[^/]+/feedback$"): ("GET", "POST"),
+    re.compile(r"^/v1/inferences/[^/]+/feedback$"): ("POST",),
     re.compile(r"^/v1/(health|openapi\.json)$"): ("GET",),
 }
 _API_KEY = "apiKey"
@@ -248,18 +248,6 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         receipt = feedback_service().submit(caller().tenant, job_id, submission)
         metrics.add_metric(name="FeedbackSubmitted", unit=MetricUnit.Count, value=1)
         return receipt
-
-    @app.get(
-        "/v1/inferences/<job_id>/feedback",
-        summary="The feedback left on an inference",
-        responses={
-            200: {"description": "The feedback", "content": {"application/json": {"model": FeedbackReceipt}}},
-            **_error_responses(HTTPStatus.NOT_FOUND),
-        },
-        security=[{_API_KEY: []}],
-    )
-    def get_feedback(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> FeedbackReceipt:
-        return feedback_service().get(caller().tenant, job_id)
 
     @app.get("/v1/health", summary="Liveness of the API")
     def health() -> dict[str, str]:
