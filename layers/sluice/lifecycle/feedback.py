@@ -81,7 +81,8 @@ class ServedInference(BaseModel):
     route: str
     # The input as the model saw it (already redacted): the text labelled feedback trains on.
     input: dict[str, Any]
-    # Known for a sync answer; for a queued job, the job record says once it has run.
+    # True for a sync answer (its outcome is here); a queued job's is in its job record once it ran.
+    answered: bool = False
     variant: str | None = None
     model_version: str | None = None
     predicted_label: str | None = None
@@ -215,7 +216,7 @@ class FeedbackService:
         A job of a route that logs nothing for feedback (no input kept) still takes a rating: it
         counts, it is not training data."""
         served = self._log.served(tenant, job_id)
-        if served is not None and served.predicted_label is not None:
+        if served is not None and served.answered:
             return served
         job = self._jobs.get(job_id)
         if job is None or job.tenant != tenant:

@@ -127,6 +127,7 @@ class InferenceService:
                 variant=response.variant,
                 model_version=response.model_version,
                 predicted_label=top_label(response.output),
+                answered=True,
             )
         )
         return response, warnings
