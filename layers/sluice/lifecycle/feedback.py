@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sluice.errors import InvalidRequest, JobNotFound, SluiceError
 from sluice.jobs.models import Job, JobStatus, utc_now
+from sluice.lifecycle.labels import all_labels
 from sluice.observability import logger
 
 MAX_COMMENT_CHARS = 2000
@@ -34,7 +35,16 @@ class FeedbackNotAllowed(SluiceError):
 
 
 class UnknownLabel(InvalidRequest):
+    """A label of no route's label set (the API document lists them all)."""
+
     code = "FEEDBACK_LABEL_UNKNOWN"
+
+
+class LabelNotForRoute(SluiceError):
+    """A real label, but not one of this inference's route."""
+
+    code = "FEEDBACK_LABEL_NOT_FOR_ROUTE"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
 
 
 class FeedbackSubmission(BaseModel):
@@ -48,6 +58,8 @@ class FeedbackSubmission(BaseModel):
         min_length=1,
         max_length=128,
         description="The correct label, if the answer was wrong: one of the route's labels",
+        # The document lists every route's labels: a label outside all of them is schema-invalid.
+        json_schema_extra={"enum": [*sorted(all_labels()), None]},
     )
     comment: str | None = Field(
         None, max_length=MAX_COMMENT_CHARS, description="Free text; redacted before it is stored"
@@ -172,6 +184,8 @@ class FeedbackService:
         served = self._served(tenant, job_id)
         if submission.label is not None and submission.label not in set(self._labels(served.route)):
             # Names the field, never the value (which may be anything a caller typed).
+            if submission.label in all_labels():
+                raise LabelNotForRoute("label: not one of this inference's route's labels")
             raise UnknownLabel("label: not one of the route's labels")
         feedback = Feedback(
             tenant=tenant,

@@ -21,3 +21,13 @@ def route_labels(route: str) -> frozenset[str]:
     if not path.is_file():
         return frozenset()
     return frozenset(str(label) for label in json.loads(path.read_text(encoding="utf-8")))
+
+
+@cache
+def all_labels() -> frozenset[str]:
+    """Every label of every route's label set: what the API document lets a feedback name."""
+    return frozenset(
+        str(label)
+        for path in sorted(LABEL_SETS.glob("*.json"))
+        for label in json.loads(path.read_text(encoding="utf-8"))
+    )

@@ -73,9 +73,11 @@ _SUBMIT_ERRORS = (
 )
 _READ_ERRORS = (HTTPStatus.NOT_FOUND,)
 # Feedback: another tenant's or an unknown inference (404), a job not yet succeeded (409).
+# 422: a label of another route than the inference's.
 _FEEDBACK_ERRORS = (
     HTTPStatus.NOT_FOUND,
     HTTPStatus.CONFLICT,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
 )
@@ -96,8 +98,9 @@ _METHODS = {
     re.compile(r"^/v1/(health|openapi\.json)$"): ("GET",),
 }
 _API_KEY = "apiKey"
-# The operations that answer 422 themselves (an Idempotency-Key reused, the model refusing input).
-_SENDS_422 = {("/v1/inferences", "post")}
+# The operations that answer 422 themselves (an Idempotency-Key reused, the model refusing input,
+# a feedback label of another route).
+_SENDS_422 = {("/v1/inferences", "post"), ("/v1/inferences/{job_id}/feedback", "post")}
 
 
 class SluiceResolver(APIGatewayRestResolver):

@@ -141,10 +141,10 @@ def test_a_job_of_a_route_without_a_label_set_takes_a_rating_but_no_label(platfo
     # When its caller rates it, then names a label
     rated = platform.call(feedback_event(job["id"], {"rating": 4}))
     labelled = platform.call(feedback_event(job["id"], {"rating": 1, "label": "card_arrival"}))
-    # Then the rating is counted for its route, the label is refused: the route has no label set
+    # Then the rating is counted for its route; the label, real but another route's, is 422
     assert rated[0] == 200
     assert rated[1]["route"] == "support"
-    assert (labelled[0], labelled[1]["error"]["code"]) == (400, "FEEDBACK_LABEL_UNKNOWN")
+    assert (labelled[0], labelled[1]["error"]["code"]) == (422, "FEEDBACK_LABEL_NOT_FOR_ROUTE")
 
 
 def test_labelled_feedback_is_exported_with_the_redacted_input_deduplicated(platform: Platform) -> None:
@@ -174,7 +174,19 @@ def test_the_openapi_document_declares_every_status_feedback_can_send(platform: 
     operations = document["paths"]["/v1/inferences/{job_id}/feedback"]
     # Then the POST names every status it answers, each error in the envelope, and the body's model
     post = operations["post"]
-    assert set(post["responses"]) == {"200", "400", "403", "404", "409", "413", "415", "429", "500", "503"}
+    assert set(post["responses"]) == {
+        "200",
+        "400",
+        "403",
+        "404",
+        "409",
+        "413",
+        "415",
+        "422",
+        "429",
+        "500",
+        "503",
+    }
     assert set(operations) == {"post"}
     for status, answer in post["responses"].items():
         if status.startswith(("4", "5")):
@@ -183,5 +195,8 @@ def test_the_openapi_document_declares_every_status_feedback_can_send(platform: 
             }
     body = post["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/FeedbackSubmission"}
-    assert document["components"]["schemas"]["FeedbackSubmission"]["required"] == ["rating"]
+    submission = document["components"]["schemas"]["FeedbackSubmission"]
+    assert submission["required"] == ["rating"]
+    # Every label any route has, and none: a label outside them is schema-invalid (400)
+    assert len(submission["properties"]["label"]["enum"]) == 77 + 1
     assert post["security"] == [{"apiKey": []}]
