@@ -398,8 +398,8 @@ def _with_routes(document: dict[str, Any], table: RouteTable) -> dict[str, Any]:
 
 
 def _linked(document: dict[str, Any]) -> dict[str, Any]:
-    """What Powertools cannot declare: the 202's `Location` and its link to the job, and the
-    `Retry-After` a 503 or 429 carries."""
+    """What Powertools cannot declare: the 202's `Location` and its link to the job, the links
+    from an answer to its feedback, and the `Retry-After` a 503 or 429 carries."""
     paths = document.get("paths", {})
     get_job = paths.get("/v1/inferences/{job_id}", {}).get("get", {})
     post = paths.get("/v1/inferences", {}).get("post", {})
@@ -412,6 +412,16 @@ def _linked(document: dict[str, Any]) -> dict[str, Any]:
                 "parameters": {"job_id": "$response.body#/id"},
             }
         }
+    # An answer's id is what feedback takes: a sync answer's at once, a job's once it succeeded.
+    feedback = paths.get("/v1/inferences/{job_id}/feedback", {}).get("post", {})
+    if "operationId" in feedback:
+        for status in ("200", "202"):
+            answer = post.get("responses", {}).get(status)
+            if answer is not None:
+                answer.setdefault("links", {})["LeaveFeedback"] = {
+                    "operationId": feedback["operationId"],
+                    "parameters": {"job_id": "$response.body#/id"},
+                }
     retry_after = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
     for operations in paths.values():
         for operation in operations.values():

@@ -200,3 +200,8 @@ def test_the_openapi_document_declares_every_status_feedback_can_send(platform: 
     # Every label any route has, and none: a label outside them is schema-invalid (400)
     assert len(submission["properties"]["label"]["enum"]) == 77 + 1
     assert post["security"] == [{"apiKey": []}]
+    # And an answer links to its feedback, sync at once, queued once it has run
+    answers = document["paths"]["/v1/inferences"]["post"]["responses"]
+    for status in ("200", "202"):
+        link = answers[status]["links"]["LeaveFeedback"]
+        assert link == {"operationId": post["operationId"], "parameters": {"job_id": "$response.body#/id"}}
