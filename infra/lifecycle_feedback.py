@@ -11,7 +11,7 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 from infra.state import encrypted_table
-from sluice.adapters.dynamodb_feedback import BY_ROUTE_INDEX, TTL_ATTRIBUTE
+from sluice.adapters.feedback_table import BY_ROUTE_INDEX, TTL_ATTRIBUTE
 
 
 class FeedbackTable(Construct):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sluice.adapters.dynamodb_feedback import BY_ROUTE_INDEX, TTL_ATTRIBUTE
+from sluice.adapters.feedback_table import BY_ROUTE_INDEX, TTL_ATTRIBUTE
 
 
 def provision_feedback_table(dynamodb: Any, name: str) -> str:

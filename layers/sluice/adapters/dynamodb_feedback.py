@@ -14,10 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from sluice.adapters.feedback_table import BY_ROUTE_INDEX, TTL_ATTRIBUTE
 from sluice.lifecycle.feedback import Feedback, FeedbackCounts, ServedInference
-
-BY_ROUTE_INDEX = "ByRoute"
-TTL_ATTRIBUTE = "expires_at"
 
 
 class DynamoFeedbackStore:
