@@ -110,6 +110,10 @@ def _aws_environment(ports: argparse.Namespace) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
+        # sluice.observability's Metrics read the namespace once, when first imported, and the
+        # platform imports it (sluice_local.cost) before any function's environment is set:
+        # without this every metrics flush failed outside pytest ("Must contain a metric namespace").
+        "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
     }
 
 
