@@ -20,7 +20,11 @@ from sluice_local.local_deploy import FileRolloutLedger, LocalGuardedEndpoint
 from sluice_local.variant_endpoint import EndpointSpec, Spec, VariantSpec, build_router
 
 HANDLER = Path(__file__).with_name("versioned_handler.py")
-POLICY = RolloutPolicy(canary_percent=50, canary_wait_seconds=5, termination_wait_seconds=5)
+# The latency alarm's threshold is out of reach: a loaded test machine must not decide an outcome
+# (these tests are about errors and traffic shares, not speed).
+POLICY = RolloutPolicy(
+    canary_percent=50, canary_wait_seconds=5, termination_wait_seconds=5, max_latency_ms=600_000
+)
 
 
 class Versions:
@@ -172,3 +176,19 @@ def test_a_restarted_endpoint_is_recorded_afresh_so_a_stale_promotion_is_not_bel
     # Then the deploy reads what the running endpoint serves, not the old record
     assert endpoint.model_dir("ep", "primary").endswith("v2")
     assert endpoint.endpoint("ep").config_name.startswith("ep-started-")
+
+
+@pytest.mark.parametrize(
+    ("stats", "fired"),
+    [
+        pytest.param({"invocations": 0, "errors": 0, "p99_ms": None}, [], id="no-traffic"),
+        pytest.param({"invocations": 100, "errors": 5, "p99_ms": 50.0}, [], id="at-the-error-threshold"),
+        pytest.param({"invocations": 100, "errors": 6, "p99_ms": 50.0}, ["ErrorRate"], id="over-it"),
+        pytest.param({"invocations": 10, "errors": 0, "p99_ms": 1500.0}, ["Latency"], id="slow"),
+    ],
+)
+def test_the_local_alarms_apply_the_stacks_thresholds(stats: dict[str, Any], fired: list[str]) -> None:
+    # The stack's alarms: 5XX share over max_error_rate (0.05), p99 over max_latency_ms (1000)
+    from sluice_local.local_deploy import alarming
+
+    assert alarming(stats, RolloutPolicy()) == fired
