@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_provisioning_the_local_platform_builds_no_observability() -> None:
-    completed = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+    completed = subprocess.run(
         [
             sys.executable,
             "-c",
