@@ -222,7 +222,7 @@ class SluiceStack(Stack):
         # Tenant usage and metering (sluice.cost): budgets are held on the request path.
         cost_table = CostTable(self, "CostTable", key=key, removal_policy=removal).table
         tenant_ids = {tenant: api_key.key_id for tenant, api_key in api.api_keys.items()}
-        # The api and the worker hold the tenants' budgets and meter: the same settings, made once.
+        # The functions that hold the tenants' budgets and meter: the same settings, made once.
         metering = {
             "cost_table": cost_table.table_name,
             "cost_policy": PriceList.from_config(config).policy(tenant_ids),
@@ -263,8 +263,11 @@ class SluiceStack(Stack):
                 batches_table=uploads.batches.table_name,
                 ingest_queue_url=uploads.queue.queue_url,
                 limits=config.ingest,
+                **metering,
             )
         )
+        # Uploaded records are reserved against the upload tenant's budget as they are queued.
+        cost_table.grant_read_write_data(ingest.role)
         # Both finish async jobs, so both read the same settings.
         finishers = ((async_result, async_result_runtime.Settings), (sweeper, sweeper_runtime.Settings))
         for finisher, finisher_settings in finishers:
@@ -275,8 +278,11 @@ class SluiceStack(Stack):
                         **jobs,
                         event_bus_name=bus.bus.event_bus_name,
                         batches_table=uploads.batches.table_name,
+                        **metering,
                     )
                 )
+                # They meter the async jobs they finish and settle their reservations.
+                cost_table.grant_read_write_data(finisher.role)
 
         for function in readers:
             acknowledge(

@@ -257,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             autoscaling=session.client("application-autoscaling"),
             log_level=args.log_level,
         )
-        # The api and the worker hold the tenants' budgets and meter (the same variables).
-        for function in ("api", "worker"):
+        # The functions that hold the tenants' budgets and meter (the same variables).
+        for function in ("api", "worker", "ingest", "async_result", "sweeper"):
             environments[function] = {**environments[function], **cost.api_environment}
 
         from sluice_local.runtime import FunctionInstances, QueuePoller, Schedule

@@ -129,8 +129,9 @@ def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -
         name = request.path_params["name"]
         output = f"s3://{spec.asynchronous.output_bucket}/async-output/{name}/{inference_id}.out"
         failure = f"s3://{spec.asynchronous.output_bucket}/async-failures/{name}/{inference_id}.out"
+        received = _sagemaker_time()  # SageMaker's `receivedTime`: when it accepted the request
         task = asyncio.create_task(
-            _run_async(spec.asynchronous, chosen[1], name, inference_id, location, output, failure)
+            _run_async(spec.asynchronous, chosen[1], name, inference_id, location, output, failure, received)
         )
         background.add(task)
         task.add_done_callback(background.discard)
@@ -172,6 +173,7 @@ async def _run_async(
     location: str,
     output: str,
     failure: str,
+    received: str,
 ) -> None:
     """What SageMaker does for one queued request: S3 in, the container, S3 out, a notification."""
     import boto3
@@ -183,6 +185,7 @@ async def _run_async(
         "eventSource": "aws:sagemaker",
         "eventName": "InferenceResult",
         "inferenceId": inference_id,
+        "receivedTime": received,
         "requestParameters": {
             "endpointName": endpoint,
             "inputLocation": location,
@@ -214,9 +217,18 @@ async def _run_async(
                 "responseParameters": {"contentType": "text/plain", "failureLocation": failure},
             }
             topic = config.error_topic_arn
+        # `eventTime`: when the result was written (the platform meters the span as model time).
+        notification["eventTime"] = _sagemaker_time()
         await asyncio.to_thread(sns.publish, TopicArn=topic, Message=json.dumps(notification))
     except Exception:
         log.exception("async inference failed before a notification could be sent")
+
+
+def _sagemaker_time() -> str:
+    """A timestamp as SageMaker writes them in notifications: UTC, milliseconds, `Z`."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def main(argv: list[str] | None = None) -> int:

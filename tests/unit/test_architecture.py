@@ -74,7 +74,7 @@ CAPABILITY_DEPENDENCIES = {
     "operations": set(),
     "jobs": {"routing", "cost"},
     "serving": {"jobs", "routing", "pii", "cost"},
-    "uploads": {"jobs", "routing", "pii"},
+    "uploads": {"jobs", "routing", "pii", "cost"},  # uploaded records are reserved against budgets
     "lifecycle": {"jobs"},
 }
 

@@ -12,6 +12,7 @@ from sluice.cost.budgets import BudgetGuard
 from sluice.cost.metering import InferenceUsage, Meter
 from sluice.cost.models import Admission, Limit
 from sluice.cost.ports import JobAdmission
+from sluice.cost.tokens import count_tokens
 from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, JobNotFound, RoutePaused
 from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobMessage, new_job_id
 from sluice.jobs.ports import JobQueue, JobStore
@@ -109,16 +110,22 @@ class InferenceService:
             if admission is not None and self._budget is not None:
                 self._budget.release(admission)
             raise
-        self._account(answer, admission, caller, redacted.input)
+        self._account(answer, admission, caller, redacted.input, route.wire_format)
         return answer.response, warnings
 
     def _account(
-        self, answer: _SyncAnswer, admission: Admission | None, caller: Caller, value: dict[str, Any]
+        self,
+        answer: _SyncAnswer,
+        admission: Admission | None,
+        caller: Caller,
+        value: dict[str, Any],
+        wire_format: str,
     ) -> None:
         response = answer.response
         if admission is not None and self._budget is not None:
             self._budget.settle(admission, variant=response.variant, model_ms=answer.model_ms)
         if self._meter is not None:
+            tokens = count_tokens(wire_format, value, response.output)
             self._meter.record(
                 InferenceUsage(
                     tenant=caller.tenant,
@@ -128,6 +135,9 @@ class InferenceService:
                     model_ms=answer.model_ms,
                     bytes_in=len(json.dumps(value, separators=(",", ":")).encode()),
                     bytes_out=len(json.dumps(response.output, separators=(",", ":")).encode()),
+                    tokens_in=tokens.tokens_in,
+                    tokens_out=tokens.tokens_out,
+                    tokens_estimated=tokens.estimated,
                 )
             )
 
@@ -166,7 +176,12 @@ class InferenceService:
             )
             called = time.perf_counter()
             answer = invoke_model(self._endpoint, candidate, variant, [value])
-            # The call that answered: what the endpoint spent on this request (failed tries excluded).
+            # The call that answered (failed tries excluded). InvokeEndpoint returns no model
+            # time (its response has the body, content type, invoked variant and custom
+            # attributes; ModelLatency is a CloudWatch metric aggregated per minute), so the
+            # round trip stands for it: it over-states model time by SageMaker's
+            # OverheadLatency and the network, a bias towards small, fast requests when
+            # the bill is shared by model time (docs/cost-model.md, "Model time").
             model_ms = (time.perf_counter() - called) * 1000
             return answer
 
