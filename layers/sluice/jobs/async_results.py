@@ -5,11 +5,21 @@ payload order. A success writes each job's output, an error fails every job of t
 with ASYNC_INFERENCE_FAILED (SageMaker's reason may quote the model's message, so it is not
 copied). Finishing is a conditional write and publishing is once per job, so a notification
 delivered twice changes nothing.
+
+Two finishers can meet: a notification and the sweeper (which finishes a job whose notification
+is late), or two deliveries of one notification. Only the one whose write made the job final
+announces it at once; the other finds it final under another writer's announcement and leaves
+it to that writer, unless it is still unannounced `SETTLE` later (that writer died between its
+write and its event): then it announces it. Announcing at once from both sides would repeat the
+event whenever they overlap.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sluice.errors import ModelFailed
 from sluice.jobs.async_endpoint import Manifest, manifest_key, split_s3_uri
-from sluice.jobs.models import ErrorDetail, Job
+from sluice.jobs.models import ErrorDetail, Job, utc_now
 from sluice.jobs.ports import BatchTracker, JobStore
 from sluice.jobs.worker import unannounced
 from sluice.observability import logger, metrics
@@ -29,6 +39,13 @@ from sluice.routing.model_io import decode
 from sluice.routing.table import RouteSource, Served
 
 FAILED_CODE = "ASYNC_INFERENCE_FAILED"
+# How long a job another finisher made final is left to it to announce (far below the results
+# queue's visibility timeout, so a redelivered notification announces it if that finisher died).
+SETTLE = timedelta(seconds=10)
+
+
+class FinishedElsewhere(RuntimeError):
+    """Jobs another finisher made final moments ago and has not announced yet: retried later."""
 
 
 class _Request(BaseModel):
@@ -61,15 +78,18 @@ class AsyncResults:
         objects: Objects,
         events: EventPublisher,
         batches: BatchTracker | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._routes = routes
         self._jobs = jobs
         self._objects = objects
         self._events = events
         self._batches = batches
+        self._clock = clock
 
     def handle(self, notification: AsyncNotification) -> None:
-        """Finish the inference's jobs; raises (so SQS redelivers) on anything transient."""
+        """Finish the inference's jobs; raises (so SQS redelivers) on anything transient, and
+        `FinishedElsewhere` for jobs another finisher is announcing (see the module's notes)."""
         bucket, input_key = split_s3_uri(notification.requestParameters.inputLocation)
         manifest = Manifest.model_validate_json(self._objects.get(bucket, manifest_key(input_key)))
         route = self._routes.current().resolve(manifest.route)
@@ -81,21 +101,39 @@ class AsyncResults:
             model_version=variant.model_version or None,
         )
         finished: list[Job]
+        announcement = uuid.uuid4().hex
         output_location = notification.responseParameters.outputLocation
         if notification.invocationStatus == "Completed" and output_location:
-            finished = self._succeed(manifest, served, route.wire_format, output_location)
+            finished = self._succeed(manifest, served, route.wire_format, output_location, announcement)
         else:
             metrics.add_metric(name="AsyncInferencesFailed", unit=MetricUnit.Count, value=1)
             logger.warning("async inference failed", extra={"inference_id": notification.inferenceId})
             error = ErrorDetail(code=FAILED_CODE, message="The asynchronous inference failed on the endpoint")
             finished = [self._jobs.fail(job_id, error=error, served=served) for job_id in manifest.job_ids]
-        unpublished = unannounced(finished, jobs=self._jobs, events=self._events)
+        settled = self._clock() - SETTLE
+        theirs = [
+            job
+            for job in finished
+            if job.announcement not in (None, announcement)
+            and not job.event_published
+            and job.updated_at > settled
+        ]
+        unpublished = unannounced(
+            [job for job in finished if job not in theirs],
+            jobs=self._jobs,
+            events=self._events,
+            announcement=announcement,
+        )
         if self._batches is not None:
             self._batches.record([job for job in finished if job.batch_id])
         if unpublished:
             raise RuntimeError(f"InferenceCompleted not published for {len(unpublished)} jobs")
+        if theirs:
+            raise FinishedElsewhere(f"{len(theirs)} jobs are being announced by another finisher")
 
-    def _succeed(self, manifest: Manifest, served: Served, wire_format: str, location: str) -> list[Job]:
+    def _succeed(
+        self, manifest: Manifest, served: Served, wire_format: str, location: str, announcement: str
+    ) -> list[Job]:
         bucket, key = split_s3_uri(location)
         body = json.loads(self._objects.get(bucket, key))
         try:
@@ -107,7 +145,7 @@ class AsyncResults:
             served = served.model_copy(update={"model_version": predictions.model_version})
         metrics.add_metric(name="AsyncInferencesSucceeded", unit=MetricUnit.Count, value=1)
         return [
-            self._jobs.succeed(job_id, served=served, output=output)
+            self._jobs.succeed(job_id, served=served, output=output, announcement=announcement)
             for job_id, output in zip(manifest.job_ids, predictions.outputs, strict=True)
         ]
 
