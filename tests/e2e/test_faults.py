@@ -29,7 +29,10 @@ from sluice_local.outputs import local_session, subscribe_queue, take_events
 from sluice_local.platform import load_config
 from tests.functional.faults import EXPECTED, FAULTS, Accounting
 
-pytestmark = pytest.mark.e2e
+# Not in `make test`: the platform runs the real model with short timeouts, and on a machine busy
+# with other work its calls outlast them (real timeouts, an open circuit), which the accounting
+# then rightly reports. `make faults-platform` runs it on demand.
+pytestmark = [pytest.mark.e2e, pytest.mark.at_size]
 PER_FAULT = int(os.environ.get("SLUICE_FAULTS_PER_FAULT", "3"))
 POISON = 3
 INTENT_FAULTS = ("clean", "throttled", "timeout", "dependency", "rejected", "crash", "ddb-throttled")
