@@ -134,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--snapshot-interval", type=float, default=2.0, help="seconds between snapshots of the state"
     )
+    parser.add_argument(
+        "--metrics-file",
+        type=Path,
+        default=STATE / "metrics" / "emf.jsonl",
+        help="where EMF metrics are kept",
+    )
     args = parser.parse_args(argv)
 
     busy = [
@@ -260,6 +266,21 @@ def main(argv: list[str] | None = None) -> int:
         # The api and the worker hold the tenants' budgets and meter (the same variables).
         for function in ("api", "worker"):
             environments[function] = {**environments[function], **cost.api_environment}
+        # The audit trail: the api appends request records, `audit` files the bus's events.
+        from sluice_local.observability import EmfSink, provision_audit
+
+        audit = provision_audit(
+            resources,
+            dynamodb=session.client("dynamodb"),
+            sqs=session.client("sqs"),
+            events=session.client("events"),
+            visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+            log_level=args.log_level,
+        )
+        environments["api"] = {**environments["api"], **audit.api_environment}
+        environments["audit"] = audit.settings.environment()
+        # The functions' EMF documents, kept as CloudWatch would: `make dashboard` draws them.
+        EmfSink.install(args.metrics_file)
 
         from sluice_local.runtime import FunctionInstances, QueuePoller, Schedule
 
@@ -322,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
             timeout_seconds=config.worker_function.timeout_seconds,
         )
         pollers.append(EventTargetPoller(sqs=sqs, queue_url=cost.rule_queue_url, function=budget, stop=stop))
+        audit_function = instances(
+            "audit", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
+        )
+        pollers.append(queue_poller(audit.queue_url, audit.queue_arn, audit_function, 10))
         bridge = AlarmStateBridge(
             cloudwatch=session.client("cloudwatch"),
             events=session.client("events"),
@@ -332,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         # The first look, now: a state changed once the platform is ready is then a change.
         bridge.poll_once()
         pollers.append(bridge)
-        functions += [worker, ingest, async_result, sweeper, budget]
+        functions += [worker, ingest, async_result, sweeper, budget, audit_function]
 
         print("[4/5] waiting for the model to load", flush=True)
         _wait_for(
@@ -381,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             **resources.outputs(),
             "CostTableName": cost.table,
             "CostAlarmNames": cost.alarm_names,
+            "AuditTableName": audit.table,
         }
         args.outputs.parent.mkdir(parents=True, exist_ok=True)
         args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")
