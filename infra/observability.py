@@ -16,7 +16,6 @@ from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as sources
@@ -283,14 +282,25 @@ class AuditTrail(Construct):
             max_receive_count=5,
             alarm_description="audit: events that could not be filed in the audit trail",
         )
-        rule = events.Rule(
+        # A CfnRule with its target and the queue's grant written out: CDK's SqsQueue target
+        # grants an encrypted queue's key to EventBridge without any condition (aws-cdk#11158),
+        # which the confused-deputy rule (tests/infra/test_deploy_rules.py) forbids.
+        rule = events.CfnRule(
             self,
             "AuditedEvents",
-            event_bus=bus,
-            event_pattern=events.EventPattern(source=["sluice"], detail_type=list(AUDITED_EVENTS)),
             description="Administrative actions and job outcomes into the audit trail",
+            event_bus_name=bus.event_bus_name,
+            event_pattern={"source": ["sluice"], "detail-type": list(AUDITED_EVENTS)},
+            targets=[events.CfnRule.TargetProperty(id="audit-inbox", arn=self.inbox.queue.queue_arn)],
         )
-        rule.add_target(targets.SqsQueue(self.inbox.queue))
+        self.inbox.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.inbox.queue.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}},
+            )
+        )
         # EventBridge writes to a KMS-encrypted queue only if the key policy lets it use the key;
         # held to this account's rules (the rule's own ARN would make the key depend on the rule,
         # which depends on the queue, which depends on the key).

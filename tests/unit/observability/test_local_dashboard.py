@@ -37,9 +37,9 @@ def test_a_series_reads_its_own_dimension_set_split_by_the_rest(capsys: pytest.C
     api.request(SERVED, tenant="t", mode="sync", latency_ms=300, model_ms=200)
     api.request(ServedBy("chat", "llm", "v2"), tenant="t", mode="sync", latency_ms=50, model_ms=10)
     Signals(service="sluice-worker").micro_batch(SERVED, size=4, model_ms=20)
-    read = list(samples(_emitted(capsys) + ["not json", '{"level": "INFO"}']))
+    read = list(samples([*_emitted(capsys), "not json", '{"level": "INFO"}']))
 
-    # When the p99 latency per route of the api is read, in one bucket
+    # When the maximum latency per route of the api is read, in one bucket
     series = Series("LatencyMs", "Maximum", ("service", "route"), (("service", "sluice-api"),))
     points = series_points(series, read, bucket_seconds=3600)
 
