@@ -86,7 +86,9 @@ def test_the_dashboard_has_every_panel_of_the_shared_list(template: Template) ->
     # Then each panel of sluice.observability.panels is a widget, one SEARCH per series
     for panel in PANELS:
         expressions = [
-            metric[0]["expression"] for metric in by_title[panel.title]["metrics"] if "expression" in metric[0]
+            metric[0]["expression"]
+            for metric in by_title[panel.title]["metrics"]
+            if "expression" in metric[0]
         ]
         assert len(expressions) == len(panel.series), panel.title
         for series, expression in zip(panel.series, expressions, strict=True):
