@@ -162,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         config = config.model_copy(update={"routes": routes})
     os.environ.update(_aws_environment(args))
     os.environ["POWERTOOLS_LOG_LEVEL"] = args.log_level
+    # The one Metrics object is process-wide here (sluice_local.runtime) and may be built before
+    # any handler's environment is in place: it needs the namespace every function is given.
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Sluice")
     stop = threading.Event()
     children: list[subprocess.Popen[bytes]] = []
     pollers: list[Any] = []

@@ -40,6 +40,22 @@ def from_headers(headers: Mapping[str, str] | None, *, fallback: str | None = No
     return new_correlation_id()
 
 
+def set_correlation_id(correlation_id: str | None) -> None:
+    """Every log line this thread writes from now on carries `correlation_id`.
+
+    A thread-local key, not the Logger's shared one: in Lambda one request runs at a time, but
+    the local platform runs several function instances on threads of one process, and a shared
+    key would lend one request's id to another's lines.
+    """
+    logger.thread_safe_append_keys(correlation_id=correlation_id)
+
+
+def current_correlation_id() -> str | None:
+    """The id this thread's log lines carry."""
+    current = logger.thread_safe_get_current_keys().get("correlation_id")
+    return str(current) if current else logger.get_correlation_id()
+
+
 @contextmanager
 def correlated(correlation_id: str | None) -> Iterator[None]:
     """Every log line written inside carries `correlation_id` (the one before is restored after).
@@ -47,9 +63,9 @@ def correlated(correlation_id: str | None) -> Iterator[None]:
     The worker serves jobs of many requests in one invocation: each job's lines are written
     inside its own scope, so each carries its own request's id.
     """
-    previous = logger.get_correlation_id()
-    logger.set_correlation_id(correlation_id)
+    previous = logger.thread_safe_get_current_keys().get("correlation_id")
+    set_correlation_id(correlation_id)
     try:
         yield
     finally:
-        logger.set_correlation_id(previous)
+        set_correlation_id(previous)

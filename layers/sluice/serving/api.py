@@ -34,7 +34,12 @@ from sluice.errors import (
 )
 from sluice.observability import logger, metrics
 from sluice.observability.audit import AuditEntry, AuditKind, AuditTrail
-from sluice.observability.correlation import CORRELATION_HEADER, from_headers
+from sluice.observability.correlation import (
+    CORRELATION_HEADER,
+    current_correlation_id,
+    from_headers,
+    set_correlation_id,
+)
 from sluice.observability.signals import Signals
 from sluice.routing.table import RouteTable
 from sluice.serving import strict_json
@@ -102,7 +107,7 @@ class SluiceResolver(APIGatewayRestResolver):
         # queue message and its completion event carry it, and the answer names it.
         request_id = (event.get("requestContext") or {}).get("requestId")
         correlation_id = from_headers(headers, fallback=request_id if isinstance(request_id, str) else None)
-        logger.set_correlation_id(correlation_id)
+        set_correlation_id(correlation_id)
         response = super().resolve({**event, "headers": headers}, context)
         # One line per request: what was asked (the route template, never the body) and the answer.
         logger.info(
@@ -142,7 +147,7 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         # The tenant is the API key's id: callers cannot choose it, API Gateway proves it.
         return Caller(
             tenant=identity.api_key_id or "anonymous",
-            correlation_id=logger.get_correlation_id(),
+            correlation_id=current_correlation_id(),
             caller_key=caller_key,
         )
 
@@ -270,7 +275,7 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
                     decision="refused",
                     code=code,
                     details={"status": response.status_code, "method": app.current_event.http_method},
-                    correlation_id=logger.get_correlation_id(),
+                    correlation_id=current_correlation_id(),
                 )
             )
         return response
