@@ -32,9 +32,14 @@ _PERIOD = Duration.minutes(1)
 
 
 def _search(series: Series) -> cloudwatch.MathExpression:
-    schema = ",".join([NAMESPACE, *series.dimensions])
+    # `{Namespace,dims}` matches exactly that dimension set; `Namespace="..."` any set.
+    schema = (
+        f'Namespace="{NAMESPACE}"'
+        if series.any_set
+        else "{" + ",".join([NAMESPACE, *series.dimensions]) + "}"
+    )
     fixed = " ".join(f'{name}="{value}"' for name, value in series.fixed)
-    query = f'{{{schema}}} MetricName="{series.metric}" {fixed}'.strip()
+    query = f'{schema} MetricName="{series.metric}" {fixed}'.strip()
     return cloudwatch.MathExpression(
         expression=f"SEARCH('{query}', '{series.stat}', 60)",
         label=series.label,

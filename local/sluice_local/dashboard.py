@@ -76,7 +76,7 @@ def series_points(
     wanted = frozenset(series.dimensions)
     buckets: dict[tuple[str, ...], dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for sample in all_samples:
-        if sample.metric != series.metric or wanted not in sample.dimension_sets:
+        if sample.metric != series.metric or not (series.any_set or wanted in sample.dimension_sets):
             continue
         if any(sample.dimensions.get(name) != value for name, value in series.fixed):
             continue
@@ -136,7 +136,7 @@ def _draw(axis: Any, panel: Panel, all_samples: list[Sample], bucket: float, mda
             drawn += 1
     if drawn:
         axis.legend(fontsize=7, loc="upper left")
-        axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+        axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
         axis.tick_params(labelsize=8)
     else:
         axis.text(0.5, 0.5, "no data", ha="center", va="center", transform=axis.transAxes, color="grey")

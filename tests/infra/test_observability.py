@@ -92,7 +92,8 @@ def test_the_dashboard_has_every_panel_of_the_shared_list(template: Template) ->
         ]
         assert len(expressions) == len(panel.series), panel.title
         for series, expression in zip(panel.series, expressions, strict=True):
-            assert expression.startswith("SEARCH('{Sluice,")
+            schema = 'SEARCH(\'Namespace="Sluice"' if series.any_set else "SEARCH('{Sluice,"
+            assert expression.startswith(schema)
             assert f'MetricName="{series.metric}"' in expression
             assert f"'{series.stat}', 60)" in expression
     # And the AWS-native panels and the alarm status are there too

@@ -25,6 +25,9 @@ class Series:
     dimensions: tuple[str, ...]  # the EMF dimension set, `service` included
     fixed: tuple[tuple[str, str], ...] = ()
     label: str = ""
+    # Read from whichever dimension set carries the metric (Powertools' ColdStart has
+    # function_name, plus service when the function names one), split by `dimensions`.
+    any_set: bool = False
 
     @property
     def split_by(self) -> tuple[str, ...]:
@@ -113,6 +116,6 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "Cold starts",
         "starts",
-        (Series("ColdStart", "Sum", ("function_name", "service"), (), "cold starts"),),
+        (Series("ColdStart", "Sum", ("function_name",), (), "cold starts", any_set=True),),
     ),
 )
