@@ -410,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
             "CostTableName": cost.table,
             "CostAlarmNames": cost.alarm_names,
             "AuditTableName": audit.table,
+            "MetricsFile": str(args.metrics_file),
         }
         args.outputs.parent.mkdir(parents=True, exist_ok=True)
         args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")
