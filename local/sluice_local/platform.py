@@ -156,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="inject the faults of sluice_local.faults (marked texts, duplicate deliveries); log them here",
     )
+    parser.add_argument(
+        "--metrics-file",
+        type=Path,
+        default=STATE / "metrics" / "emf.jsonl",
+        help="where EMF metrics are kept",
+    )
     args = parser.parse_args(argv)
 
     busy = [
@@ -178,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         config = config.model_copy(update={"routes": routes})
     os.environ.update(_aws_environment(args))
     os.environ["POWERTOOLS_LOG_LEVEL"] = args.log_level
+    # The one Metrics object is process-wide here (sluice_local.runtime) and may be built before
+    # any handler's environment is in place: it needs the namespace every function is given.
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Sluice")
     stop = threading.Event()
     children: list[subprocess.Popen[bytes]] = []
     pollers: list[Any] = []
@@ -303,6 +312,21 @@ def main(argv: list[str] | None = None) -> int:
             boto3.setup_default_session(region_name=REGION)
             store_faults = StoreFaults(FaultLog(args.inject_faults))
             store_faults.install(boto3.DEFAULT_SESSION.events)  # type: ignore[union-attr]
+        # The audit trail: the api appends request records, `audit` files the bus's events.
+        from sluice_local.observability import EmfSink, provision_audit
+
+        audit = provision_audit(
+            resources,
+            dynamodb=session.client("dynamodb"),
+            sqs=session.client("sqs"),
+            events=session.client("events"),
+            visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+            log_level=args.log_level,
+        )
+        environments["api"] = {**environments["api"], **audit.api_environment}
+        environments["audit"] = audit.settings.environment()
+        # The functions' EMF documents, kept as CloudWatch would: `make dashboard` draws them.
+        EmfSink.install(args.metrics_file)
 
         from sluice_local.runtime import FunctionInstances, QueuePoller, Schedule
 
@@ -373,6 +397,10 @@ def main(argv: list[str] | None = None) -> int:
             timeout_seconds=config.worker_function.timeout_seconds,
         )
         pollers.append(EventTargetPoller(sqs=sqs, queue_url=cost.rule_queue_url, function=budget, stop=stop))
+        audit_function = instances(
+            "audit", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
+        )
+        pollers.append(queue_poller(audit.queue_url, audit.queue_arn, audit_function, 10))
         bridge = AlarmStateBridge(
             cloudwatch=session.client("cloudwatch"),
             events=session.client("events"),
@@ -383,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         # The first look, now: a state changed once the platform is ready is then a change.
         bridge.poll_once()
         pollers.append(bridge)
-        functions += [worker, ingest, async_result, sweeper, budget]
+        functions += [worker, ingest, async_result, sweeper, budget, audit_function]
 
         print("[4/5] waiting for the model to load", flush=True)
         _wait_for(
@@ -432,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
             **resources.outputs(),
             "CostTableName": cost.table,
             "CostAlarmNames": cost.alarm_names,
+            "AuditTableName": audit.table,
+            "MetricsFile": str(args.metrics_file),
         }
         args.outputs.parent.mkdir(parents=True, exist_ok=True)
         args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")

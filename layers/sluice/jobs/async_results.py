@@ -34,6 +34,7 @@ from sluice.jobs.models import ErrorDetail, Job, utc_now
 from sluice.jobs.ports import BatchTracker, JobStore
 from sluice.jobs.worker import unannounced
 from sluice.observability import logger, metrics
+from sluice.observability.correlation import correlated
 from sluice.ports import EventPublisher, Objects
 from sluice.routing.model_io import decode
 from sluice.routing.table import RouteSource, Served
@@ -110,6 +111,12 @@ class AsyncResults:
             logger.warning("async inference failed", extra={"inference_id": notification.inferenceId})
             error = ErrorDetail(code=FAILED_CODE, message="The asynchronous inference failed on the endpoint")
             finished = [self._jobs.fail(job_id, error=error, served=served) for job_id in manifest.job_ids]
+        for job in finished:
+            # Each job's line carries its own request's correlation id (from its record).
+            with correlated(job.correlation_id):
+                logger.info(
+                    "job finished", extra={"job_id": job.id, "route": job.route, "status": job.status}
+                )
         settled = self._clock() - SETTLE
         theirs = [
             job
