@@ -16,6 +16,7 @@ from infra.functions import SluiceFunction, SluiceLayer, service_name
 from infra.lifecycle import ModelLifecycle
 from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
+from infra.observability import AuditTrail, OperationalAlarms, StageDashboard
 from infra.operator_alerts import OperatorAlerts
 from infra.privacy import PiiKeyMaterial
 from infra.rest_api import RestApi
@@ -30,6 +31,7 @@ from sluice.cost.pricing import PriceList
 from sluice.routing.table import RouteTable, RouteTarget
 from sluice.runtime import api as api_runtime
 from sluice.runtime import async_result as async_result_runtime
+from sluice.runtime import audit as audit_runtime
 from sluice.runtime import budget as budget_runtime
 from sluice.runtime import ingest as ingest_runtime
 from sluice.runtime import sweeper as sweeper_runtime
@@ -227,8 +229,33 @@ class SluiceStack(Stack):
             "cost_table": cost_table.table_name,
             "cost_policy": PriceList.from_config(config).policy(tenant_ids),
         }
+        # The audit trail (infra/observability.py): the api appends each request's record, the
+        # `audit` function files the bus's administrative events and job outcomes.
+        audit_function = SluiceFunction(
+            self,
+            "AuditFunction",
+            handler_folder="audit",
+            description="Sluice audit: file administrative actions and job outcomes in the audit trail",
+            config=config.worker_function,
+            **common,
+        )
+        audit = AuditTrail(
+            self,
+            "Audit",
+            key=key,
+            bus=bus.bus,
+            function=audit_function,
+            visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+        )
+        audit.grant_append(api_function.role)
+        audit_function.configure(
+            audit_runtime.Settings(
+                service_name=audit_function.service_name, audit_table=audit.table.table_name
+            )
+        )
         api_function.configure(
             api_runtime.Settings(
+                audit_table=audit.table.table_name,
                 service_name=api_function.service_name,
                 **jobs,
                 **breakers,
@@ -344,6 +371,29 @@ class SluiceStack(Stack):
             budget_topic=stack_budget.topic,
             key=key,
         )
+
+        # The operational alarms and the stage's dashboard (infra/observability.py).
+        endpoint_names = {name: endpoint.endpoint_name for name, endpoint in endpoints.items()}
+        alarms = OperationalAlarms(
+            self,
+            "OperationalAlarms",
+            config=config,
+            endpoint_names=endpoint_names,
+            functions={"api": api_function, "worker": worker, "ingest": ingest, "audit": audit_function},
+        )
+        queue_alarms = [
+            alarm for queue in queues.values() for alarm in (queue.dead_letter_alarm, queue.backlog_age_alarm)
+        ]
+        dashboard = StageDashboard(
+            self,
+            "Dashboard",
+            config=config,
+            queues=dict(queues),
+            endpoint_names=endpoint_names,
+            alarms=[*alarms.alarms, *queue_alarms, audit.inbox.dead_letter_alarm],
+        )
+        CfnOutput(self, "AuditTableName", value=audit.table.table_name)
+        CfnOutput(self, "DashboardName", value=dashboard.dashboard.dashboard_name)
 
         # Last: every alarm made above notifies the operators.
         alerts = OperatorAlerts(self, "OperatorAlerts", key=key, emails=config.alarm_emails)

@@ -159,7 +159,9 @@ def test_a_file_stops_where_the_budget_runs_out_and_what_ran_is_settled_not_half
     usage = _usage(table)
     assert usage["month_requests"] == 4
     assert usage["reserved_micros"] == 0
-    assert 0 < usage["spent_micros"] < 4 * ONE_SECOND  # the fake model answers well within a second
+    # Charged the measured time: the fake model answers well within a second (often so fast that
+    # the charge rounds to 0 micro-dollars, so only the upper bound is certain)
+    assert 0 <= usage["spent_micros"] < 4 * ONE_SECOND
 
 
 def test_an_uploaded_record_whose_job_fails_is_given_back(files: Uploads, table: str) -> None:

@@ -9,12 +9,21 @@ delivered twice changes nothing.
 Each finished job is metered (tenant, route, variant, model version, model time, bytes, and
 tokens for generative routes) and its reservation settled, or released when it failed, once
 (`sluice.cost.job_accounting`). Model time comes from the notification: see `model_ms`.
+
+Two finishers can meet: a notification and the sweeper (which finishes a job whose notification
+is late), or two deliveries of one notification. Only the one whose write made the job final
+announces it at once; the other finds it final under another writer's announcement and leaves
+it to that writer, unless it is still unannounced `SETTLE` later (that writer died between its
+write and its event): then it announces it. Announcing at once from both sides would repeat the
+event whenever they overlap.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,15 +37,23 @@ from sluice.cost.metering import InferenceUsage
 from sluice.cost.tokens import count_tokens
 from sluice.errors import ModelFailed
 from sluice.jobs.async_endpoint import Manifest, manifest_key, split_s3_uri
-from sluice.jobs.models import ErrorDetail, Job, JobStatus
+from sluice.jobs.models import ErrorDetail, Job, JobStatus, utc_now
 from sluice.jobs.ports import BatchTracker, JobStore
 from sluice.jobs.worker import unannounced
 from sluice.observability import logger, metrics
+from sluice.observability.correlation import correlated
 from sluice.ports import EventPublisher, Objects
 from sluice.routing.model_io import decode
 from sluice.routing.table import RouteSource, RouteTarget, Served
 
 FAILED_CODE = "ASYNC_INFERENCE_FAILED"
+# How long a job another finisher made final is left to it to announce (far below the results
+# queue's visibility timeout, so a redelivered notification announces it if that finisher died).
+SETTLE = timedelta(seconds=10)
+
+
+class FinishedElsewhere(RuntimeError):
+    """Jobs another finisher made final moments ago and has not announced yet: retried later."""
 
 
 class _Request(BaseModel):
@@ -89,6 +106,7 @@ class AsyncResults:
         events: EventPublisher,
         batches: BatchTracker | None = None,
         accounting: JobAccounting | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._routes = routes
         self._jobs = jobs
@@ -96,9 +114,11 @@ class AsyncResults:
         self._events = events
         self._batches = batches
         self._accounting = accounting
+        self._clock = clock
 
     def handle(self, notification: AsyncNotification) -> None:
-        """Finish the inference's jobs; raises (so SQS redelivers) on anything transient."""
+        """Finish the inference's jobs; raises (so SQS redelivers) on anything transient, and
+        `FinishedElsewhere` for jobs another finisher is announcing (see the module's notes)."""
         bucket, input_key = split_s3_uri(notification.requestParameters.inputLocation)
         manifest = Manifest.model_validate_json(self._objects.get(bucket, manifest_key(input_key)))
         route = self._routes.current().resolve(manifest.route)
@@ -111,9 +131,12 @@ class AsyncResults:
         )
         finished: list[Job]
         output: Any = None
+        announcement = uuid.uuid4().hex
         output_location = notification.responseParameters.outputLocation
         if notification.invocationStatus == "Completed" and output_location:
-            finished, output = self._succeed(manifest, served, route.wire_format, output_location)
+            finished, output = self._succeed(
+                manifest, served, route.wire_format, output_location, announcement
+            )
         else:
             metrics.add_metric(name="AsyncInferencesFailed", unit=MetricUnit.Count, value=1)
             logger.warning("async inference failed", extra={"inference_id": notification.inferenceId})
@@ -125,14 +148,35 @@ class AsyncResults:
             # The jobs are done: metering that cannot be written must not undo that (as in the
             # worker). Their reservations stand, charged at the estimate.
             logger.exception("metering failed", extra={"jobs": len(finished)})
-        unpublished = unannounced(finished, jobs=self._jobs, events=self._events)
+        for job in finished:
+            # Each job's line carries its own request's correlation id (from its record).
+            with correlated(job.correlation_id):
+                logger.info(
+                    "job finished", extra={"job_id": job.id, "route": job.route, "status": job.status}
+                )
+        settled = self._clock() - SETTLE
+        theirs = [
+            job
+            for job in finished
+            if job.announcement not in (None, announcement)
+            and not job.event_published
+            and job.updated_at > settled
+        ]
+        unpublished = unannounced(
+            [job for job in finished if job not in theirs],
+            jobs=self._jobs,
+            events=self._events,
+            announcement=announcement,
+        )
         if self._batches is not None:
             self._batches.record([job for job in finished if job.batch_id])
         if unpublished:
             raise RuntimeError(f"InferenceCompleted not published for {len(unpublished)} jobs")
+        if theirs:
+            raise FinishedElsewhere(f"{len(theirs)} jobs are being announced by another finisher")
 
     def _succeed(
-        self, manifest: Manifest, served: Served, wire_format: str, location: str
+        self, manifest: Manifest, served: Served, wire_format: str, location: str, announcement: str
     ) -> tuple[list[Job], Any]:
         bucket, key = split_s3_uri(location)
         body = json.loads(self._objects.get(bucket, key))
@@ -145,7 +189,7 @@ class AsyncResults:
             served = served.model_copy(update={"model_version": predictions.model_version})
         metrics.add_metric(name="AsyncInferencesSucceeded", unit=MetricUnit.Count, value=1)
         return [
-            self._jobs.succeed(job_id, served=served, output=output)
+            self._jobs.succeed(job_id, served=served, output=output, announcement=announcement)
             for job_id, output in zip(manifest.job_ids, predictions.outputs, strict=True)
         ], predictions.outputs
 

@@ -28,6 +28,7 @@ from sluice.jobs.async_endpoint import AsyncInference
 from sluice.jobs.models import ErrorDetail, Job, JobMessage, Submitted, utc_now
 from sluice.jobs.ports import BatchTracker, ClaimOutcome, JobStore
 from sluice.observability import logger, metrics
+from sluice.observability.signals import ServedBy, Signals
 from sluice.ports import EventPublisher
 from sluice.routing.breaker import CircuitBreaker, InMemoryBreakerStore
 from sluice.routing.invoker import ModelAnswer, ResilientInvoker, invoke_model
@@ -73,7 +74,10 @@ class JobWorker:
         async_inference: AsyncInference | None = None,
         budget: BudgetGuard | None = None,
         meter: Meter | None = None,
+        signals: Signals | None = None,
     ) -> None:
+        # Operational metrics: queue age (read by sluice.jobs.sqs_handler), micro-batches, confidence.
+        self.signals = signals
         self._routes = routes
         # Tenant budgets (sluice.cost): an API job reserved at submission is settled here.
         self._budget = budget
@@ -217,6 +221,13 @@ class JobWorker:
         metrics.add_metric(name="JobsPerInvocation", unit=MetricUnit.Count, value=len(chunk))
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=len(chunk))
         served = answer.served.model_copy(update={"route": route.name})
+        if self.signals is not None:
+            self.signals.micro_batch(
+                ServedBy(served.route, served.variant, served.model_version),
+                size=len(chunk),
+                model_ms=model_ms,
+                outputs=answer.predictions.outputs,
+            )
         announcement = uuid.uuid4().hex
         outcomes: dict[str, Outcome] = {}
         finished: list[tuple[Delivery, Job]] = []

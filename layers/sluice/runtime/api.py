@@ -9,13 +9,21 @@ from pydantic import Field
 from sluice.adapters.clients import client
 from sluice.runtime import shared
 from sluice.runtime.cost_settings import CostSettings, budget_and_meter, job_admission
+from sluice.runtime.observability_settings import AuditSettings, SignalSettings, audit_trail, signals
 
 if TYPE_CHECKING:
     from sluice.routing.ports import ModelEndpoint
     from sluice.serving.api import ApiDependencies
 
 
-class Settings(shared.JobSettings, shared.BreakerSettings, shared.PiiSettings, CostSettings):
+class Settings(
+    shared.JobSettings,
+    shared.BreakerSettings,
+    shared.PiiSettings,
+    CostSettings,
+    SignalSettings,
+    AuditSettings,
+):
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
     max_request_bytes: int = Field(512 * 1024, alias="MAX_REQUEST_BYTES", ge=1024)
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
@@ -44,7 +52,10 @@ def build(
     from sluice.serving.service import InferenceService
 
     budget, meter = budget_and_meter(settings, clients)
+    operational, audit = signals(settings), audit_trail(settings, clients)
     service = InferenceService(
+        signals=operational,
+        audit=audit,
         routes=shared.route_source(settings, clients),
         invoker=shared.invoker(settings, clock or shared.Clock.real(), clients),
         jobs=shared.job_store(settings, clients),
@@ -61,4 +72,6 @@ def build(
         service=service,
         idempotent_submit=IdempotentSubmit(store, ttl_seconds=settings.idempotency_ttl_seconds),
         max_request_bytes=settings.max_request_bytes,
+        signals=operational,
+        audit=audit,
     )

@@ -16,6 +16,8 @@ from sluice.cost.tokens import count_tokens
 from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, JobNotFound, RoutePaused
 from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobMessage, new_job_id
 from sluice.jobs.ports import JobQueue, JobStore
+from sluice.observability.audit import AuditEntry, AuditKind, AuditTrail
+from sluice.observability.signals import ServedBy, Signals
 from sluice.pii.ports import InputRedactor
 from sluice.routing.breaker import CircuitBreaker, InMemoryBreakerStore
 from sluice.routing.invoker import ModelAnswer, ResilientInvoker, invoke_model
@@ -47,7 +49,12 @@ class InferenceService:
         budget: BudgetGuard | None = None,
         meter: Meter | None = None,
         admission: JobAdmission | None = None,
+        signals: Signals | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
+        # Operational metrics (sluice.observability.signals) and the audit trail of each request.
+        self._signals = signals
+        self._audit = audit
         # Routes a cost action stopped taking jobs (the `budget` function's `stop_jobs`).
         self._admission = admission
         self._routes = routes
@@ -73,6 +80,7 @@ class InferenceService:
         self, request: InferenceRequest, caller: Caller
     ) -> tuple[SyncInferenceResponse | AcceptedJob, tuple[Limit, ...]]:
         """The answer, and the soft limits of the tenant's budget it crossed (a warning header)."""
+        started = time.perf_counter()
         routes = self._routes.current()
         route = routes.resolve(request.route)
         check_input(route, request.input)
@@ -87,6 +95,8 @@ class InferenceService:
             operators=route.pii_operators,
             max_input_bytes=route.max_input_bytes,
         )
+        if self._signals is not None:
+            self._signals.redactions(route.name, redacted.counts)
         queued = request.mode is not InferenceMode.SYNC
         if queued and self._admission is not None and self._admission.paused(route.name):
             raise RoutePaused(
@@ -102,16 +112,77 @@ class InferenceService:
                     routes, route, redacted.input, redacted.counts, caller, key, assignment
                 )
             else:
-                return self._enqueue(
+                accepted = self._enqueue(
                     route, redacted.input, redacted.counts, caller, assignment.variant.name
-                ), warnings
+                )
+                self._observe_queued(accepted, assignment, caller, started)
+                return accepted, warnings
         except BaseException:
             # Nothing was served (or nothing accepted): nothing is charged.
             if admission is not None and self._budget is not None:
                 self._budget.release(admission)
             raise
         self._account(answer, admission, caller, redacted.input, route.wire_format)
+        self._observe_served(answer, caller, started)
         return answer.response, warnings
+
+    def _observe_served(self, answer: _SyncAnswer, caller: Caller, started: float) -> None:
+        response = answer.response
+        served = ServedBy(response.route, response.variant, response.model_version)
+        if self._signals is not None:
+            self._signals.request(
+                served,
+                tenant=caller.tenant,
+                mode=InferenceMode.SYNC,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                model_ms=answer.model_ms,
+                outputs=[response.output],
+            )
+        if self._audit is not None:
+            self._audit.record(
+                AuditEntry(
+                    tenant=caller.tenant,
+                    kind=AuditKind.REQUEST,
+                    action="inference.sync",
+                    actor=caller.tenant,
+                    outcome="succeeded",
+                    decision="served",
+                    route=response.route,
+                    variant=response.variant,
+                    model_version=response.model_version,
+                    subject=response.id,
+                    correlation_id=caller.correlation_id,
+                    redactions=response.pii,
+                )
+            )
+
+    def _observe_queued(
+        self, accepted: AcceptedJob, assignment: Assignment, caller: Caller, started: float
+    ) -> None:
+        if self._signals is not None:
+            self._signals.request(
+                ServedBy(accepted.route, assignment.variant.name, assignment.variant.model_version or None),
+                tenant=caller.tenant,
+                mode=InferenceMode.ASYNC,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                model_ms=0.0,
+            )
+        if self._audit is not None:
+            self._audit.record(
+                AuditEntry(
+                    tenant=caller.tenant,
+                    kind=AuditKind.REQUEST,
+                    action="inference.async",
+                    actor=caller.tenant,
+                    outcome="queued",
+                    decision="queued",
+                    route=accepted.route,
+                    variant=assignment.variant.name,
+                    subject=accepted.id,
+                    correlation_id=caller.correlation_id,
+                    redactions=accepted.pii,
+                )
+            )
 
     def _account(
         self,

@@ -44,6 +44,7 @@ from sluice.errors import (
 )
 from sluice.jobs.models import ErrorDetail, Job, JobMessage, utc_now
 from sluice.observability import logger, metrics
+from sluice.observability.correlation import correlated
 from sluice.pii.ports import InputRedactor
 from sluice.routing.table import RouteSource, RouteTarget, check_input
 from sluice.uploads.batches import BatchLedger
@@ -136,12 +137,14 @@ class IngestService:
             tenant=self._parts.limits.tenant,
             route=route_of(source.key),
         )
-        batch = self._parts.batches.start(fresh)
-        if batch.status is not BatchStatus.READING:
-            # A repeated event for a file already read: only make sure it completes.
-            self._parts.ledger.settle(batch.id)
-            return IngestOutcome.DONE
-        return _Run(self._parts, source, batch, remaining_ms).execute()
+        # A file's correlation id is its batch id: its jobs, their log lines and BatchCompleted carry it.
+        with correlated(fresh.id):
+            batch = self._parts.batches.start(fresh)
+            if batch.status is not BatchStatus.READING:
+                # A repeated event for a file already read: only make sure it completes.
+                self._parts.ledger.settle(batch.id)
+                return IngestOutcome.DONE
+            return _Run(self._parts, source, batch, remaining_ms).execute()
 
 
 @dataclass
