@@ -15,7 +15,7 @@ monitor = runtime.build(settings)
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     drift, quality = runtime.run_scheduled(event, settings, monitor)

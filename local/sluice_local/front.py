@@ -66,7 +66,7 @@ def build_front(api: FunctionInstances, *, api_keys: dict[str, str], stage: str)
             resource=resource.resource,
             headers=dict(request.headers),
             query=dict(request.query_params),
-            body=raw.decode("utf-8", errors="replace") if raw else None,
+            body=raw or None,
             path_parameters=found.groupdict() or None,
             api_key=api_key if key_id else None,
             api_key_id=key_id,

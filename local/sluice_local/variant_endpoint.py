@@ -38,6 +38,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from sluice_local.endpoint import ACCOUNT, build_app, load_handler
+from sluice_local.faults import EndpointFaults, FaultLog, drops_notification
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("sluice_local.variant_endpoint")
@@ -73,8 +74,11 @@ def _error(status: int, error_type: str, message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status, headers={"x-amzn-ErrorType": error_type})
 
 
-def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -> Starlette:
-    """The router over one inner app per (endpoint, variant); `models` skips loading (tests)."""
+def build_router(
+    spec: Spec, models: dict[tuple[str, str], Any] | None = None, *, faults: FaultLog | None = None
+) -> Starlette:
+    """The router over one inner app per (endpoint, variant); `models` skips loading (tests);
+    `faults` drops the notifications of requests marked `lost` (sluice_local.faults)."""
     loaded: dict[tuple[str, str], tuple[Any, Any]] = {}
     handlers: dict[tuple[str, str], Path] = {}
     inner: dict[str, dict[str, Starlette]] = {}
@@ -198,8 +202,11 @@ def build_router(spec: Spec, models: dict[tuple[str, str], Any] | None = None) -
         name = request.path_params["name"]
         output = f"s3://{spec.asynchronous.output_bucket}/async-output/{name}/{inference_id}.out"
         failure = f"s3://{spec.asynchronous.output_bucket}/async-failures/{name}/{inference_id}.out"
+        received = _sagemaker_time()  # SageMaker's `receivedTime`: when it accepted the request
         task = asyncio.create_task(
-            _run_async(spec.asynchronous, chosen[1], name, inference_id, location, output, failure)
+            _run_async(
+                spec.asynchronous, chosen[1], name, inference_id, location, output, failure, received, faults
+            )
         )
         background.add(task)
         task.add_done_callback(background.discard)
@@ -299,6 +306,8 @@ async def _run_async(
     location: str,
     output: str,
     failure: str,
+    received: str,
+    faults: FaultLog | None = None,
 ) -> None:
     """What SageMaker does for one queued request: S3 in, the container, S3 out, a notification."""
     import boto3
@@ -310,6 +319,7 @@ async def _run_async(
         "eventSource": "aws:sagemaker",
         "eventName": "InferenceResult",
         "inferenceId": inference_id,
+        "receivedTime": received,
         "requestParameters": {
             "endpointName": endpoint,
             "inputLocation": location,
@@ -341,9 +351,20 @@ async def _run_async(
                 "responseParameters": {"contentType": "text/plain", "failureLocation": failure},
             }
             topic = config.error_topic_arn
+        # `eventTime`: when the result was written (the platform meters the span as model time).
+        notification["eventTime"] = _sagemaker_time()
+        if faults is not None and drops_notification(faults, body):
+            return  # the notification lost on its way: the sweeper must finish the job
         await asyncio.to_thread(sns.publish, TopicArn=topic, Message=json.dumps(notification))
     except Exception:
         log.exception("async inference failed before a notification could be sent")
+
+
+def _sagemaker_time() -> str:
+    """A timestamp as SageMaker writes them in notifications: UTC, milliseconds, `Z`."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -353,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", required=True, help="the endpoints and variants, as JSON (see Spec)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--inject-faults", type=Path, help="fault log: inject sluice_local.faults' faults")
+    parser.add_argument(
+        "--fault-timeout-seconds", type=float, default=11.0, help="how late a `timeout` text is answered"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
@@ -361,7 +386,11 @@ def main(argv: list[str] | None = None) -> int:
 
     _require_loopback(args.host)  # no authentication and no TLS: loopback only
     spec = Spec.model_validate_json(args.spec)
-    app = build_router(spec)
+    log = FaultLog(args.inject_faults) if args.inject_faults else None
+    app: Any = build_router(spec, faults=log)
+    if log is not None:
+        app = EndpointFaults(app, log, timeout_seconds=args.fault_timeout_seconds)
+        print(f"endpoint: injecting faults (log: {log.path})", flush=True)
     names = ", ".join(f"{e.name}[{'/'.join(v.name for v in e.variants)}]" for e in spec.endpoints)
     print(f"endpoint: serving {names} on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)

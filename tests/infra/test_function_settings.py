@@ -18,6 +18,7 @@ from sluice.routing.table import RouteTable
 from sluice.runtime import (
     api,
     async_result,
+    audit,
     budget,
     deploy,
     drift_monitor,
@@ -39,6 +40,7 @@ SETTINGS: dict[str, type[FunctionSettings]] = {
     "sluice-budget": budget.Settings,
     "sluice-feedback_export": feedback_export.Settings,
     "sluice-deploy": deploy.Settings,
+    "sluice-audit": audit.Settings,
 }
 
 

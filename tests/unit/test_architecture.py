@@ -75,7 +75,7 @@ CAPABILITY_DEPENDENCIES = {
     "jobs": {"routing", "cost"},
     # Serving records what it served for feedback (sluice.lifecycle.feedback).
     "serving": {"jobs", "routing", "pii", "cost", "lifecycle"},
-    "uploads": {"jobs", "routing", "pii"},
+    "uploads": {"jobs", "routing", "pii", "cost"},  # uploaded records are reserved against budgets
     "lifecycle": {"jobs"},
 }
 

@@ -11,6 +11,7 @@ from pydantic import Field
 from sluice.adapters.clients import client
 from sluice.runtime import shared
 from sluice.runtime.cost_settings import CostSettings, budget_and_meter, job_admission
+from sluice.runtime.observability_settings import AuditSettings, SignalSettings, audit_trail, signals
 
 if TYPE_CHECKING:
     from sluice.pii.ports import InputRedactor
@@ -18,7 +19,14 @@ if TYPE_CHECKING:
     from sluice.serving.api import ApiDependencies
 
 
-class Settings(shared.JobSettings, shared.BreakerSettings, shared.PiiSettings, CostSettings):
+class Settings(
+    shared.JobSettings,
+    shared.BreakerSettings,
+    shared.PiiSettings,
+    CostSettings,
+    SignalSettings,
+    AuditSettings,
+):
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
     max_request_bytes: int = Field(512 * 1024, alias="MAX_REQUEST_BYTES", ge=1024)
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
@@ -67,7 +75,10 @@ def build(
         if settings.feedback_table
         else None
     )
+    operational, audit = signals(settings), audit_trail(settings, clients)
     service = InferenceService(
+        signals=operational,
+        audit=audit,
         routes=shared.route_source(settings, clients),
         invoker=shared.invoker(settings, clock or shared.Clock.real(), clients),
         jobs=jobs,
@@ -97,6 +108,8 @@ def build(
             if feedback_store is not None
             else None
         ),
+        signals=operational,
+        audit=audit,
     )
 
 

@@ -6,6 +6,8 @@ Built on Powertools' APIGatewayRestResolver with validation on, so the OpenAPI d
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
@@ -34,6 +36,14 @@ from sluice.errors import (
 )
 from sluice.lifecycle.feedback import FeedbackReceipt, FeedbackService, FeedbackSubmission
 from sluice.observability import logger, metrics
+from sluice.observability.audit import AuditEntry, AuditKind, AuditTrail
+from sluice.observability.correlation import (
+    CORRELATION_HEADER,
+    current_correlation_id,
+    from_headers,
+    set_correlation_id,
+)
+from sluice.observability.signals import Signals
 from sluice.routing.table import RouteTable
 from sluice.serving import strict_json
 from sluice.serving.idempotency import IdempotentSubmit
@@ -108,6 +118,11 @@ class SluiceResolver(APIGatewayRestResolver):
 
     Powertools picks the body parser with a case-sensitive prefix match on Content-Type, so
     `APPLICATION/JSON` would be refused; the media type is lower-cased before it looks.
+
+    The body arrives base64-encoded (the stack declares every media type binary, so that API
+    Gateway hands over the client's bytes instead of replacing invalid UTF-8 with U+FFFD): a
+    body that is valid UTF-8 becomes text here, and one that is not stays encoded for
+    `guard_request` to refuse.
     """
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -116,7 +131,40 @@ class SluiceResolver(APIGatewayRestResolver):
             if name.lower() == "content-type" and isinstance(value, str):
                 media_type, _, parameters = value.partition(";")
                 headers[name] = media_type.strip().lower() + (f";{parameters}" if parameters else "")
-        return super().resolve({**event, "headers": headers}, context)
+        # One id for the request (the client's, if well formed): every log line, the job, its
+        # queue message and its completion event carry it, and the answer names it.
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        correlation_id = from_headers(headers, fallback=request_id if isinstance(request_id, str) else None)
+        set_correlation_id(correlation_id)
+        response = super().resolve({**event, "headers": headers, **_as_text(event)}, context)
+        # One line per request: what was asked (the route template, never the body) and the answer.
+        logger.info(
+            "request answered",
+            extra={
+                "method": event.get("httpMethod"),
+                "resource": event.get("resource"),
+                "status": response.get("statusCode"),
+            },
+        )
+        if "multiValueHeaders" in response:
+            response["multiValueHeaders"] = {
+                **(response.get("multiValueHeaders") or {}),
+                CORRELATION_HEADER: [correlation_id],
+            }
+        else:
+            response["headers"] = {**(response.get("headers") or {}), CORRELATION_HEADER: correlation_id}
+        return response
+
+
+def _as_text(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The body as text when it is base64 of valid UTF-8; nothing to change otherwise."""
+    body = event.get("body")
+    if not event.get("isBase64Encoded") or not isinstance(body, str):
+        return {}
+    try:
+        return {"body": base64.b64decode(body, validate=True).decode("utf-8"), "isBase64Encoded": False}
+    except (binascii.Error, UnicodeDecodeError):
+        return {}
 
 
 @dataclass(frozen=True)
@@ -126,6 +174,9 @@ class ApiDependencies:
     max_request_bytes: int
     # Feedback on served inferences (sluice.lifecycle.feedback); None: the routes answer 404.
     feedback: FeedbackService | None = None
+    # Errors by code (metrics) and refused requests (the audit trail): sluice.observability.
+    signals: Signals | None = None
+    audit: AuditTrail | None = None
 
 
 def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
@@ -137,7 +188,7 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         # The tenant is the API key's id: callers cannot choose it, API Gateway proves it.
         return Caller(
             tenant=identity.api_key_id or "anonymous",
-            correlation_id=logger.get_correlation_id(),
+            correlation_id=current_correlation_id(),
             caller_key=caller_key,
         )
 
@@ -272,9 +323,33 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
             ),
         )
 
+    def observed(response: Response[dict[str, Any]], code: str) -> Response[dict[str, Any]]:
+        """A refused request: counted by code, and audited (tenant, operation, code; no content)."""
+        if dependencies.signals is not None:
+            dependencies.signals.error(code, response.status_code)
+        if dependencies.audit is not None:
+            identity = app.current_event.request_context.identity
+            dependencies.audit.record(
+                AuditEntry(
+                    tenant=identity.api_key_id or "anonymous",
+                    kind=AuditKind.REQUEST,
+                    action="inference.refused",
+                    actor=identity.api_key_id or "anonymous",
+                    outcome="refused",
+                    decision="refused",
+                    code=code,
+                    details={"status": response.status_code, "method": app.current_event.http_method},
+                    correlation_id=current_correlation_id(),
+                )
+            )
+        return response
+
+    def rejected(error: SluiceError) -> Response[dict[str, Any]]:
+        return observed(error_response(error), error.code)
+
     @app.exception_handler(SluiceError)
     def domain_error(error: SluiceError) -> Response[dict[str, Any]]:
-        return error_response(error)
+        return rejected(error)
 
     @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
     def invalid_request(
@@ -283,18 +358,18 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         try:
             guard_request(app, dependencies.max_request_bytes)
         except SluiceError as guard_error:
-            return error_response(guard_error)
+            return rejected(guard_error)
         if isinstance(error.__cause__, strict_json.UnacceptableJson):
-            return error_response(error.__cause__.error)
+            return rejected(error.__cause__.error)
         errors = error.errors()
         if any(item.get("type") == "json_invalid" for item in errors):
-            return error_response(MalformedJson("The request body is not valid JSON"))
+            return rejected(MalformedJson("The request body is not valid JSON"))
         # Field locations and pydantic's messages only: never the rejected values.
         detail = "; ".join(
             f"{'.'.join(str(part) for part in item.get('loc', ()) if part != 'body') or 'body'}: {item.get('msg')}"
             for item in errors[:10]
         )
-        return error_response(InvalidRequest(detail or "The request is invalid"))
+        return rejected(InvalidRequest(detail or "The request is invalid"))
 
     @app.exception_handler(Exception)
     def unexpected_error(error: Exception) -> Response[dict[str, Any]]:
@@ -303,10 +378,13 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         try:
             guard_request(app, dependencies.max_request_bytes)
         except SluiceError as guard_error:
-            return error_response(guard_error)
+            return rejected(guard_error)
         # Log the type and trace (never the request), answer 500.
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
-        return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "The request failed; retry later")
+        return observed(
+            _error(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "The request failed; retry later"),
+            "INTERNAL_ERROR",
+        )
 
     @app.not_found
     def not_found(_: Exception) -> Response[dict[str, Any]]:
@@ -435,8 +513,14 @@ def guard_request(app: APIGatewayRestResolver, max_request_bytes: int) -> None:
     """Checks that come before parsing: the body's media type and size."""
     event = app.current_event
     body = event.body or ""
-    # surrogatepass: an unpaired surrogate is the parser's to refuse, not a crash here.
-    if len(body.encode("utf-8", "surrogatepass")) > max_request_bytes:
+    # surrogatepass: an unpaired surrogate is the parser's to refuse, not a crash here. A body
+    # still base64-encoded (not UTF-8, see SluiceResolver) counts by its decoded size.
+    size = (
+        len(body) * 3 // 4 - body[-2:].count("=")
+        if event.is_base64_encoded
+        else len(body.encode("utf-8", "surrogatepass"))
+    )
+    if size > max_request_bytes:
         raise PayloadTooLarge(f"The request body exceeds {max_request_bytes} bytes")
     if event.http_method in ("POST", "PUT", "PATCH"):
         media_type, _, parameters = (event.headers.get("content-type") or "").partition(";")
@@ -446,6 +530,8 @@ def guard_request(app: APIGatewayRestResolver, max_request_bytes: int) -> None:
         if charset is not None and charset.lower() not in ("utf-8", "utf8"):
             # JSON is UTF-8 (RFC 8259 section 8.1): a body declared otherwise would be misread.
             raise UnsupportedMediaType("Content-Type charset must be utf-8")
+        if event.is_base64_encoded:
+            raise MalformedJson("The request body is not valid UTF-8")
 
 
 def _parameter(parameters: str, name: str) -> str | None:
