@@ -67,6 +67,12 @@ class RestApi(Construct):
             "Api",
             description="Sluice inference API",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Every body reaches the function as the client's bytes, base64-encoded: without a
+            # binary media type, API Gateway turns invalid UTF-8 into U+FFFD and the function
+            # would accept text the client never sent. The function decodes strictly and answers
+            # 400 MALFORMED_JSON. Responses stay text (isBase64Encoded false is passed through).
+            # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html
+            binary_media_types=["*/*"],
             cloud_watch_role=True,
             deploy_options=apigw.StageOptions(
                 stage_name=config.stage,
@@ -107,6 +113,14 @@ class RestApi(Construct):
         job = inferences.add_resource("{id}")
         job.add_method(
             "GET",
+            integration,
+            request_validator=validator,
+            request_parameters={"method.request.path.id": True},
+            **keyed,
+        )
+        # Feedback on an inference (sluice.lifecycle.feedback): leave it, or replace it.
+        job.add_resource("feedback").add_method(
+            "POST",
             integration,
             request_validator=validator,
             request_parameters={"method.request.path.id": True},

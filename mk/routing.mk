@@ -16,3 +16,7 @@ redrive: install  ## a queue's dead letters back to it, audited: make redrive QU
 .PHONY: faults
 faults: install  ## the fault suite at size, with its accounting (writes bench/results/faults.md)
 	@$(PY) bench/fault_accounting.py
+
+faults-platform: model  ## the fault suite on the running platform (make run's program), with its accounting (writes bench/results/faults-platform.md)
+	@SLUICE_FAULTS_REPORT=bench/results/faults-platform.md SLUICE_FAULTS_PER_FAULT=$${PER_FAULT:-5} $(PY) -m pytest -m at_size tests/e2e/test_faults.py -q
+	@cat bench/results/faults-platform.md

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from functools import cache
@@ -29,12 +30,20 @@ def api_event(
     *,
     body: Any = None,
     raw_body: str | None = None,
+    raw_bytes: bytes | None = None,
     headers: dict[str, str] | None = None,
     tenant: str | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway sample event with its body, headers or calling tenant changed."""
+    """An API Gateway sample event with its body, headers or calling tenant changed.
+
+    `raw_bytes` arrive as the deployed API hands them over (every media type binary):
+    base64-encoded, with isBase64Encoded set.
+    """
     event = load_event(f"api/{name}.json")
-    if raw_body is not None:
+    if raw_bytes is not None:
+        event["body"] = base64.b64encode(raw_bytes).decode("ascii")
+        event["isBase64Encoded"] = True
+    elif raw_body is not None:
         event["body"] = raw_body
     elif body is not None:
         event["body"] = json.dumps(body)

@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.observability import logger, metrics, tracer
@@ -13,8 +12,10 @@ from sluice.serving.api import build_app
 app = build_app(runtime.build(runtime.Settings.from_environment()))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@metrics.log_metrics
+# The correlation id is set by the resolver (sluice.observability.correlation): the client's own
+# X-Correlation-Id when well formed, else API Gateway's request id.
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

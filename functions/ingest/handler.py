@@ -14,7 +14,7 @@ ingestion = runtime.build(runtime.Settings.from_environment())
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return handle_ingest_batch(event, context, ingestion)

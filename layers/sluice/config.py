@@ -325,6 +325,19 @@ class DeploymentConfig(_Frozen):
         return self
 
     @model_validator(mode="after")
+    def _an_open_circuit_outlasts_no_queued_retry(self) -> DeploymentConfig:
+        # A queued job refused by an open circuit comes back after the visibility timeout; were the
+        # circuit still open then, every redelivery would meet it and the job would fail
+        # ENDPOINT_CIRCUIT_OPEN after a few throttles, the endpoint never called (seen on the
+        # fault suite of `make run` with a 30 s timeout against a 30 s open circuit).
+        if self.breaker.open_seconds >= self.worker_visibility_timeout_seconds:
+            raise ValueError(
+                "breaker.open_seconds must be shorter than the worker queues' visibility timeout "
+                "(6 x worker_function.timeout_seconds)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _request_fits_largest_input(self) -> DeploymentConfig:
         largest = max(route.max_input_bytes for route in self.routes)
         if self.max_request_bytes < largest:

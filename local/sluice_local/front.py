@@ -34,6 +34,7 @@ class Resource:
 RESOURCES = (
     Resource(re.compile(r"^/v1/inferences$"), "/v1/inferences", True),
     Resource(re.compile(r"^/v1/inferences/(?P<id>[^/]+)$"), "/v1/inferences/{id}", True),
+    Resource(re.compile(r"^/v1/inferences/(?P<id>[^/]+)/feedback$"), "/v1/inferences/{id}/feedback", True),
     Resource(re.compile(r"^/v1/health$"), "/v1/health", False),
     Resource(re.compile(r"^/v1/openapi\.json$"), "/v1/openapi.json", False),
 )
@@ -65,7 +66,7 @@ def build_front(api: FunctionInstances, *, api_keys: dict[str, str], stage: str)
             resource=resource.resource,
             headers=dict(request.headers),
             query=dict(request.query_params),
-            body=raw.decode("utf-8", errors="replace") if raw else None,
+            body=raw or None,
             path_parameters=found.groupdict() or None,
             api_key=api_key if key_id else None,
             api_key_id=key_id,

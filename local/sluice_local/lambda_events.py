@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 import uuid
@@ -16,7 +17,7 @@ def api_gateway_event(
     resource: str,
     headers: Mapping[str, str],
     query: Mapping[str, str],
-    body: str | None,
+    body: bytes | None,
     path_parameters: dict[str, str] | None,
     api_key: str | None,
     api_key_id: str | None,
@@ -52,8 +53,10 @@ def api_gateway_event(
                 "userAgent": headers.get("user-agent"),
             },
         },
-        "body": body,
-        "isBase64Encoded": False,
+        # The stack declares every media type binary (infra/rest_api.py): the client's bytes,
+        # base64-encoded, never text API Gateway would have repaired.
+        "body": base64.b64encode(body).decode("ascii") if body else None,
+        "isBase64Encoded": bool(body),
     }
 
 

@@ -45,6 +45,8 @@ def platform_process(
     scratch = Path(tempfile.mkdtemp())
     outputs = scratch / "outputs.json"
     state = ("--state-dir", str(state_dir or scratch / "state"))
+    # The functions' EMF copy goes to the scratch directory too, not the developer's .sluice.
+    metrics = () if "--metrics-file" in extra_args else ("--metrics-file", str(scratch / "emf.jsonl"))
     ports = (
         "--api-port",
         str(free_port()),
@@ -64,6 +66,7 @@ def platform_process(
             str(outputs),
             *ports,
             *state,
+            *metrics,
             *extra_args,
         ],
         cwd=ROOT,

@@ -40,11 +40,23 @@ HOST = "127.0.0.1"
 REGION = "us-east-1"
 
 
-def load_config() -> Any:
+def load_config(override: dict[str, Any] | None = None) -> Any:
+    """cdk.json's typed config, with `override` merged in (validated by the same model)."""
     from sluice.config import DeploymentConfig
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"].get("sluice", {})
-    return DeploymentConfig.model_validate(context)
+    return DeploymentConfig.model_validate(_merged(context, override or {}))
+
+
+def _merged(base: Any, override: Any) -> Any:
+    """Objects merge key by key; lists of named objects (routes, variants) merge by name."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{key: _merged(base.get(key), value) for key, value in override.items()}}
+    if isinstance(base, list) and isinstance(override, list) and all(isinstance(i, dict) for i in override):
+        named = {item.get("name"): item for item in override}
+        merged = [_merged(item, named.pop(item.get("name"), {})) for item in base]
+        return merged + list(named.values())
+    return override
 
 
 def _port_free(port: int) -> bool:
@@ -110,6 +122,10 @@ def _aws_environment(ports: argparse.Namespace) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
+        # sluice.observability's Metrics read the namespace once, when first imported, and the
+        # platform imports it (sluice_local.cost) before any function's environment is set:
+        # without this every metrics flush failed outside pytest ("Must contain a metric namespace").
+        "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
     }
 
 
@@ -134,6 +150,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--snapshot-interval", type=float, default=2.0, help="seconds between snapshots of the state"
     )
+    parser.add_argument(
+        "--config-override", type=json.loads, help="JSON merged into cdk.json's config (routes by name)"
+    )
+    parser.add_argument("--sweep-every-seconds", type=float, default=60.0, help="the sweeper's schedule")
+    parser.add_argument("--sweep-grace-seconds", type=int, help="when a missing notification counts as lost")
+    parser.add_argument(
+        "--inject-faults",
+        type=Path,
+        help="inject the faults of sluice_local.faults (marked texts, duplicate deliveries); log them here",
+    )
+    parser.add_argument(
+        "--metrics-file",
+        type=Path,
+        default=STATE / "metrics" / "emf.jsonl",
+        help="where EMF metrics are kept",
+    )
     args = parser.parse_args(argv)
 
     busy = [
@@ -148,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No trained model in {args.model_dir}: run `make model` first.", file=sys.stderr)
         return 1
 
-    config = load_config()
+    config = load_config(args.config_override)
     if args.worker_batch_size:
         routes = tuple(
             route.model_copy(update={"batch_size": args.worker_batch_size}) for route in config.routes
@@ -156,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         config = config.model_copy(update={"routes": routes})
     os.environ.update(_aws_environment(args))
     os.environ["POWERTOOLS_LOG_LEVEL"] = args.log_level
+    # The one Metrics object is process-wide here (sluice_local.runtime) and may be built before
+    # any handler's environment is in place: it needs the namespace every function is given.
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Sluice")
     stop = threading.Event()
     children: list[subprocess.Popen[bytes]] = []
     pollers: list[Any] = []
@@ -198,6 +233,13 @@ def main(argv: list[str] | None = None) -> int:
 
     endpoint_names = [endpoint_name(route.name) for route in config.routes]
     print(f"[2/5] model endpoint on {HOST}:{args.endpoint_port} ({', '.join(endpoint_names)})", flush=True)
+    fault_options: list[str] = []
+    if args.inject_faults:
+        # A `timeout` text is answered after the slowest real-time route's budget: its client has
+        # given up by then.
+        late = max(r.time_budget_ms for r in config.routes if r.endpoint.mode != "async") / 1000 + 0.5
+        fault_options = ["--inject-faults", str(args.inject_faults), "--fault-timeout-seconds", str(late)]
+        print(f"      INJECTING FAULTS (sluice_local.faults), logged to {args.inject_faults}", flush=True)
     endpoint = _child_process(
         [
             "sluice_local.variant_endpoint",
@@ -207,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             HOST,
             "--port",
             str(args.endpoint_port),
+            *fault_options,
         ]
     )
     children.append(endpoint)
@@ -257,9 +300,37 @@ def main(argv: list[str] | None = None) -> int:
             autoscaling=session.client("application-autoscaling"),
             log_level=args.log_level,
         )
-        # The api and the worker hold the tenants' budgets and meter (the same variables).
-        for function in ("api", "worker"):
+        # The functions that hold the tenants' budgets and meter (the same variables).
+        for function in ("api", "worker", "ingest", "async_result", "sweeper"):
             environments[function] = {**environments[function], **cost.api_environment}
+        if args.sweep_grace_seconds is not None:
+            environments["sweeper"] = {
+                **environments["sweeper"],
+                "SWEEP_GRACE_SECONDS": str(args.sweep_grace_seconds),
+            }
+        store_faults = None
+        if args.inject_faults:
+            from sluice_local.faults import FaultLog, StoreFaults
+
+            # The handlers' clients come from boto3's default session; provisioning's do not.
+            boto3.setup_default_session(region_name=REGION)
+            store_faults = StoreFaults(FaultLog(args.inject_faults))
+            store_faults.install(boto3.DEFAULT_SESSION.events)  # type: ignore[union-attr]
+        # The audit trail: the api appends request records, `audit` files the bus's events.
+        from sluice_local.observability import EmfSink, provision_audit
+
+        audit = provision_audit(
+            resources,
+            dynamodb=session.client("dynamodb"),
+            sqs=session.client("sqs"),
+            events=session.client("events"),
+            visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+            log_level=args.log_level,
+        )
+        environments["api"] = {**environments["api"], **audit.api_environment}
+        environments["audit"] = audit.settings.environment()
+        # The functions' EMF documents, kept as CloudWatch would: `make dashboard` draws them.
+        EmfSink.install(args.metrics_file)
 
         from sluice_local.runtime import FunctionInstances, QueuePoller, Schedule
 
@@ -274,7 +345,12 @@ def main(argv: list[str] | None = None) -> int:
         sqs = session.client("sqs")
 
         def queue_poller(
-            queue_url: str, queue_arn: str, function: FunctionInstances, batch_size: int
+            queue_url: str,
+            queue_arn: str,
+            function: FunctionInstances,
+            batch_size: int,
+            *,
+            faulty: bool = False,
         ) -> QueuePoller:
             return QueuePoller(
                 sqs=sqs,
@@ -284,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                 function=function,
                 batch_size=batch_size,
                 stop=stop,
+                deliver_twice=faulty and store_faults is not None,
+                before_delivery=store_faults.learn if faulty and store_faults is not None else None,
             )
 
         api = instances(
@@ -295,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout_seconds=config.worker_function.timeout_seconds,
         )
         pollers += [
-            queue_poller(route.queue_url, route.queue_arn, worker, route.batch_size)
+            queue_poller(route.queue_url, route.queue_arn, worker, route.batch_size, faulty=True)
             for route in resources.routes.values()
             for _ in range(args.worker_concurrency)
         ]
@@ -311,9 +389,10 @@ def main(argv: list[str] | None = None) -> int:
                 resources.async_results_queue_url, resources.async_results_queue_arn, async_result, 10
             )
         )
-        # The sweeper on its schedule (EventBridge every 5 minutes when deployed; every minute here).
+        # The sweeper on its schedule (EventBridge every 5 minutes when deployed; every minute here
+        # unless --sweep-every-seconds says otherwise).
         sweeper = instances("sweeper", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds)
-        pollers.append(Schedule(function=sweeper, every_seconds=60, stop=stop))
+        pollers.append(Schedule(function=sweeper, every_seconds=args.sweep_every_seconds, stop=stop))
         # Cost alarms: moto's state changes → the default bus → the rule's queue → `budget`.
         budget = FunctionInstances(
             "budget",
@@ -322,6 +401,10 @@ def main(argv: list[str] | None = None) -> int:
             timeout_seconds=config.worker_function.timeout_seconds,
         )
         pollers.append(EventTargetPoller(sqs=sqs, queue_url=cost.rule_queue_url, function=budget, stop=stop))
+        audit_function = instances(
+            "audit", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
+        )
+        pollers.append(queue_poller(audit.queue_url, audit.queue_arn, audit_function, 10))
         bridge = AlarmStateBridge(
             cloudwatch=session.client("cloudwatch"),
             events=session.client("events"),
@@ -332,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         # The first look, now: a state changed once the platform is ready is then a change.
         bridge.poll_once()
         pollers.append(bridge)
-        functions += [worker, ingest, async_result, sweeper, budget]
+        functions += [worker, ingest, async_result, sweeper, budget, audit_function]
 
         print("[4/5] waiting for the model to load", flush=True)
         _wait_for(
@@ -381,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
             **resources.outputs(),
             "CostTableName": cost.table,
             "CostAlarmNames": cost.alarm_names,
+            "AuditTableName": audit.table,
+            "MetricsFile": str(args.metrics_file),
         }
         args.outputs.parent.mkdir(parents=True, exist_ok=True)
         args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")

@@ -99,6 +99,11 @@ def load_handler(function: str, environment: Mapping[str, str]) -> tuple[ModuleT
     return module, module.lambda_handler
 
 
+class InvocationKilled(BaseException):
+    """Lambda ending an invocation (a crash, an out-of-memory kill): nothing in the function can
+    catch it, and its whole batch comes back once the visibility timeout ends."""
+
+
 class FunctionInstances:
     """A small pool of handler instances; like Lambda, each serves one event at a time."""
 
@@ -153,6 +158,8 @@ class QueuePoller(threading.Thread):
         stop: threading.Event,
         batching_window_seconds: float = 1.0,
         on_batch: Callable[[int, int], None] | None = None,
+        deliver_twice: bool = False,
+        before_delivery: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         super().__init__(daemon=True, name=f"poller-{queue_url.rsplit('/', 1)[-1]}")
         self._sqs = sqs
@@ -164,6 +171,10 @@ class QueuePoller(threading.Thread):
         self._stop_event = stop
         self._window = batching_window_seconds
         self._on_batch = on_batch
+        # Fault injection (sluice_local.faults): SQS's at-least-once delivery, each batch twice,
+        # the second time in reverse order; and a look at each batch before it is delivered.
+        self._deliver_twice = deliver_twice
+        self._before_delivery = before_delivery
 
     def run(self) -> None:
         while not self._stop_event.is_set():
@@ -180,12 +191,10 @@ class QueuePoller(threading.Thread):
         if self._stop_event.is_set():
             self._give_back(messages)
             return 0
-        event = sqs_event(messages, queue_arn=self._queue_arn, region=self._region)
-        try:
-            response = self._function.invoke(event)
-            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-        except Exception:
-            failed = {message["MessageId"] for message in messages}  # an error retries the whole batch
+        failed = self._deliver(messages)
+        if self._deliver_twice:
+            # Either delivery deleting a message removes it, as SQS's receipt handles would.
+            failed &= self._deliver(messages[::-1])
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             self._sqs.delete_message_batch(
@@ -198,6 +207,18 @@ class QueuePoller(threading.Thread):
         if self._on_batch:
             self._on_batch(len(done), len(failed))
         return len(messages)
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> set[str]:
+        """One invocation with `messages`; the ids it failed (all of them when it raised or was
+        killed: the whole batch comes back after its visibility timeout)."""
+        if self._before_delivery:
+            self._before_delivery(messages)
+        event = sqs_event(messages, queue_arn=self._queue_arn, region=self._region)
+        try:
+            response = self._function.invoke(event)
+            return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        except (Exception, InvocationKilled):
+            return {message["MessageId"] for message in messages}
 
     def _give_back(self, messages: list[dict[str, Any]]) -> None:
         """Visible again now: the platform stops before a handler got them."""

@@ -116,6 +116,13 @@ def test_malformed_json_and_missing_key_are_rejected(running_platform: RunningPl
     )
     assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "MALFORMED_JSON")
 
+    not_utf8 = running_platform.http.post(
+        "/v1/inferences",
+        content=b'{"route": "intent", "input": {"text": "card \xff lost"}, "mode": "sync"}',
+        headers={"x-api-key": running_platform.outputs["ApiKey"], "content-type": "application/json"},
+    )
+    assert (not_utf8.status_code, not_utf8.json()["error"]["code"]) == (400, "MALFORMED_JSON")
+
     no_key = running_platform.post({**CARD, "mode": "sync"}, key=False)
     assert (no_key.status_code, no_key.json()["error"]["code"]) == (403, "INVALID_API_KEY")
 

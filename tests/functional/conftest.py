@@ -55,6 +55,7 @@ class Platform:
     sweeper: AsyncSweeper
     wire: Callable[[], tuple[Any, JobWorker, AsyncResults, AsyncSweeper]]
     delivered: list[dict[str, Any]] = field(default_factory=list)
+    _async_results_failed: list[str] = field(default_factory=list)  # receipt handles
 
     def restart(self) -> None:
         """Every function restarts (new instances, nothing kept in memory); moto keeps the state."""
@@ -80,9 +81,19 @@ class Platform:
             for message in messages:
                 if message["MessageId"] not in batch_failed:
                     self.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                else:
+                    self._async_results_failed.append(message["ReceiptHandle"])
             if batch_failed:
                 break
         return failed
+
+    def redeliver_async_results(self) -> None:
+        """What SQS does once the failed notifications' visibility timeout ends: visible again."""
+        handles, self._async_results_failed = self._async_results_failed, []
+        for handle in handles:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.resources.async_results_queue_url, ReceiptHandle=handle, VisibilityTimeout=0
+            )
 
     def call(self, event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         response = self.app.resolve(event, LocalContext(function_name="api", timeout_seconds=29))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
+from sluice.adapters.eventbridge import EventBridgePublisher
 from sluice.config import DeploymentConfig, EndpointConfig, RouteConfig
 from sluice.errors import EndpointUnavailable
+from sluice.jobs import async_results
 from tests.functional.conftest import Platform, start_platform
 from tests.sample_events import api_event
 
@@ -142,3 +145,55 @@ def test_the_sweeper_fails_a_job_once_sagemaker_can_no_longer_answer_it(chat: Pl
     job = chat.job(job_id)
     assert job["status"] == "failed"
     assert job["error"]["code"] == "ASYNC_INFERENCE_FAILED"
+
+
+def test_a_late_notification_meeting_the_sweeper_announces_the_job_once(
+    chat: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a job whose inference ran and whose notification is late: the sweeper finishes it first
+    job_id = _submit(chat, "Summarise my statement")
+    chat.drain("chat")
+    chat.async_endpoint.run_queued()
+    chat.clock.advance(301)
+    assert chat.sweeper.sweep().completed == 1
+
+    # When the notification arrives moments later
+    deferred = chat.deliver_async_results()
+
+    # Then it leaves the job to the sweeper, which announced it: one event, not two (both
+    # announcing at once repeated the event whenever they overlapped, found on `make run`)
+    assert len(deferred) == 1
+    assert [e["detail"]["detail"]["job_id"] for e in chat.completed_events()] == [job_id]
+    # And once redelivered after the settle time, it finds the sweeper's announcement and is done
+    monkeypatch.setattr(async_results, "SETTLE", timedelta(0))
+    chat.redeliver_async_results()
+    assert chat.deliver_async_results() == set()
+    assert chat.completed_events() == []
+
+
+def test_a_job_whose_finisher_died_before_its_event_is_announced_by_the_other(
+    chat: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a late notification and a sweeper that dies between finishing the job and its event
+    job_id = _submit(chat, "Translate this")
+    chat.drain("chat")
+    chat.async_endpoint.run_queued()
+    chat.clock.advance(301)
+
+    def bus_down(*_: object) -> None:
+        raise ConnectionError("the bus is unreachable")
+
+    with monkeypatch.context() as during_the_sweep:
+        during_the_sweep.setattr(EventBridgePublisher, "publish_all", bus_down)
+        with pytest.raises(RuntimeError):
+            chat.sweeper.sweep()
+    assert chat.job(job_id)["status"] == "succeeded"
+
+    # When the notification is handled at once, and again after the settle time
+    assert len(chat.deliver_async_results()) == 1
+    monkeypatch.setattr(async_results, "SETTLE", timedelta(0))
+    chat.redeliver_async_results()
+    assert chat.deliver_async_results() == set()
+
+    # Then the job is announced exactly once
+    assert [e["detail"]["detail"]["job_id"] for e in chat.completed_events()] == [job_id]

@@ -6,6 +6,7 @@ ValueError from int(), Powertools' multipart parser, case-sensitive media types.
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -65,6 +66,54 @@ def test_hostile_bodies_get_a_4xx_with_a_short_message_and_no_values(
     assert len(message) < 200
     assert "ud800" not in message
     assert "0000000000" not in message
+
+
+def test_a_body_as_the_deployed_api_hands_it_over_base64_encoded_is_answered_like_text(
+    platform: Platform,
+) -> None:
+    body = SYNC.format(text='"where is my card, Jürgen?"', mode="sync")
+
+    as_text = platform.call(api_event("post_inference_sync", raw_body=body))
+    as_bytes = platform.call(api_event("post_inference_sync", raw_bytes=body.encode("utf-8")))
+
+    assert as_text[0] == as_bytes[0] == 200
+    assert as_text[1]["output"] == as_bytes[1]["output"]
+
+
+@pytest.mark.parametrize(
+    "invalid",
+    [
+        pytest.param(b"\xff", id="a-byte-no-utf8-has"),
+        pytest.param(b"\xc3", id="a-truncated-sequence"),
+        pytest.param(b"\xc0\xaf", id="an-overlong-encoding"),
+        pytest.param(b"\xed\xa0\x80", id="an-encoded-surrogate"),
+    ],
+)
+def test_invalid_utf8_is_refused_not_repaired(platform: Platform, invalid: bytes) -> None:
+    # Without binary media types API Gateway would have replaced these bytes with U+FFFD and the
+    # request would have been answered about text the client never sent.
+    body = b'{"route": "intent", "input": {"text": "card ' + invalid + b' lost"}, "mode": "sync"}'
+
+    status, answer, _ = platform.call(api_event("post_inference_sync", raw_bytes=body))
+
+    assert (status, answer["error"]["code"]) == (400, "MALFORMED_JSON")  # type: ignore[index]
+    assert answer["error"]["message"] == "The request body is not valid UTF-8"  # type: ignore[index]
+
+
+def test_a_binary_body_is_measured_by_its_bytes_not_its_base64(platform: Platform) -> None:
+    limit = platform.config.max_request_bytes
+    # Base64 is a third longer: a body just under the limit must not be refused for its encoding.
+    under = SYNC.format(text=json.dumps("a" * (limit - 80)), mode="async").encode()
+    over = SYNC.format(text=json.dumps("a" * (limit + 1)), mode="async").encode() + b"\xff"
+
+    _, under_answer, _ = platform.call(api_event("post_inference_sync", raw_bytes=under))
+    over_status, over_answer, _ = platform.call(api_event("post_inference_sync", raw_bytes=over))
+
+    assert len(under) <= limit < len(base64.b64encode(under))
+    # (The route's own, smaller input limit may still refuse it: not the body's size guard.)
+    assert not under_answer.get("error", {}).get("message", "").startswith("The request body exceeds")  # type: ignore[union-attr]
+    assert (over_status, over_answer["error"]["code"]) == (413, "INPUT_TOO_LARGE")  # type: ignore[index]
+    assert over_answer["error"]["message"].startswith("The request body exceeds")  # type: ignore[index]
 
 
 def test_a_valid_surrogate_pair_is_an_emoji_not_an_error(platform: Platform) -> None:

@@ -246,6 +246,25 @@ def test_the_gateway_leaves_the_body_contract_to_the_function(template: Template
         assert "RequestModels" not in method["Properties"]
 
 
+def test_the_gateway_hands_over_the_clients_bytes_and_converts_nothing_it_cannot(
+    template: Template,
+) -> None:
+    # Text payloads are UTF-8: API Gateway repairs invalid bytes of a non-binary body before the
+    # function sees them, so only a binary media type lets the function refuse them.
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html
+    (api,) = _resources(template, "AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["BinaryMediaTypes"] == ["*/*"]
+    # With */* every payload is binary; an integration that transforms text (MOCK, or any with a
+    # request template) fails with 500 unless it converts to text first:
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings-workflow.html
+    for method in _resources(template, "AWS::ApiGateway::Method").values():
+        integration = method["Properties"].get("Integration", {})
+        if integration.get("Type") == "MOCK" or integration.get("RequestTemplates"):
+            assert integration.get("ContentHandling") == "CONVERT_TO_TEXT"
+        else:
+            assert integration.get("Type") == "AWS_PROXY"
+
+
 # API Gateway's default status per response type, for responses the stack does not override:
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html
 _GATEWAY_DEFAULT_STATUS = {

@@ -24,11 +24,11 @@ def test_route_queue_has_kms_dlq_and_visibility_six_times_worker_timeout(templat
 
 def test_every_queue_is_encrypted_and_tls_only(template: Template) -> None:
     queues = template.find_resources("AWS::SQS::Queue")
-    # two route queues, the ingest queue and the async results queue, each with its DLQ, and the
-    # cost rules' dead-letter queue
-    assert len(queues) == 9
+    # two route queues, the ingest queue, the async results queue and the audit inbox, each with
+    # its DLQ, and the cost rules' dead-letter queue
+    assert len(queues) == 11
     assert all("KmsMasterKeyId" in q["Properties"] for q in queues.values())
-    template.resource_count_is("AWS::SQS::QueuePolicy", 9)
+    template.resource_count_is("AWS::SQS::QueuePolicy", 11)
     template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {
@@ -166,7 +166,7 @@ def _sluice_functions(template: Template) -> dict[str, Any]:
 
 def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(template: Template) -> None:
     functions = _sluice_functions(template)
-    assert len(functions) == 7  # api, worker, ingest, async_result, sweeper, drift_monitor, budget
+    assert len(functions) == 8  # api, worker, ingest, async_result, sweeper, drift_monitor, budget, audit
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14"
@@ -179,7 +179,7 @@ def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(templa
 
 def test_each_function_has_its_own_role(template: Template) -> None:
     roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in _sluice_functions(template).values()}
-    assert len(roles) == 7
+    assert len(roles) == 8
 
 
 def test_log_groups_are_encrypted_with_retention(template: Template) -> None:

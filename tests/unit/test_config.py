@@ -86,3 +86,14 @@ def test_route_defaults_protect_the_endpoint() -> None:
     assert route.max_input_bytes == 256 * 1024
     assert route.required_text_fields == ("text",)
     assert route.pii_allow == ()
+
+
+def test_a_circuit_that_stays_open_past_the_queues_visibility_timeout_is_rejected() -> None:
+    # Every redelivery of a refused job would meet the same open circuit and burn a receive.
+    with pytest.raises(ValidationError, match="open_seconds"):
+        DeploymentConfig.model_validate(
+            {"worker_function": {"timeout_seconds": 5}, "breaker": {"open_seconds": 30}}
+        )
+    assert DeploymentConfig.model_validate(
+        {"worker_function": {"timeout_seconds": 5}, "breaker": {"open_seconds": 5}}
+    )

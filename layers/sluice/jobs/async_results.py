@@ -5,11 +5,25 @@ payload order. A success writes each job's output, an error fails every job of t
 with ASYNC_INFERENCE_FAILED (SageMaker's reason may quote the model's message, so it is not
 copied). Finishing is a conditional write and publishing is once per job, so a notification
 delivered twice changes nothing.
+
+Each finished job is metered (tenant, route, variant, model version, model time, bytes, and
+tokens for generative routes) and its reservation settled, or released when it failed, once
+(`sluice.cost.job_accounting`). Model time comes from the notification: see `model_ms`.
+
+Two finishers can meet: a notification and the sweeper (which finishes a job whose notification
+is late), or two deliveries of one notification. Only the one whose write made the job final
+announces it at once; the other finds it final under another writer's announcement and leaves
+it to that writer, unless it is still unannounced `SETTLE` later (that writer died between its
+write and its event): then it announces it. Announcing at once from both sides would repeat the
+event whenever they overlap.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,17 +32,28 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict
 
+from sluice.cost.job_accounting import FinishedJob, JobAccounting
+from sluice.cost.metering import InferenceUsage
+from sluice.cost.tokens import count_tokens
 from sluice.errors import ModelFailed
 from sluice.jobs.async_endpoint import Manifest, manifest_key, split_s3_uri
-from sluice.jobs.models import ErrorDetail, Job
+from sluice.jobs.models import ErrorDetail, Job, JobStatus, utc_now
 from sluice.jobs.ports import BatchTracker, JobStore
 from sluice.jobs.worker import unannounced
 from sluice.observability import logger, metrics
+from sluice.observability.correlation import correlated
 from sluice.ports import EventPublisher, Objects
 from sluice.routing.model_io import decode
-from sluice.routing.table import RouteSource, Served
+from sluice.routing.table import RouteSource, RouteTarget, Served
 
 FAILED_CODE = "ASYNC_INFERENCE_FAILED"
+# How long a job another finisher made final is left to it to announce (far below the results
+# queue's visibility timeout, so a redelivered notification announces it if that finisher died).
+SETTLE = timedelta(seconds=10)
+
+
+class FinishedElsewhere(RuntimeError):
+    """Jobs another finisher made final moments ago and has not announced yet: retried later."""
 
 
 class _Request(BaseModel):
@@ -50,6 +75,25 @@ class AsyncNotification(BaseModel):
     inferenceId: str
     requestParameters: _Request
     responseParameters: _Response = _Response()
+    # When SageMaker received the request and when its result was written (absent in the
+    # notifications the sweeper makes up for lost ones).
+    receivedTime: datetime | None = None
+    eventTime: datetime | None = None
+
+    def model_ms(self) -> float | None:
+        """The inference's time on the endpoint, from SageMaker's own timestamps.
+
+        SageMaker reports no per-request model time for asynchronous inferences (ModelLatency is
+        a CloudWatch metric aggregated per minute and variant); the notification's `eventTime`
+        minus `receivedTime` is the closest real figure. Its error is one-sided: it includes the
+        request's time in the endpoint's backlog (waiting for a free instance, or for the first
+        instance to start when the endpoint was scaled to zero) and the S3 download and upload,
+        so it over-states model time; charges made from it never under-charge. The bill itself
+        is attributed by instance time, not by this (sluice.cost.attribution).
+        """
+        if self.receivedTime is None or self.eventTime is None:
+            return None
+        return max(0.0, (self.eventTime - self.receivedTime).total_seconds() * 1000)
 
 
 class AsyncResults:
@@ -61,15 +105,20 @@ class AsyncResults:
         objects: Objects,
         events: EventPublisher,
         batches: BatchTracker | None = None,
+        accounting: JobAccounting | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._routes = routes
         self._jobs = jobs
         self._objects = objects
         self._events = events
         self._batches = batches
+        self._accounting = accounting
+        self._clock = clock
 
     def handle(self, notification: AsyncNotification) -> None:
-        """Finish the inference's jobs; raises (so SQS redelivers) on anything transient."""
+        """Finish the inference's jobs; raises (so SQS redelivers) on anything transient, and
+        `FinishedElsewhere` for jobs another finisher is announcing (see the module's notes)."""
         bucket, input_key = split_s3_uri(notification.requestParameters.inputLocation)
         manifest = Manifest.model_validate_json(self._objects.get(bucket, manifest_key(input_key)))
         route = self._routes.current().resolve(manifest.route)
@@ -81,35 +130,117 @@ class AsyncResults:
             model_version=variant.model_version or None,
         )
         finished: list[Job]
+        output: Any = None
+        announcement = uuid.uuid4().hex
         output_location = notification.responseParameters.outputLocation
         if notification.invocationStatus == "Completed" and output_location:
-            finished = self._succeed(manifest, served, route.wire_format, output_location)
+            finished, output = self._succeed(
+                manifest, served, route.wire_format, output_location, announcement
+            )
         else:
             metrics.add_metric(name="AsyncInferencesFailed", unit=MetricUnit.Count, value=1)
             logger.warning("async inference failed", extra={"inference_id": notification.inferenceId})
             error = ErrorDetail(code=FAILED_CODE, message="The asynchronous inference failed on the endpoint")
             finished = [self._jobs.fail(job_id, error=error, served=served) for job_id in manifest.job_ids]
-        unpublished = unannounced(finished, jobs=self._jobs, events=self._events)
+        try:
+            self._account(notification, route, finished, output, bucket, input_key)
+        except Exception:
+            # The jobs are done: metering that cannot be written must not undo that (as in the
+            # worker). Their reservations stand, charged at the estimate.
+            logger.exception("metering failed", extra={"jobs": len(finished)})
+        for job in finished:
+            # Each job's line carries its own request's correlation id (from its record).
+            with correlated(job.correlation_id):
+                logger.info(
+                    "job finished", extra={"job_id": job.id, "route": job.route, "status": job.status}
+                )
+        settled = self._clock() - SETTLE
+        theirs = [
+            job
+            for job in finished
+            if job.announcement not in (None, announcement)
+            and not job.event_published
+            and job.updated_at > settled
+        ]
+        unpublished = unannounced(
+            [job for job in finished if job not in theirs],
+            jobs=self._jobs,
+            events=self._events,
+            announcement=announcement,
+        )
         if self._batches is not None:
             self._batches.record([job for job in finished if job.batch_id])
         if unpublished:
             raise RuntimeError(f"InferenceCompleted not published for {len(unpublished)} jobs")
+        if theirs:
+            raise FinishedElsewhere(f"{len(theirs)} jobs are being announced by another finisher")
 
-    def _succeed(self, manifest: Manifest, served: Served, wire_format: str, location: str) -> list[Job]:
+    def _succeed(
+        self, manifest: Manifest, served: Served, wire_format: str, location: str, announcement: str
+    ) -> tuple[list[Job], Any]:
         bucket, key = split_s3_uri(location)
         body = json.loads(self._objects.get(bucket, key))
         try:
             predictions = decode(wire_format, body, expected=len(manifest.job_ids))
         except ModelFailed as failure:
             detail = ErrorDetail(code=failure.code, message=failure.message)
-            return [self._jobs.fail(job_id, error=detail, served=served) for job_id in manifest.job_ids]
+            return [self._jobs.fail(job_id, error=detail, served=served) for job_id in manifest.job_ids], None
         if predictions.model_version:
             served = served.model_copy(update={"model_version": predictions.model_version})
         metrics.add_metric(name="AsyncInferencesSucceeded", unit=MetricUnit.Count, value=1)
         return [
-            self._jobs.succeed(job_id, served=served, output=output)
+            self._jobs.succeed(job_id, served=served, output=output, announcement=announcement)
             for job_id, output in zip(manifest.job_ids, predictions.outputs, strict=True)
-        ]
+        ], predictions.outputs
+
+    def _account(
+        self,
+        notification: AsyncNotification,
+        route: RouteTarget,
+        finished: list[Job],
+        outputs: list[dict[str, Any]] | None,
+        bucket: str,
+        input_key: str,
+    ) -> None:
+        """Meter the inference's jobs and settle their reservations (released if they failed)."""
+        if self._accounting is None or not finished:
+            return
+        # A job another finisher failed first stays failed (final states are written once).
+        succeeded = outputs is not None and any(job.status is JobStatus.SUCCEEDED for job in finished)
+        instances: list[dict[str, Any]] = []
+        if succeeded:
+            # The (redacted) model input, read for its size and, on generative routes, its prompt.
+            payload = json.loads(self._objects.get(bucket, input_key))
+            instances = payload.get("instances", [payload]) if route.wire_format != "hf-tgi" else [payload]
+        measured = notification.model_ms()
+        # One inference served the micro-batch: its time is shared by its jobs, as in the worker.
+        share = (measured if measured is not None else self._accounting.estimated_model_ms(route.name)) / len(
+            finished
+        )
+        accounted = []
+        for index, job in enumerate(finished):
+            usage = None
+            if job.status is JobStatus.SUCCEEDED and outputs is not None and index < len(instances):
+                tokens = count_tokens(route.wire_format, instances[index], outputs[index])
+                usage = InferenceUsage(
+                    tenant=job.tenant,
+                    route=route.name,
+                    variant=job.variant or "",
+                    model_version=job.model_version or "",
+                    model_ms=share,
+                    bytes_in=len(json.dumps(instances[index], separators=(",", ":")).encode()),
+                    bytes_out=len(json.dumps(outputs[index], separators=(",", ":")).encode()),
+                    tokens_in=tokens.tokens_in,
+                    tokens_out=tokens.tokens_out,
+                    tokens_estimated=tokens.estimated,
+                    at=notification.eventTime or job.updated_at,
+                )
+            accounted.append(
+                FinishedJob(
+                    job_id=job.id, tenant=job.tenant, route=job.route, accepted_at=job.created_at, usage=usage
+                )
+            )
+        self._accounting.account(accounted)
 
 
 def handle_async_results(

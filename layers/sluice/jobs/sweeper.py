@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sluice.jobs.async_endpoint import split_s3_uri
-from sluice.jobs.async_results import AsyncNotification, AsyncResults
+from sluice.jobs.async_results import AsyncNotification, AsyncResults, FinishedElsewhere
 from sluice.jobs.models import Job
 from sluice.jobs.ports import JobStore
 from sluice.observability import logger, metrics
@@ -82,7 +82,7 @@ class AsyncSweeper:
                     "async notification lost; finished by the sweeper",
                     extra={"route": route.name, "jobs": len(jobs), "status": status},
                 )
-                self._results.handle(
+                self._finish(
                     AsyncNotification.model_validate(
                         {
                             "invocationStatus": status,
@@ -99,6 +99,15 @@ class AsyncSweeper:
                 )
         metrics.add_metric(name="AsyncJobsSwept", unit=MetricUnit.Count, value=completed + failed)
         return Swept(completed=completed, failed=failed, waiting=waiting)
+
+    def _finish(self, notification: AsyncNotification) -> None:
+        try:
+            self._results.handle(notification)
+        except FinishedElsewhere:
+            # The notification came after all and its handler is announcing the jobs: theirs.
+            logger.info(
+                "async jobs finished by their notification", extra={"inference_id": notification.inferenceId}
+            )
 
 
 def _by_inference(jobs: list[Job]) -> dict[tuple[str, str], list[Job]]:

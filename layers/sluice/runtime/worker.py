@@ -9,13 +9,16 @@ from pydantic import Field
 from sluice.adapters.clients import client
 from sluice.runtime import shared
 from sluice.runtime.cost_settings import CostSettings, budget_and_meter
+from sluice.runtime.observability_settings import SignalSettings, signals
 
 if TYPE_CHECKING:
     from sluice.jobs.worker import JobWorker
     from sluice.routing.ports import AsyncModelEndpoint, ModelEndpoint
 
 
-class Settings(shared.JobSettings, shared.BreakerSettings, shared.EventSettings, CostSettings):
+class Settings(
+    shared.JobSettings, shared.BreakerSettings, shared.EventSettings, CostSettings, SignalSettings
+):
     # How long a claimed job is ours: the queue's visibility timeout.
     lease_seconds: int = Field(alias="JOB_LEASE_SECONDS", ge=1)
     # Set when uploads are ingested: batch jobs then count towards their batch.
@@ -52,6 +55,7 @@ def build(
     time = clock or shared.Clock.real()
     budget, meter = budget_and_meter(settings, clients)
     return JobWorker(
+        signals=signals(settings),
         budget=budget,
         meter=meter,
         routes=shared.route_source(settings, clients),

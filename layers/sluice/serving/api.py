@@ -6,6 +6,8 @@ Built on Powertools' APIGatewayRestResolver with validation on, so the OpenAPI d
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
@@ -32,7 +34,16 @@ from sluice.errors import (
     SluiceError,
     UnsupportedMediaType,
 )
+from sluice.lifecycle.feedback import FeedbackReceipt, FeedbackService, FeedbackSubmission
 from sluice.observability import logger, metrics
+from sluice.observability.audit import AuditEntry, AuditKind, AuditTrail
+from sluice.observability.correlation import (
+    CORRELATION_HEADER,
+    current_correlation_id,
+    from_headers,
+    set_correlation_id,
+)
+from sluice.observability.signals import Signals
 from sluice.routing.table import RouteTable
 from sluice.serving import strict_json
 from sluice.serving.idempotency import IdempotentSubmit
@@ -41,6 +52,15 @@ from sluice.serving.service import Caller, InferenceService
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CALLER_KEY = _IDEMPOTENCY_KEY
+
+
+class ResourceNotFound(SluiceError):
+    """A route this deployment does not serve (as Powertools' own 404 answers)."""
+
+    code = "NOT_FOUND"
+    status = HTTPStatus.NOT_FOUND
+
+
 # Every error status a route can answer, with the error envelope (README's error table). 403 and
 # 429 come from API Gateway (key, throttle, quota) in the same envelope.
 _COMMON_ERRORS = (
@@ -62,6 +82,15 @@ _SUBMIT_ERRORS = (
     HTTPStatus.GATEWAY_TIMEOUT,
 )
 _READ_ERRORS = (HTTPStatus.NOT_FOUND,)
+# Feedback: another tenant's or an unknown inference (404), a job not yet succeeded (409).
+# 422: a label of another route than the inference's.
+_FEEDBACK_ERRORS = (
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+)
 
 
 def _error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
@@ -75,11 +104,13 @@ def _error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
 _METHODS = {
     re.compile(r"^/v1/inferences$"): ("POST",),
     re.compile(r"^/v1/inferences/[^/]+$"): ("GET",),
+    re.compile(r"^/v1/inferences/[^/]+/feedback$"): ("POST",),
     re.compile(r"^/v1/(health|openapi\.json)$"): ("GET",),
 }
 _API_KEY = "apiKey"
-# The operations that answer 422 themselves (an Idempotency-Key reused, the model refusing input).
-_SENDS_422 = {("/v1/inferences", "post")}
+# The operations that answer 422 themselves (an Idempotency-Key reused, the model refusing input,
+# a feedback label of another route).
+_SENDS_422 = {("/v1/inferences", "post"), ("/v1/inferences/{job_id}/feedback", "post")}
 
 
 class SluiceResolver(APIGatewayRestResolver):
@@ -87,6 +118,11 @@ class SluiceResolver(APIGatewayRestResolver):
 
     Powertools picks the body parser with a case-sensitive prefix match on Content-Type, so
     `APPLICATION/JSON` would be refused; the media type is lower-cased before it looks.
+
+    The body arrives base64-encoded (the stack declares every media type binary, so that API
+    Gateway hands over the client's bytes instead of replacing invalid UTF-8 with U+FFFD): a
+    body that is valid UTF-8 becomes text here, and one that is not stays encoded for
+    `guard_request` to refuse.
     """
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -95,7 +131,40 @@ class SluiceResolver(APIGatewayRestResolver):
             if name.lower() == "content-type" and isinstance(value, str):
                 media_type, _, parameters = value.partition(";")
                 headers[name] = media_type.strip().lower() + (f";{parameters}" if parameters else "")
-        return super().resolve({**event, "headers": headers}, context)
+        # One id for the request (the client's, if well formed): every log line, the job, its
+        # queue message and its completion event carry it, and the answer names it.
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        correlation_id = from_headers(headers, fallback=request_id if isinstance(request_id, str) else None)
+        set_correlation_id(correlation_id)
+        response = super().resolve({**event, "headers": headers, **_as_text(event)}, context)
+        # One line per request: what was asked (the route template, never the body) and the answer.
+        logger.info(
+            "request answered",
+            extra={
+                "method": event.get("httpMethod"),
+                "resource": event.get("resource"),
+                "status": response.get("statusCode"),
+            },
+        )
+        if "multiValueHeaders" in response:
+            response["multiValueHeaders"] = {
+                **(response.get("multiValueHeaders") or {}),
+                CORRELATION_HEADER: [correlation_id],
+            }
+        else:
+            response["headers"] = {**(response.get("headers") or {}), CORRELATION_HEADER: correlation_id}
+        return response
+
+
+def _as_text(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The body as text when it is base64 of valid UTF-8; nothing to change otherwise."""
+    body = event.get("body")
+    if not event.get("isBase64Encoded") or not isinstance(body, str):
+        return {}
+    try:
+        return {"body": base64.b64decode(body, validate=True).decode("utf-8"), "isBase64Encoded": False}
+    except (binascii.Error, UnicodeDecodeError):
+        return {}
 
 
 @dataclass(frozen=True)
@@ -103,6 +172,11 @@ class ApiDependencies:
     service: InferenceService
     idempotent_submit: IdempotentSubmit
     max_request_bytes: int
+    # Feedback on served inferences (sluice.lifecycle.feedback); None: the routes answer 404.
+    feedback: FeedbackService | None = None
+    # Errors by code (metrics) and refused requests (the audit trail): sluice.observability.
+    signals: Signals | None = None
+    audit: AuditTrail | None = None
 
 
 def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
@@ -114,7 +188,7 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         # The tenant is the API key's id: callers cannot choose it, API Gateway proves it.
         return Caller(
             tenant=identity.api_key_id or "anonymous",
-            correlation_id=logger.get_correlation_id(),
+            correlation_id=current_correlation_id(),
             caller_key=caller_key,
         )
 
@@ -206,6 +280,29 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
     ) -> JobView:
         return dependencies.service.get(job_id, caller(), reveal=reveal)
 
+    def feedback_service() -> FeedbackService:
+        if dependencies.feedback is None:
+            raise ResourceNotFound("No such resource")
+        return dependencies.feedback
+
+    @app.post(
+        "/v1/inferences/<job_id>/feedback",
+        summary="Rate an answer and give the correct label; a second feedback replaces the first",
+        responses={
+            200: {"description": "Stored", "content": {"application/json": {"model": FeedbackReceipt}}},
+            **_error_responses(*_FEEDBACK_ERRORS),
+        },
+        security=[{_API_KEY: []}],
+    )
+    def leave_feedback(
+        job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+        submission: Annotated[FeedbackSubmission, Body()],
+    ) -> FeedbackReceipt:
+        guard_request(app, dependencies.max_request_bytes)
+        receipt = feedback_service().submit(caller().tenant, job_id, submission)
+        metrics.add_metric(name="FeedbackSubmitted", unit=MetricUnit.Count, value=1)
+        return receipt
+
     @app.get("/v1/health", summary="Liveness of the API")
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
@@ -226,9 +323,33 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
             ),
         )
 
+    def observed(response: Response[dict[str, Any]], code: str) -> Response[dict[str, Any]]:
+        """A refused request: counted by code, and audited (tenant, operation, code; no content)."""
+        if dependencies.signals is not None:
+            dependencies.signals.error(code, response.status_code)
+        if dependencies.audit is not None:
+            identity = app.current_event.request_context.identity
+            dependencies.audit.record(
+                AuditEntry(
+                    tenant=identity.api_key_id or "anonymous",
+                    kind=AuditKind.REQUEST,
+                    action="inference.refused",
+                    actor=identity.api_key_id or "anonymous",
+                    outcome="refused",
+                    decision="refused",
+                    code=code,
+                    details={"status": response.status_code, "method": app.current_event.http_method},
+                    correlation_id=current_correlation_id(),
+                )
+            )
+        return response
+
+    def rejected(error: SluiceError) -> Response[dict[str, Any]]:
+        return observed(error_response(error), error.code)
+
     @app.exception_handler(SluiceError)
     def domain_error(error: SluiceError) -> Response[dict[str, Any]]:
-        return error_response(error)
+        return rejected(error)
 
     @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
     def invalid_request(
@@ -237,18 +358,18 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         try:
             guard_request(app, dependencies.max_request_bytes)
         except SluiceError as guard_error:
-            return error_response(guard_error)
+            return rejected(guard_error)
         if isinstance(error.__cause__, strict_json.UnacceptableJson):
-            return error_response(error.__cause__.error)
+            return rejected(error.__cause__.error)
         errors = error.errors()
         if any(item.get("type") == "json_invalid" for item in errors):
-            return error_response(MalformedJson("The request body is not valid JSON"))
+            return rejected(MalformedJson("The request body is not valid JSON"))
         # Field locations and pydantic's messages only: never the rejected values.
         detail = "; ".join(
             f"{'.'.join(str(part) for part in item.get('loc', ()) if part != 'body') or 'body'}: {item.get('msg')}"
             for item in errors[:10]
         )
-        return error_response(InvalidRequest(detail or "The request is invalid"))
+        return rejected(InvalidRequest(detail or "The request is invalid"))
 
     @app.exception_handler(Exception)
     def unexpected_error(error: Exception) -> Response[dict[str, Any]]:
@@ -257,10 +378,13 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         try:
             guard_request(app, dependencies.max_request_bytes)
         except SluiceError as guard_error:
-            return error_response(guard_error)
+            return rejected(guard_error)
         # Log the type and trace (never the request), answer 500.
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
-        return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "The request failed; retry later")
+        return observed(
+            _error(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "The request failed; retry later"),
+            "INTERNAL_ERROR",
+        )
 
     @app.not_found
     def not_found(_: Exception) -> Response[dict[str, Any]]:
@@ -352,8 +476,8 @@ def _with_routes(document: dict[str, Any], table: RouteTable) -> dict[str, Any]:
 
 
 def _linked(document: dict[str, Any]) -> dict[str, Any]:
-    """What Powertools cannot declare: the 202's `Location` and its link to the job, and the
-    `Retry-After` a 503 or 429 carries."""
+    """What Powertools cannot declare: the 202's `Location` and its link to the job, the links
+    from an answer to its feedback, and the `Retry-After` a 503 or 429 carries."""
     paths = document.get("paths", {})
     get_job = paths.get("/v1/inferences/{job_id}", {}).get("get", {})
     post = paths.get("/v1/inferences", {}).get("post", {})
@@ -366,6 +490,16 @@ def _linked(document: dict[str, Any]) -> dict[str, Any]:
                 "parameters": {"job_id": "$response.body#/id"},
             }
         }
+    # An answer's id is what feedback takes: a sync answer's at once, a job's once it succeeded.
+    feedback = paths.get("/v1/inferences/{job_id}/feedback", {}).get("post", {})
+    if "operationId" in feedback:
+        for status in ("200", "202"):
+            answer = post.get("responses", {}).get(status)
+            if answer is not None:
+                answer.setdefault("links", {})["LeaveFeedback"] = {
+                    "operationId": feedback["operationId"],
+                    "parameters": {"job_id": "$response.body#/id"},
+                }
     retry_after = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
     for operations in paths.values():
         for operation in operations.values():
@@ -379,8 +513,14 @@ def guard_request(app: APIGatewayRestResolver, max_request_bytes: int) -> None:
     """Checks that come before parsing: the body's media type and size."""
     event = app.current_event
     body = event.body or ""
-    # surrogatepass: an unpaired surrogate is the parser's to refuse, not a crash here.
-    if len(body.encode("utf-8", "surrogatepass")) > max_request_bytes:
+    # surrogatepass: an unpaired surrogate is the parser's to refuse, not a crash here. A body
+    # still base64-encoded (not UTF-8, see SluiceResolver) counts by its decoded size.
+    size = (
+        len(body) * 3 // 4 - body[-2:].count("=")
+        if event.is_base64_encoded
+        else len(body.encode("utf-8", "surrogatepass"))
+    )
+    if size > max_request_bytes:
         raise PayloadTooLarge(f"The request body exceeds {max_request_bytes} bytes")
     if event.http_method in ("POST", "PUT", "PATCH"):
         media_type, _, parameters = (event.headers.get("content-type") or "").partition(";")
@@ -390,6 +530,8 @@ def guard_request(app: APIGatewayRestResolver, max_request_bytes: int) -> None:
         if charset is not None and charset.lower() not in ("utf-8", "utf8"):
             # JSON is UTF-8 (RFC 8259 section 8.1): a body declared otherwise would be misread.
             raise UnsupportedMediaType("Content-Type charset must be utf-8")
+        if event.is_base64_encoded:
+            raise MalformedJson("The request body is not valid UTF-8")
 
 
 def _parameter(parameters: str, name: str) -> str | None:

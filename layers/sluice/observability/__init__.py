@@ -1,7 +1,9 @@
-"""The one Logger, Tracer and Metrics of the platform.
+"""The one Logger, Tracer and Metrics of the platform, and what is built on them.
 
 Log identifiers and counts, never payloads: this platform exists to keep personal data out
 of places. Service name and namespace come from POWERTOOLS_* variables set by the stack.
+The subpackage holds the correlation id (`correlation`), the operational metrics with their
+bounded dimensions (`signals`), the dashboard's panels (`panels`) and the audit trail (`audit`).
 """
 
 from __future__ import annotations
@@ -21,3 +23,5 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 logger = Logger(logger_formatter=PiiRedactingFormatter())
 tracer = Tracer()
 metrics = Metrics()
+
+__all__ = ["logger", "metrics", "tracer"]
