@@ -21,23 +21,28 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.buckets import access_log_bucket, data_bucket
 from infra.functions import SluiceFunction
 from infra.images import regional_image
 from infra.lifecycle_code import build_source_tarball
+from infra.lifecycle_feedback import FeedbackTable
 from infra.lifecycle_pipeline import PipelineSpec, pipeline_definition
+from infra.lifecycle_rollout import ModelRollout
 from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
 from sluice.config import DeploymentConfig, FunctionConfig, RouteConfig
 from sluice.lifecycle.monitor import MonitoredEndpoint
 from sluice.runtime.drift_monitor import Settings as DriftMonitorSettings
+from sluice.runtime.feedback_export import Settings as FeedbackExportSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".build" / "lifecycle"
 CAPTURE_PREFIX = "datacapture"
 BASELINE_PREFIX = "baselines"
+FEEDBACK_PREFIX = "data/feedback"
 MONITOR_FUNCTION = FunctionConfig(memory_mb=512, timeout_seconds=300)
 # The wildcard actions of CDK's own bucket and key grants.
 CDK_GRANT_FINDINGS = {
@@ -152,7 +157,7 @@ class RetrainingPipeline(Construct):
             self, route.endpoint.image, lifecycle.training_instance_type, "training"
         )
         inference_image = regional_image(self, route.endpoint.image, route.endpoint.instance_type)
-        pipeline_name = f"{stack.stack_name}-retrain-{route.name}".lower()
+        self.pipeline_name = pipeline_name = f"{stack.stack_name}-retrain-{route.name}".lower()
         # The SDK parses what it is given (urlparse on S3 URIs, an ARN prefix on roles), and a CDK
         # token ("${Token[...]}") is not a host or an ARN. So the definition is built with
         # placeholders, and each placeholder is replaced by its token in the JSON afterwards.
@@ -234,6 +239,18 @@ class RetrainingPipeline(Construct):
             description=f"Scheduled retraining of route {route.name} (slow drift, accumulated feedback)",
             schedule_expression=lifecycle.retrain_schedule,
             targets=[self._target("schedule")],
+        )
+        self.on_feedback = events.CfnRule(
+            self,
+            "OnLabelledFeedback",
+            description=f"Enough new labelled feedback on route {route.name} starts its retraining pipeline",
+            event_bus_name=bus.event_bus_name,
+            event_pattern={
+                "source": ["sluice"],
+                "detail-type": ["LabelledFeedbackArrived"],
+                "detail": {"detail": {"route": [route.name]}},
+            },
+            targets=[self._target("feedback")],
         )
 
     def _target(self, trigger: str) -> events.CfnRule.TargetProperty:
@@ -356,6 +373,7 @@ class DriftMonitorFunction(Construct):
         layer: lambda_.ILayerVersion,
         key: kms.IKey,
         removal_policy: RemovalPolicy,
+        feedback: FeedbackTable | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = SluiceFunction(
@@ -380,8 +398,12 @@ class DriftMonitorFunction(Construct):
                 MonitoredEndpoint(route=route, endpoint=endpoints[route]) for route in config.lifecycle.routes
             ],
             policy=config.lifecycle.drift,
+            feedback_table=feedback.table.table_name if feedback is not None else None,
+            quality=config.lifecycle.quality,
         )
         self.function.configure(settings)
+        if feedback is not None:
+            feedback.grant_read(self.function.role)
         data.grant_read(self.function.role, f"{CAPTURE_PREFIX}/*")
         data.grant_read(self.function.role, f"{BASELINE_PREFIX}/*")
         key.grant_decrypt(self.function.role)
@@ -403,6 +425,66 @@ class DriftMonitorFunction(Construct):
                 self.function.role,
                 f"AwsSolutions-IAM5[{finding}]",
                 "CDK's read grants on the capture and baseline prefixes (objects are named per hour and version)",
+            )
+
+
+class FeedbackExportFunction(Construct):
+    """The scheduled export of labelled feedback to `data/feedback/<route>/`, the pipeline's input."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        feedback: FeedbackTable,
+        data: s3.IBucket,
+        bus: events.IEventBus,
+        layer: lambda_.ILayerVersion,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = SluiceFunction(
+            self,
+            "Function",
+            handler_folder="feedback_export",
+            description="Sluice feedback export: labelled feedback as training data, retraining when enough arrived",
+            config=MONITOR_FUNCTION,
+            layer=layer,
+            key=key,
+            log_retention_days=config.log_retention_days,
+            removal_policy=removal_policy,
+        )
+        self.function.configure(
+            FeedbackExportSettings(
+                service_name=self.function.service_name,
+                feedback_table=feedback.table.table_name,
+                training_data_bucket=data.bucket_name,
+                training_data_prefix=FEEDBACK_PREFIX,
+                routes=list(config.lifecycle.routes),
+                policy=config.lifecycle.feedback,
+                event_bus_name=bus.event_bus_name,
+            )
+        )
+        # Reads the route's feedback, writes its export mark.
+        feedback.grant_read_write(self.function.role)
+        data.grant_put(self.function.role, f"{FEEDBACK_PREFIX}/*")
+        key.grant_encrypt(self.function.role)
+        bus.grant_put_events_to(self.function.role)
+        self.schedule = events.Rule(
+            self,
+            "Schedule",
+            description="Sluice feedback export: labelled feedback to the retraining pipeline's input",
+            schedule=events.Schedule.rate(Duration.minutes(config.lifecycle.feedback.export_minutes)),
+            targets=[targets.LambdaFunction(self.function.function, retry_attempts=2)],
+        )
+        bucket_arn = f"<{Stack.of(self).get_logical_id(data.node.default_child)}.Arn>"  # type: ignore[arg-type]
+        for finding in (*CDK_GRANT_FINDINGS, f"Resource::{bucket_arn}/{FEEDBACK_PREFIX}/*"):
+            acknowledge(
+                self.function.role,
+                f"AwsSolutions-IAM5[{finding}]",
+                "CDK's put grant on the feedback export prefix (one object per route under it)",
             )
 
 
@@ -457,6 +539,8 @@ class ModelLifecycle(Construct):
         bus: events.IEventBus,
         layer: lambda_.ILayerVersion,
         removal_policy: RemovalPolicy,
+        feedback: FeedbackTable | None = None,
+        route_table: ssm.IParameter | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         routes = {route.name: route for route in config.routes}
@@ -486,6 +570,43 @@ class ModelLifecycle(Construct):
             layer=layer,
             key=key,
             removal_policy=removal_policy,
+            feedback=feedback,
+        )
+        self.feedback_export = (
+            FeedbackExportFunction(
+                self,
+                "FeedbackExport",
+                config=config,
+                feedback=feedback,
+                data=self.data.bucket,
+                bus=bus,
+                layer=layer,
+                key=key,
+                removal_policy=removal_policy,
+            )
+            if feedback is not None
+            else None
+        )
+        # Approved versions of real-time routes roll out with guardrails (an async endpoint
+        # cannot shift traffic by canary: one variant, no TargetVariant).
+        rolled_out = [name for name in config.lifecycle.routes if routes[name].endpoint.mode == "realtime"]
+        self.rollout = (
+            ModelRollout(
+                self,
+                "Rollout",
+                config=config,
+                endpoints=endpoints,
+                package_groups={self.pipelines[name].group_name: name for name in rolled_out},
+                pipelines={self.pipelines[name].pipeline_name: name for name in rolled_out},
+                data=self.data.bucket,
+                route_table=route_table,
+                bus=bus,
+                layer=layer,
+                key=key,
+                removal_policy=removal_policy,
+            )
+            if route_table is not None and rolled_out
+            else None
         )
         for name in config.lifecycle.routes:
             # Asynchronous endpoints keep their inputs and outputs in S3 already; the monitor reads real-time capture.

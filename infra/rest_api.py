@@ -118,6 +118,14 @@ class RestApi(Construct):
             request_parameters={"method.request.path.id": True},
             **keyed,
         )
+        # Feedback on an inference (sluice.lifecycle.feedback): leave it, or replace it.
+        job.add_resource("feedback").add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+            request_parameters={"method.request.path.id": True},
+            **keyed,
+        )
         # Health and the API description are public so probes and client generators need no key.
         v1.add_resource("health").add_method("GET", integration)
         v1.add_resource("openapi.json").add_method("GET", integration)

@@ -14,6 +14,7 @@ from infra.endpoint_scaling import EndpointScaling
 from infra.event_bus import PlatformEventBus
 from infra.functions import SluiceFunction, SluiceLayer, service_name
 from infra.lifecycle import ModelLifecycle
+from infra.lifecycle_feedback import FeedbackTable
 from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
 from infra.observability import AuditTrail, OperationalAlarms, StageDashboard
@@ -144,6 +145,8 @@ class SluiceStack(Stack):
 
         tables.jobs.grant_read_write_data(api_function.role)
         tables.idempotency.grant_read_write_data(api_function.role)
+        feedback = FeedbackTable(self, "Feedback", key=key, removal_policy=removal)
+        feedback.grant_read_write(api_function.role)
         tables.jobs.grant_read_write_data(worker.role)
         bus.bus.grant_put_events_to(worker.role)
         for route in config.routes:
@@ -224,7 +227,7 @@ class SluiceStack(Stack):
         # Tenant usage and metering (sluice.cost): budgets are held on the request path.
         cost_table = CostTable(self, "CostTable", key=key, removal_policy=removal).table
         tenant_ids = {tenant: api_key.key_id for tenant, api_key in api.api_keys.items()}
-        # The api and the worker hold the tenants' budgets and meter: the same settings, made once.
+        # The functions that hold the tenants' budgets and meter: the same settings, made once.
         metering = {
             "cost_table": cost_table.table_name,
             "cost_policy": PriceList.from_config(config).policy(tenant_ids),
@@ -264,6 +267,8 @@ class SluiceStack(Stack):
                 max_request_bytes=config.max_request_bytes,
                 idempotency_ttl_seconds=config.api.idempotency_ttl_seconds,
                 reveal_tenants=Fn.join(",", reveal_key_ids) if reveal_key_ids else None,
+                feedback_table=feedback.table.table_name,
+                feedback_routes=",".join(config.lifecycle.routes) or None,
                 **metering,
             )
         )
@@ -290,8 +295,11 @@ class SluiceStack(Stack):
                 batches_table=uploads.batches.table_name,
                 ingest_queue_url=uploads.queue.queue_url,
                 limits=config.ingest,
+                **metering,
             )
         )
+        # Uploaded records are reserved against the upload tenant's budget as they are queued.
+        cost_table.grant_read_write_data(ingest.role)
         # Both finish async jobs, so both read the same settings.
         finishers = ((async_result, async_result_runtime.Settings), (sweeper, sweeper_runtime.Settings))
         for finisher, finisher_settings in finishers:
@@ -302,8 +310,11 @@ class SluiceStack(Stack):
                         **jobs,
                         event_bus_name=bus.bus.event_bus_name,
                         batches_table=uploads.batches.table_name,
+                        **metering,
                     )
                 )
+                # They meter the async jobs they finish and settle their reservations.
+                cost_table.grant_read_write_data(finisher.role)
 
         for function in readers:
             acknowledge(
@@ -322,7 +333,12 @@ class SluiceStack(Stack):
             bus=bus.bus,
             layer=layer,
             removal_policy=removal,
+            feedback=feedback,
+            route_table=live_routes.parameter,
         )
+        CfnOutput(self, "FeedbackTableName", value=feedback.table.table_name)
+        if lifecycle.rollout is not None:
+            CfnOutput(self, "DeployFunctionName", value=lifecycle.rollout.function.function.function_name)
         CfnOutput(self, "LifecycleBucket", value=lifecycle.data.bucket.bucket_name)
 
         # Cost governance: the cost table, the stack's AWS budget, cost alarms and the `budget`

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sluice.pii.ports import RedactedInput
@@ -114,6 +115,10 @@ class FakeAsyncEndpoint:
         self._resources = resources
         self.queued: list[tuple[str, str, str]] = []
         self.timeouts: list[int | None] = []
+        # When each queued inference was accepted, and how long each one runs (its notification's
+        # eventTime minus receivedTime).
+        self.received: dict[str, datetime] = {}
+        self.model_seconds = 2.0
         self.failure: Callable[[str], Exception | None] | None = None
 
     def invoke_async(
@@ -128,6 +133,7 @@ class FakeAsyncEndpoint:
         if failure is not None:
             raise failure
         self.queued.append((endpoint_name, input_location, inference_id))
+        self.received[inference_id] = datetime.now(UTC)
         self.timeouts.append(invocation_timeout_seconds)
         return f"s3://{self._resources.async_bucket}/async-output/{inference_id}.out"
 
@@ -139,10 +145,14 @@ class FakeAsyncEndpoint:
         for endpoint_name, input_location, inference_id in ran:
             bucket, key = input_location[5:].split("/", 1)
             payload = json.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            received = self.received.pop(inference_id, datetime.now(UTC))
             notification: dict[str, Any] = {
                 "eventSource": "aws:sagemaker",
                 "eventName": "InferenceResult",
                 "inferenceId": inference_id,
+                # SageMaker's timestamps; the span is what the platform meters as model time.
+                "receivedTime": received.isoformat(),
+                "eventTime": (received + timedelta(seconds=self.model_seconds)).isoformat(),
                 "requestParameters": {"endpointName": endpoint_name, "inputLocation": input_location},
             }
             if fail:

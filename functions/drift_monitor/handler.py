@@ -1,5 +1,6 @@
 """`drift_monitor` function: on its schedule, one window of captured answers per endpoint against
-the model's baseline; `DriftDetected` on the bus when a window drifts. Logic in `sluice.lifecycle`."""
+the model's baseline (`DriftDetected`), and the window's feedback accuracy per model version
+(`QualityDegraded`). Logic in `sluice.lifecycle`."""
 
 from typing import Any
 
@@ -17,5 +18,8 @@ monitor = runtime.build(settings)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    verdicts = runtime.run_scheduled(event, settings, monitor)
-    return {"windows": [verdict.model_dump(mode="json", exclude={"test"}) for verdict in verdicts]}
+    drift, quality = runtime.run_scheduled(event, settings, monitor)
+    return {
+        "windows": [verdict.model_dump(mode="json", exclude={"test"}) for verdict in drift],
+        "feedback_windows": [verdict.model_dump(mode="json", exclude={"test"}) for verdict in quality],
+    }

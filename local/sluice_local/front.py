@@ -34,6 +34,7 @@ class Resource:
 RESOURCES = (
     Resource(re.compile(r"^/v1/inferences$"), "/v1/inferences", True),
     Resource(re.compile(r"^/v1/inferences/(?P<id>[^/]+)$"), "/v1/inferences/{id}", True),
+    Resource(re.compile(r"^/v1/inferences/(?P<id>[^/]+)/feedback$"), "/v1/inferences/{id}/feedback", True),
     Resource(re.compile(r"^/v1/health$"), "/v1/health", False),
     Resource(re.compile(r"^/v1/openapi\.json$"), "/v1/openapi.json", False),
 )

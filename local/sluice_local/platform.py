@@ -122,6 +122,10 @@ def _aws_environment(ports: argparse.Namespace) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
+        # sluice.observability's Metrics read the namespace once, when first imported, and the
+        # platform imports it (sluice_local.cost) before any function's environment is set:
+        # without this every metrics flush failed outside pytest ("Must contain a metric namespace").
+        "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
     }
 
 
@@ -296,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             autoscaling=session.client("application-autoscaling"),
             log_level=args.log_level,
         )
-        # The api and the worker hold the tenants' budgets and meter (the same variables).
-        for function in ("api", "worker"):
+        # The functions that hold the tenants' budgets and meter (the same variables).
+        for function in ("api", "worker", "ingest", "async_result", "sweeper"):
             environments[function] = {**environments[function], **cost.api_environment}
         if args.sweep_grace_seconds is not None:
             environments["sweeper"] = {

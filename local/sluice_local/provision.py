@@ -15,6 +15,7 @@ from sluice.config import DeploymentConfig
 from sluice.routing.table import RouteTable, RouteTarget
 from sluice.runtime import api, async_result, ingest, sweeper, worker
 from sluice.runtime.settings import FunctionSettings
+from sluice_local.feedback import provision_feedback_table
 
 PREFIX = "sluice-local"
 STATE_DIR = Path(__file__).resolve().parents[2] / ".sluice"
@@ -51,6 +52,8 @@ class LocalResources:
     async_error_topic_arn: str = ""
     async_results_queue_url: str = ""
     async_results_queue_arn: str = ""
+    # Feedback on served inferences (sluice_local.feedback).
+    feedback_table: str = ""
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs, as the deployed stack would name them."""
@@ -92,6 +95,7 @@ def provision(
     _async_pending_index(dynamodb, jobs_table)
     idempotency_table = _table(dynamodb, f"{PREFIX}-idempotency", ttl_attribute="expiration")
     pii_vault_table = _table(dynamodb, f"{PREFIX}-pii-vault", ttl_attribute=None, key="pk")
+    feedback_table = provision_feedback_table(dynamodb, f"{PREFIX}-feedback")
     bus = f"{PREFIX}-events"
     if bus not in {b["Name"] for b in events.list_event_buses()["EventBuses"]}:
         events.create_event_bus(Name=bus)
@@ -117,6 +121,7 @@ def provision(
         event_bus=bus,
         routes=routes,
         pii_vault_table=pii_vault_table,
+        feedback_table=feedback_table,
     )
 
 
@@ -189,6 +194,8 @@ def function_settings(
             max_request_bytes=config.max_request_bytes,
             idempotency_ttl_seconds=config.api.idempotency_ttl_seconds,
             reveal_tenants=",".join(local_tenant_id(tenant) for tenant in config.api.reveal_tenants) or None,
+            feedback_table=resources.feedback_table or None,
+            feedback_routes=",".join(config.lifecycle.routes) or None,
         ),
         worker=worker.Settings(
             service_name="sluice-worker",

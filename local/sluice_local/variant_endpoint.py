@@ -80,6 +80,7 @@ def build_router(
     """The router over one inner app per (endpoint, variant); `models` skips loading (tests);
     `faults` drops the notifications of requests marked `lost` (sluice_local.faults)."""
     loaded: dict[tuple[str, str], tuple[Any, Any]] = {}
+    handlers: dict[tuple[str, str], Path] = {}
     inner: dict[str, dict[str, Starlette]] = {}
     for endpoint in spec.endpoints:
         inner[endpoint.name] = {}
@@ -90,6 +91,7 @@ def build_router(
                 model = models[key] if models and key in models else handler.model_fn(str(variant.model_dir))
                 loaded[key] = (handler, model)
             handler, model = loaded[key]
+            handlers[(endpoint.name, variant.name)] = variant.handler
             inner[endpoint.name][variant.name] = build_app(
                 handler,
                 model,
@@ -99,6 +101,12 @@ def build_router(
                 max_wait_ms=spec.max_wait_ms,
             )
     background: set[asyncio.Task[None]] = set()
+    # Guarded updates in flight (sluice_local.local_deploy): a green app taking a share of a variant.
+    rollouts: dict[tuple[str, str], GreenFleet] = {}
+    # What each variant serves now, and this process's identity: a restarted endpoint serves its
+    # spec again, so a deploy's record of a promoted version is stale (sluice_local.local_deploy).
+    serving = {(e.name, v.name): str(v.model_dir) for e in spec.endpoints for v in e.variants}
+    incarnation = uuid.uuid4().hex
 
     def pick(request: Request) -> tuple[str, Starlette] | Response:
         name = request.path_params["name"]
@@ -110,7 +118,68 @@ def build_router(
             return _error(
                 400, "ValidationError", f"Target variant {target} is not a production variant of {name}."
             )
+        green = rollouts.get((name, target))
+        if green is not None and green.takes_this_request():
+            return target, green.app
         return target, variants[target]
+
+    async def start_rollout(request: Request) -> Response:
+        """What SageMaker's blue/green update does first: a green fleet with the new model beside
+        the blue one, taking `share` of the variant's traffic."""
+        name, variant = request.path_params["name"], request.path_params["variant"]
+        if variant not in inner.get(name, {}):
+            return _error(400, "ValidationError", "No such endpoint or variant.")
+        body = await request.json()
+        # The new model is served by the variant's own container code (its inference handler).
+        key = (str(handlers[(name, variant)]), str(body["model_dir"]))
+        if key not in loaded:
+            handler = load_handler(Path(key[0]))
+            loaded[key] = (handler, await asyncio.to_thread(handler.model_fn, key[1]))
+        handler, model = loaded[key]
+        app = build_app(
+            handler,
+            model,
+            endpoint_names=[name],
+            variant=variant,
+            max_batch_size=spec.max_batch_size,
+            max_wait_ms=spec.max_wait_ms,
+        )
+        app.state.batcher.start()
+        previous = rollouts.pop((name, variant), None)
+        if previous is not None:
+            previous.app.state.batcher.stop()
+        rollouts[(name, variant)] = GreenFleet(
+            app=MeasuredApp(app), inner=app, share=float(body["share"]), model_dir=key[1]
+        )
+        return JSONResponse({"status": "Updating"})
+
+    async def describe(request: Request) -> Response:
+        name = request.path_params["name"]
+        variants = {
+            variant: directory for (endpoint, variant), directory in serving.items() if endpoint == name
+        }
+        return JSONResponse({"incarnation": incarnation, "variants": variants})
+
+    async def rollout(request: Request) -> Response:
+        key = (request.path_params["name"], request.path_params["variant"])
+        green = rollouts.get(key)
+        if green is None:
+            return _error(400, "ValidationError", "No update in flight.")
+        if request.method == "GET":
+            return JSONResponse(green.app.stats())
+        if request.method == "PUT":  # shift more of the traffic
+            green.share = float((await request.json())["share"])
+            return JSONResponse({"status": "Updating"})
+        rollouts.pop(key)
+        if request.method == "DELETE":  # rolled back: blue serves everything again
+            green.inner.state.batcher.stop()
+            return JSONResponse({"status": "InService", "outcome": "rolled_back"})
+        old = inner[key[0]][key[1]]
+        inner[key[0]][key[1]] = green.inner  # promoted: green is the variant now
+        serving[key] = green.model_dir
+        if all(app is not old for variants in inner.values() for app in variants.values()):
+            old.state.batcher.stop()
+        return JSONResponse({"status": "InService", "outcome": "promoted"})
 
     class Invoke:
         """A raw ASGI endpoint: the chosen inner app answers exactly as a one-variant endpoint."""
@@ -133,8 +202,11 @@ def build_router(
         name = request.path_params["name"]
         output = f"s3://{spec.asynchronous.output_bucket}/async-output/{name}/{inference_id}.out"
         failure = f"s3://{spec.asynchronous.output_bucket}/async-failures/{name}/{inference_id}.out"
+        received = _sagemaker_time()  # SageMaker's `receivedTime`: when it accepted the request
         task = asyncio.create_task(
-            _run_async(spec.asynchronous, chosen[1], name, inference_id, location, output, failure, faults)
+            _run_async(
+                spec.asynchronous, chosen[1], name, inference_id, location, output, failure, received, faults
+            )
         )
         background.add(task)
         task.add_done_callback(background.discard)
@@ -163,9 +235,67 @@ def build_router(
             Route("/endpoints/{name}/invocations", Invoke(), methods=["POST"]),
             Route("/endpoints/{name}/async-invocations", invoke_async, methods=["POST"]),
             Route("/ping", ping, methods=["GET"]),
+            Route("/_local/endpoints/{name}", describe, methods=["GET"]),
+            Route("/_local/rollouts/{name}/{variant}", start_rollout, methods=["POST"]),
+            Route("/_local/rollouts/{name}/{variant}", rollout, methods=["GET", "PUT", "DELETE"]),
+            Route("/_local/rollouts/{name}/{variant}/promote", rollout, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
+
+
+class MeasuredApp:
+    """An inner app whose answers are counted as CloudWatch would: invocations, 5XX, latency."""
+
+    def __init__(self, app: Starlette) -> None:
+        self._app = app
+        self.invocations = 0
+        self.errors = 0
+        self.latencies_ms: list[float] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        import time
+
+        started = time.perf_counter()
+        status = 500
+        body = b""
+
+        async def observed(message: Any) -> None:
+            nonlocal status, body
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and status == 424:
+                body += message.get("body", b"")
+            await send(message)
+
+        try:
+            await self._app(scope, receive, observed)
+        finally:
+            self.invocations += 1
+            # Invocation5XXErrors: the model answered 5xx (SageMaker's 424 ModelError says which).
+            model_status = json.loads(body or b"{}").get("OriginalStatusCode", 0) if status == 424 else status
+            self.errors += int(int(model_status) >= 500)
+            self.latencies_ms.append((time.perf_counter() - started) * 1000)
+
+    def stats(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies_ms)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else None
+        return {"invocations": self.invocations, "errors": self.errors, "p99_ms": p99}
+
+
+class GreenFleet:
+    def __init__(self, *, app: MeasuredApp, inner: Starlette, share: float, model_dir: str) -> None:
+        import random
+
+        self.model_dir = model_dir
+        self.app = app
+        self.inner = inner
+        self.share = share
+        # Seeded: a traffic split, not a secret; the same requests take the same side in a test.
+        self._random = random.Random(0)  # noqa: S311
+
+    def takes_this_request(self) -> bool:
+        return self._random.random() < self.share
 
 
 async def _run_async(
@@ -176,6 +306,7 @@ async def _run_async(
     location: str,
     output: str,
     failure: str,
+    received: str,
     faults: FaultLog | None = None,
 ) -> None:
     """What SageMaker does for one queued request: S3 in, the container, S3 out, a notification."""
@@ -188,6 +319,7 @@ async def _run_async(
         "eventSource": "aws:sagemaker",
         "eventName": "InferenceResult",
         "inferenceId": inference_id,
+        "receivedTime": received,
         "requestParameters": {
             "endpointName": endpoint,
             "inputLocation": location,
@@ -219,11 +351,20 @@ async def _run_async(
                 "responseParameters": {"contentType": "text/plain", "failureLocation": failure},
             }
             topic = config.error_topic_arn
+        # `eventTime`: when the result was written (the platform meters the span as model time).
+        notification["eventTime"] = _sagemaker_time()
         if faults is not None and drops_notification(faults, body):
             return  # the notification lost on its way: the sweeper must finish the job
         await asyncio.to_thread(sns.publish, TopicArn=topic, Message=json.dumps(notification))
     except Exception:
         log.exception("async inference failed before a notification could be sent")
+
+
+def _sagemaker_time() -> str:
+    """A timestamp as SageMaker writes them in notifications: UTC, milliseconds, `Z`."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,3 +61,30 @@ def item_writes_in_order() -> Iterator[None]:
         yield
     finally:
         DynamoDBBackend.update_item = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def dynamodb_writes_in_order() -> Iterator[None]:
+    """`item_writes_in_order` for every kind of write: moto's PutItem and TransactWriteItems are
+    not safe across threads either (a transaction deep-copies tables others are writing to),
+    while DynamoDB serializes them. For tests whose code under test also creates items."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    names = ("update_item", "put_item", "transact_write_items")
+    originals = {name: getattr(DynamoDBBackend, name) for name in names}
+
+    def locked(original: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return write
+
+    for name, original in originals.items():
+        setattr(DynamoDBBackend, name, locked(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(DynamoDBBackend, name, original)

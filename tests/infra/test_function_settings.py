@@ -15,7 +15,18 @@ import pytest
 from aws_cdk.assertions import Template
 
 from sluice.routing.table import RouteTable
-from sluice.runtime import api, async_result, audit, budget, drift_monitor, ingest, sweeper, worker
+from sluice.runtime import (
+    api,
+    async_result,
+    audit,
+    budget,
+    deploy,
+    drift_monitor,
+    feedback_export,
+    ingest,
+    sweeper,
+    worker,
+)
 from sluice.runtime.settings import FunctionSettings
 from tests.infra.conftest import make_app
 
@@ -27,6 +38,8 @@ SETTINGS: dict[str, type[FunctionSettings]] = {
     "sluice-sweeper": sweeper.Settings,
     "sluice-drift_monitor": drift_monitor.Settings,
     "sluice-budget": budget.Settings,
+    "sluice-feedback_export": feedback_export.Settings,
+    "sluice-deploy": deploy.Settings,
     "sluice-audit": audit.Settings,
 }
 

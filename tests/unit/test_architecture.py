@@ -73,8 +73,9 @@ CAPABILITY_DEPENDENCIES = {
     "cost": set(),
     "operations": set(),
     "jobs": {"routing", "cost"},
-    "serving": {"jobs", "routing", "pii", "cost"},
-    "uploads": {"jobs", "routing", "pii"},
+    # Serving records what it served for feedback (sluice.lifecycle.feedback).
+    "serving": {"jobs", "routing", "pii", "cost", "lifecycle"},
+    "uploads": {"jobs", "routing", "pii", "cost"},  # uploaded records are reserved against budgets
     "lifecycle": {"jobs"},
 }
 

@@ -193,6 +193,7 @@ def _reading_side(batch: Batch) -> dict[str, Any]:
             "columns": json.dumps(batch.columns) if batch.columns is not None else None,
             "error_code": batch.error.code if batch.error else None,
             "error_message": batch.error.message if batch.error else None,
+            "limit_resets_at": batch.limit_resets_at.isoformat() if batch.limit_resets_at else None,
         }
     )
 

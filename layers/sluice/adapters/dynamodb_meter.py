@@ -6,7 +6,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 _TTL_SECONDS = 400 * 24 * 3600
+# A job is finished well within a month (SageMaker keeps an async request 6 hours at most).
+_ONCE_TTL_SECONDS = 31 * 24 * 3600
 
 
 class DynamoUsageCounters:
@@ -37,6 +41,20 @@ class DynamoUsageCounters:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
+
+    def first_time(self, key: str) -> bool:
+        # A conditional put: of any number of concurrent callers, exactly one creates the item.
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={"id": {"S": key}, "expires_at": {"N": str(int(time.time()) + _ONCE_TTL_SECONDS)}},
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def scan_prefix(self, prefix: str) -> list[dict[str, Any]]:
         """Every counter whose key starts with `prefix`, as plain values (the cost report's read)."""

@@ -79,14 +79,21 @@ class BudgetGuard:
         """Settle a queued job's reservation in the worker, from what the job record keeps: its
         tenant, route and acceptance time give the reservation the API made (one request at the
         route's reserve estimate, in the period it was accepted)."""
-        reservation = Reservation(
+        admission = Admission(reservation=self._job_reservation(tenant, route, accepted_at), usage=Usage())
+        return self.settle(admission, variant=variant, model_ms=model_ms)
+
+    def release_job(self, tenant: str, route: str, accepted_at: datetime) -> None:
+        """Give back a queued job's reservation when the job failed: nothing was served."""
+        self._ledger.release(self._job_reservation(tenant, route, accepted_at))
+
+    def _job_reservation(self, tenant: str, route: str, accepted_at: datetime) -> Reservation:
+        # What `reserve` held for the job: one request at the route's estimate, in its period.
+        return Reservation(
             tenant=tenant,
             route=route,
             period=Period.at(accepted_at),
             cost_micros=self._prices.reservation_micros(route),
         )
-        admission = Admission(reservation=reservation, usage=Usage())
-        return self.settle(admission, variant=variant, model_ms=model_ms)
 
     def release(self, admission: Admission) -> None:
         self._ledger.release(admission.reservation)

@@ -18,7 +18,17 @@ from typing import Protocol
 from sluice.cost.ports import UsageCounters
 from sluice.cost.pricing import PriceList
 
-COUNTED = ("requests", "model_ms", "bytes_in", "bytes_out", "tokens_in", "tokens_out", "cost_micros")
+COUNTED = (
+    "requests",
+    "model_ms",
+    "bytes_in",
+    "bytes_out",
+    "tokens_in",
+    "tokens_out",
+    # Requests whose tokens were counted from text length, not reported by the model.
+    "tokens_estimated",
+    "cost_micros",
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,7 @@ class InferenceUsage:
     bytes_out: int
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_estimated: bool = False
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -111,6 +122,7 @@ class Meter:
             amounts["bytes_out"] += usage.bytes_out
             amounts["tokens_in"] += usage.tokens_in
             amounts["tokens_out"] += usage.tokens_out
+            amounts["tokens_estimated"] += int(usage.tokens_estimated)
             amounts["cost_micros"] += cost
         by_tenant_period: dict[tuple[str, str], dict[str, int]] = defaultdict(
             lambda: dict.fromkeys(COUNTED, 0)

@@ -35,6 +35,10 @@ class UsageCounters(Protocol):
 
     def scan_prefix(self, prefix: str) -> list[dict[str, Any]]: ...
 
+    def first_time(self, key: str) -> bool:
+        """Record `key` unless it is recorded; True only for the one call that recorded it."""
+        ...
+
 
 class QuotaControl(Protocol):
     def quota_cap(self, tenant: str) -> int | None: ...

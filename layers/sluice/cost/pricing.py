@@ -82,9 +82,11 @@ class PriceList:
         busy_share = self._cost.expected_utilization
         return round(hourly * MICROS_PER_USD * model_ms / 3_600_000 / busy_share)
 
+    def reserve_model_seconds(self, route: str) -> float:
+        return self._cost.reserve_model_seconds.get(route, self._cost.default_reserve_model_seconds)
+
     def reservation_micros(self, route: str) -> int:
-        seconds = self._cost.reserve_model_seconds.get(route, self._cost.default_reserve_model_seconds)
-        return self.model_time_micros(route, None, seconds * 1000)
+        return self.model_time_micros(route, None, self.reserve_model_seconds(route) * 1000)
 
 
 class CostPolicy(BaseModel):

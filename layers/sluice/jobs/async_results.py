@@ -6,6 +6,10 @@ with ASYNC_INFERENCE_FAILED (SageMaker's reason may quote the model's message, s
 copied). Finishing is a conditional write and publishing is once per job, so a notification
 delivered twice changes nothing.
 
+Each finished job is metered (tenant, route, variant, model version, model time, bytes, and
+tokens for generative routes) and its reservation settled, or released when it failed, once
+(`sluice.cost.job_accounting`). Model time comes from the notification: see `model_ms`.
+
 Two finishers can meet: a notification and the sweeper (which finishes a job whose notification
 is late), or two deliveries of one notification. Only the one whose write made the job final
 announces it at once; the other finds it final under another writer's announcement and leaves
@@ -28,16 +32,19 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict
 
+from sluice.cost.job_accounting import FinishedJob, JobAccounting
+from sluice.cost.metering import InferenceUsage
+from sluice.cost.tokens import count_tokens
 from sluice.errors import ModelFailed
 from sluice.jobs.async_endpoint import Manifest, manifest_key, split_s3_uri
-from sluice.jobs.models import ErrorDetail, Job, utc_now
+from sluice.jobs.models import ErrorDetail, Job, JobStatus, utc_now
 from sluice.jobs.ports import BatchTracker, JobStore
 from sluice.jobs.worker import unannounced
 from sluice.observability import logger, metrics
 from sluice.observability.correlation import correlated
 from sluice.ports import EventPublisher, Objects
 from sluice.routing.model_io import decode
-from sluice.routing.table import RouteSource, Served
+from sluice.routing.table import RouteSource, RouteTarget, Served
 
 FAILED_CODE = "ASYNC_INFERENCE_FAILED"
 # How long a job another finisher made final is left to it to announce (far below the results
@@ -68,6 +75,25 @@ class AsyncNotification(BaseModel):
     inferenceId: str
     requestParameters: _Request
     responseParameters: _Response = _Response()
+    # When SageMaker received the request and when its result was written (absent in the
+    # notifications the sweeper makes up for lost ones).
+    receivedTime: datetime | None = None
+    eventTime: datetime | None = None
+
+    def model_ms(self) -> float | None:
+        """The inference's time on the endpoint, from SageMaker's own timestamps.
+
+        SageMaker reports no per-request model time for asynchronous inferences (ModelLatency is
+        a CloudWatch metric aggregated per minute and variant); the notification's `eventTime`
+        minus `receivedTime` is the closest real figure. Its error is one-sided: it includes the
+        request's time in the endpoint's backlog (waiting for a free instance, or for the first
+        instance to start when the endpoint was scaled to zero) and the S3 download and upload,
+        so it over-states model time; charges made from it never under-charge. The bill itself
+        is attributed by instance time, not by this (sluice.cost.attribution).
+        """
+        if self.receivedTime is None or self.eventTime is None:
+            return None
+        return max(0.0, (self.eventTime - self.receivedTime).total_seconds() * 1000)
 
 
 class AsyncResults:
@@ -79,6 +105,7 @@ class AsyncResults:
         objects: Objects,
         events: EventPublisher,
         batches: BatchTracker | None = None,
+        accounting: JobAccounting | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._routes = routes
@@ -86,6 +113,7 @@ class AsyncResults:
         self._objects = objects
         self._events = events
         self._batches = batches
+        self._accounting = accounting
         self._clock = clock
 
     def handle(self, notification: AsyncNotification) -> None:
@@ -102,15 +130,24 @@ class AsyncResults:
             model_version=variant.model_version or None,
         )
         finished: list[Job]
+        output: Any = None
         announcement = uuid.uuid4().hex
         output_location = notification.responseParameters.outputLocation
         if notification.invocationStatus == "Completed" and output_location:
-            finished = self._succeed(manifest, served, route.wire_format, output_location, announcement)
+            finished, output = self._succeed(
+                manifest, served, route.wire_format, output_location, announcement
+            )
         else:
             metrics.add_metric(name="AsyncInferencesFailed", unit=MetricUnit.Count, value=1)
             logger.warning("async inference failed", extra={"inference_id": notification.inferenceId})
             error = ErrorDetail(code=FAILED_CODE, message="The asynchronous inference failed on the endpoint")
             finished = [self._jobs.fail(job_id, error=error, served=served) for job_id in manifest.job_ids]
+        try:
+            self._account(notification, route, finished, output, bucket, input_key)
+        except Exception:
+            # The jobs are done: metering that cannot be written must not undo that (as in the
+            # worker). Their reservations stand, charged at the estimate.
+            logger.exception("metering failed", extra={"jobs": len(finished)})
         for job in finished:
             # Each job's line carries its own request's correlation id (from its record).
             with correlated(job.correlation_id):
@@ -140,21 +177,70 @@ class AsyncResults:
 
     def _succeed(
         self, manifest: Manifest, served: Served, wire_format: str, location: str, announcement: str
-    ) -> list[Job]:
+    ) -> tuple[list[Job], Any]:
         bucket, key = split_s3_uri(location)
         body = json.loads(self._objects.get(bucket, key))
         try:
             predictions = decode(wire_format, body, expected=len(manifest.job_ids))
         except ModelFailed as failure:
             detail = ErrorDetail(code=failure.code, message=failure.message)
-            return [self._jobs.fail(job_id, error=detail, served=served) for job_id in manifest.job_ids]
+            return [self._jobs.fail(job_id, error=detail, served=served) for job_id in manifest.job_ids], None
         if predictions.model_version:
             served = served.model_copy(update={"model_version": predictions.model_version})
         metrics.add_metric(name="AsyncInferencesSucceeded", unit=MetricUnit.Count, value=1)
         return [
             self._jobs.succeed(job_id, served=served, output=output, announcement=announcement)
             for job_id, output in zip(manifest.job_ids, predictions.outputs, strict=True)
-        ]
+        ], predictions.outputs
+
+    def _account(
+        self,
+        notification: AsyncNotification,
+        route: RouteTarget,
+        finished: list[Job],
+        outputs: list[dict[str, Any]] | None,
+        bucket: str,
+        input_key: str,
+    ) -> None:
+        """Meter the inference's jobs and settle their reservations (released if they failed)."""
+        if self._accounting is None or not finished:
+            return
+        # A job another finisher failed first stays failed (final states are written once).
+        succeeded = outputs is not None and any(job.status is JobStatus.SUCCEEDED for job in finished)
+        instances: list[dict[str, Any]] = []
+        if succeeded:
+            # The (redacted) model input, read for its size and, on generative routes, its prompt.
+            payload = json.loads(self._objects.get(bucket, input_key))
+            instances = payload.get("instances", [payload]) if route.wire_format != "hf-tgi" else [payload]
+        measured = notification.model_ms()
+        # One inference served the micro-batch: its time is shared by its jobs, as in the worker.
+        share = (measured if measured is not None else self._accounting.estimated_model_ms(route.name)) / len(
+            finished
+        )
+        accounted = []
+        for index, job in enumerate(finished):
+            usage = None
+            if job.status is JobStatus.SUCCEEDED and outputs is not None and index < len(instances):
+                tokens = count_tokens(route.wire_format, instances[index], outputs[index])
+                usage = InferenceUsage(
+                    tenant=job.tenant,
+                    route=route.name,
+                    variant=job.variant or "",
+                    model_version=job.model_version or "",
+                    model_ms=share,
+                    bytes_in=len(json.dumps(instances[index], separators=(",", ":")).encode()),
+                    bytes_out=len(json.dumps(outputs[index], separators=(",", ":")).encode()),
+                    tokens_in=tokens.tokens_in,
+                    tokens_out=tokens.tokens_out,
+                    tokens_estimated=tokens.estimated,
+                    at=notification.eventTime or job.updated_at,
+                )
+            accounted.append(
+                FinishedJob(
+                    job_id=job.id, tenant=job.tenant, route=job.route, accepted_at=job.created_at, usage=usage
+                )
+            )
+        self._accounting.account(accounted)
 
 
 def handle_async_results(

@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from sluice.config import BreakerConfig
 from sluice.cost.budgets import BudgetGuard
 from sluice.cost.metering import InferenceUsage, Meter
+from sluice.cost.tokens import count_tokens
 from sluice.errors import SluiceError, UnknownRoute
 from sluice.events import Event, InferenceCompleted
 from sluice.jobs.async_endpoint import AsyncInference
@@ -201,7 +202,10 @@ class JobWorker:
             )
             called = time.perf_counter()
             answer = invoke_model(self._endpoint, candidate, chosen, [d.message.input for d in chunk])
-            model_ms = (time.perf_counter() - called) * 1000  # the call that answered
+            # The call that answered: InvokeEndpoint reports no model time, so its round trip
+            # stands for it (over by SageMaker's OverheadLatency and the network; see
+            # docs/cost-model.md, "Model time").
+            model_ms = (time.perf_counter() - called) * 1000
             return answer
 
         try:
@@ -239,7 +243,7 @@ class JobWorker:
                 continue
             finished.append((d, job))
         try:
-            self._account(chunk, finished, served, answer, model_ms)
+            self._account(route, chunk, finished, served, answer, model_ms)
         except Exception:
             # The jobs are done: a meter or settlement that cannot be written must not send them
             # back (a redelivered final job is never metered again). The reservation stands.
@@ -255,6 +259,7 @@ class JobWorker:
 
     def _account(
         self,
+        route: RouteTarget,
         chunk: list[Delivery],
         finished: list[tuple[Delivery, Job]],
         served: Served,
@@ -265,31 +270,36 @@ class JobWorker:
         if self._meter is None and self._budget is None:
             return
         share = model_ms / len(chunk)
-        usages = [
-            InferenceUsage(
-                tenant=d.message.tenant,
-                route=served.route,
-                variant=served.variant or "",
-                model_version=served.model_version or "",
-                model_ms=share,
-                bytes_in=len(json.dumps(d.message.input, separators=(",", ":")).encode()),
-                bytes_out=len(json.dumps(output, separators=(",", ":")).encode()),
+        usages = []
+        for d, output in zip(chunk, answer.predictions.outputs, strict=True):
+            tokens = count_tokens(route.wire_format, d.message.input, output)
+            usages.append(
+                InferenceUsage(
+                    tenant=d.message.tenant,
+                    route=served.route,
+                    variant=served.variant or "",
+                    model_version=served.model_version or "",
+                    model_ms=share,
+                    bytes_in=len(json.dumps(d.message.input, separators=(",", ":")).encode()),
+                    bytes_out=len(json.dumps(output, separators=(",", ":")).encode()),
+                    tokens_in=tokens.tokens_in,
+                    tokens_out=tokens.tokens_out,
+                    tokens_estimated=tokens.estimated,
+                )
             )
-            for d, output in zip(chunk, answer.predictions.outputs, strict=True)
-        ]
         if self._meter is not None:
             self._meter.record_all(usages)
         # Metered for every job the call served; settled for those recorded (the rest come back).
+        # API jobs reserved at submission, uploaded records when their file was read.
         if self._budget is not None:
             for delivery, job in finished:
-                if delivery.message.batch_id is None:  # uploads reserve nothing (yet)
-                    self._budget.settle_job(
-                        delivery.message.tenant,
-                        delivery.message.route,
-                        job.created_at,
-                        variant=served.variant,
-                        model_ms=share,
-                    )
+                self._budget.settle_job(
+                    delivery.message.tenant,
+                    delivery.message.route,
+                    job.created_at,
+                    variant=served.variant,
+                    model_ms=share,
+                )
 
     def _submit_async(
         self, routes: RouteTable, route: RouteTarget, variant: VariantTarget, chunk: list[Delivery]
@@ -345,6 +355,13 @@ class JobWorker:
             logger.exception("job store unavailable", extra={"job_id": delivery.message.job_id})
             return Outcome(retry=True, reason=JOB_STORE_UNAVAILABLE)
         metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+        if self._budget is not None:
+            try:
+                # Nothing was served: the job's reservation is given back (the lease made this
+                # worker the only one finishing it, as for a settlement).
+                self._budget.release_job(delivery.message.tenant, delivery.message.route, job.created_at)
+            except Exception:
+                logger.exception("reservation not released", extra={"job_id": job.id})
         return self._announce(job)
 
     def _announce(self, job: Job) -> Outcome:

@@ -1,4 +1,5 @@
-"""The scheduled drift monitor: one window of captured answers per endpoint, tested per model version.
+"""The scheduled drift monitor: one window of captured answers per endpoint, tested per model version,
+and the same window's feedback accuracy per model version (`QualityDegraded`).
 
 Each model version is compared with its own baseline (a canary serving v2 beside v1 is two
 populations, not one drift). A window with fewer than `min_window` answers of a version is not
@@ -18,8 +19,10 @@ from pydantic import BaseModel, ConfigDict
 from sluice.events import Event
 from sluice.lifecycle.config import DriftPolicy
 from sluice.lifecycle.drift import DriftTest, low_confidence_test
-from sluice.lifecycle.events import DriftDetected
-from sluice.lifecycle.ports import BaselineSource, CapturedAnswer, CaptureSource, EventSink
+from sluice.lifecycle.events import DriftDetected, QualityDegraded
+from sluice.lifecycle.feedback import Feedback
+from sluice.lifecycle.ports import BaselineSource, CapturedAnswer, CaptureSource, EventSink, FeedbackWindows
+from sluice.lifecycle.quality import QualityPolicy, QualityTest, feedback_accuracy_test
 from sluice.observability import logger, metrics
 
 
@@ -42,6 +45,17 @@ class WindowVerdict(BaseModel):
     test: DriftTest | None = None
 
 
+class QualityVerdict(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    route: str
+    variant: str
+    model_version: str
+    feedback: int
+    outcome: Literal["degraded", "healthy", "too_little_feedback"]
+    test: QualityTest | None = None
+
+
 class DriftMonitor:
     def __init__(
         self,
@@ -50,7 +64,11 @@ class DriftMonitor:
         baselines: BaselineSource,
         events: EventSink,
         policy: DriftPolicy,
+        feedback: FeedbackWindows | None = None,
+        quality: QualityPolicy | None = None,
     ) -> None:
+        self._feedback = feedback
+        self._quality = quality or QualityPolicy()
         self._captures = captures
         self._baselines = baselines
         self._events = events
@@ -93,6 +111,53 @@ class DriftMonitor:
                         window_start=window_start,
                         window_end=window_end,
                         window_size=verdict.test.window_size,
+                    )
+                    self._events.publish(Event.wrap(detail, correlation_id=correlation_id))
+        return verdicts
+
+    def judge_quality(
+        self, routes: Sequence[str], *, window_end: datetime, correlation_id: str | None
+    ) -> list[QualityVerdict]:
+        """Each route's feedback of the window, per variant and model version, against the floor."""
+        if self._feedback is None:
+            return []
+        window_start = window_end - timedelta(minutes=self._policy.window_minutes)
+        verdicts: list[QualityVerdict] = []
+        for route in sorted(set(routes)):
+            groups: dict[tuple[str, str], list[Feedback]] = defaultdict(list)
+            for feedback in self._feedback.feedback_between(route, window_start, window_end):
+                groups[(feedback.variant or "", feedback.model_version or "")].append(feedback)
+            for (variant, model_version), items in sorted(groups.items()):
+                common = {"route": route, "variant": variant, "model_version": model_version}
+                if len(items) < self._quality.min_feedback:
+                    verdicts.append(
+                        QualityVerdict(feedback=len(items), outcome="too_little_feedback", **common)
+                    )
+                    continue
+                test = feedback_accuracy_test([item.correct for item in items], self._quality)
+                verdicts.append(
+                    QualityVerdict(
+                        feedback=len(items),
+                        outcome="degraded" if test.degraded else "healthy",
+                        test=test,
+                        **common,
+                    )
+                )
+                logger.info(
+                    "feedback window judged",
+                    extra={**common, "feedback": len(items), "degraded": test.degraded},
+                )
+                if test.degraded:
+                    metrics.add_metric(name="QualityDegraded", unit=MetricUnit.Count, value=1)
+                    detail = QualityDegraded(
+                        **common,
+                        method=test.method,
+                        statistic=test.statistic,
+                        threshold=test.threshold,
+                        p_value=test.p_value,
+                        window_start=window_start,
+                        window_end=window_end,
+                        window_size=test.window_size,
                     )
                     self._events.publish(Event.wrap(detail, correlation_id=correlation_id))
         return verdicts

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sluice.events import Event
 from sluice.lifecycle.drift import DriftBaseline
+from sluice.lifecycle.feedback import Feedback
 
 
 class CapturedAnswer(BaseModel):
@@ -39,3 +40,9 @@ class BaselineSource(Protocol):
 
 class EventSink(Protocol):
     def publish(self, event: Event[Any]) -> None: ...
+
+
+class FeedbackWindows(Protocol):
+    def feedback_between(self, route: str, start: datetime | None, end: datetime) -> Iterator[Feedback]:
+        """Every tenant's feedback on `route` stored with start <= time < end, oldest first."""
+        ...

@@ -8,12 +8,13 @@ from pydantic import Field
 
 from sluice.adapters.clients import client
 from sluice.runtime import shared
+from sluice.runtime.cost_settings import CostSettings, job_accounting
 
 if TYPE_CHECKING:
     from sluice.jobs.async_results import AsyncResults
 
 
-class Settings(shared.JobSettings, shared.EventSettings):
+class Settings(shared.JobSettings, shared.EventSettings, CostSettings):
     batches_table: str | None = Field(None, alias="BATCHES_TABLE_NAME", min_length=3)
 
 
@@ -32,4 +33,5 @@ def build(settings: Settings, *, clients: shared.ClientFactory = client) -> Asyn
         )
         if settings.batches_table
         else None,
+        accounting=job_accounting(settings, clients),
     )

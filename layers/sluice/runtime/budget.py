@@ -66,7 +66,14 @@ def build(settings: Settings, *, clients: shared.ClientFactory = client) -> Budg
         log=DynamoActionLog(dynamodb, table),
         events=EventBridgePublisher(clients("events"), settings.event_bus_name),
     )
+    from sluice.adapters.dynamodb_meter import DynamoUsageCounters
+    from sluice.cost.alarms import SAMPLE_EVERY_MINUTES
+
     sampler = InstanceSampler(
-        settings.endpoints, SageMakerInstanceCounts(clients("sagemaker")), EmfMeterMetrics()
+        settings.endpoints,
+        SageMakerInstanceCounts(clients("sagemaker")),
+        EmfMeterMetrics(),
+        counters=DynamoUsageCounters(dynamodb, table),
+        every_minutes=SAMPLE_EVERY_MINUTES,
     )
     return Budget(settings=settings, responder=responder, sampler=sampler)

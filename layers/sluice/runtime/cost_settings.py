@@ -1,4 +1,5 @@
-"""Settings and builders for the functions that hold budgets and meter (api, worker)."""
+"""Settings and builders for the functions that hold budgets and meter (api, worker, ingest,
+async_result, sweeper)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sluice.runtime.settings import FunctionSettings
 
 if TYPE_CHECKING:
     from sluice.cost.budgets import BudgetGuard
+    from sluice.cost.job_accounting import JobAccounting
     from sluice.cost.metering import Meter
     from sluice.cost.ports import JobAdmission
     from sluice.runtime.shared import ClientFactory
@@ -55,3 +57,19 @@ def budget_and_meter(
         policy.cost, DynamoUsageLedger(dynamodb, settings.cost_table), prices, tenant_ids=policy.tenant_ids
     )
     return budget, Meter(DynamoUsageCounters(dynamodb, settings.cost_table), prices, EmfMeterMetrics())
+
+
+def job_accounting(settings: CostSettings, clients: ClientFactory) -> JobAccounting | None:
+    """Metering and settling of jobs finished outside the worker (async_result, sweeper)."""
+    budget, meter = budget_and_meter(settings, clients)
+    if not (settings.cost_table and settings.cost_policy):
+        return None
+    from sluice.adapters.dynamodb_meter import DynamoUsageCounters
+    from sluice.cost.job_accounting import JobAccounting
+
+    return JobAccounting(
+        counters=DynamoUsageCounters(clients("dynamodb"), settings.cost_table),
+        prices=settings.cost_policy.price_list(),
+        meter=meter,
+        budget=budget,
+    )

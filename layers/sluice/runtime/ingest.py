@@ -9,12 +9,13 @@ from pydantic import Field, field_validator
 from sluice.adapters.clients import client
 from sluice.config import IngestConfig
 from sluice.runtime import shared
+from sluice.runtime.cost_settings import CostSettings, budget_and_meter
 
 if TYPE_CHECKING:
     from sluice.uploads.s3_events import Ingestion
 
 
-class Settings(shared.JobSettings, shared.PiiSettings, shared.EventSettings):
+class Settings(shared.JobSettings, shared.PiiSettings, shared.EventSettings, CostSettings):
     batches_table: str = Field(alias="BATCHES_TABLE_NAME", min_length=3)
     ingest_queue_url: str = Field(alias="INGEST_QUEUE_URL", min_length=1)
     limits: IngestConfig = Field(alias="INGEST_LIMITS")
@@ -52,5 +53,7 @@ def build(settings: Settings, *, clients: shared.ClientFactory = client) -> Inge
         ledger=shared.batch_ledger(
             batches_table=settings.batches_table, jobs=settings, events=events, clients=clients
         ),
+        # Uploaded records count against the upload tenant's budget (reserved as they are queued).
+        budget=budget_and_meter(settings, clients)[0],
     )
     return Ingestion(service=service, continuations=sqs, queue_url=settings.ingest_queue_url)

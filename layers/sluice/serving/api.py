@@ -34,6 +34,7 @@ from sluice.errors import (
     SluiceError,
     UnsupportedMediaType,
 )
+from sluice.lifecycle.feedback import FeedbackReceipt, FeedbackService, FeedbackSubmission
 from sluice.observability import logger, metrics
 from sluice.observability.audit import AuditEntry, AuditKind, AuditTrail
 from sluice.observability.correlation import (
@@ -51,6 +52,15 @@ from sluice.serving.service import Caller, InferenceService
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CALLER_KEY = _IDEMPOTENCY_KEY
+
+
+class ResourceNotFound(SluiceError):
+    """A route this deployment does not serve (as Powertools' own 404 answers)."""
+
+    code = "NOT_FOUND"
+    status = HTTPStatus.NOT_FOUND
+
+
 # Every error status a route can answer, with the error envelope (README's error table). 403 and
 # 429 come from API Gateway (key, throttle, quota) in the same envelope.
 _COMMON_ERRORS = (
@@ -72,6 +82,15 @@ _SUBMIT_ERRORS = (
     HTTPStatus.GATEWAY_TIMEOUT,
 )
 _READ_ERRORS = (HTTPStatus.NOT_FOUND,)
+# Feedback: another tenant's or an unknown inference (404), a job not yet succeeded (409).
+# 422: a label of another route than the inference's.
+_FEEDBACK_ERRORS = (
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+)
 
 
 def _error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
@@ -85,11 +104,13 @@ def _error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
 _METHODS = {
     re.compile(r"^/v1/inferences$"): ("POST",),
     re.compile(r"^/v1/inferences/[^/]+$"): ("GET",),
+    re.compile(r"^/v1/inferences/[^/]+/feedback$"): ("POST",),
     re.compile(r"^/v1/(health|openapi\.json)$"): ("GET",),
 }
 _API_KEY = "apiKey"
-# The operations that answer 422 themselves (an Idempotency-Key reused, the model refusing input).
-_SENDS_422 = {("/v1/inferences", "post")}
+# The operations that answer 422 themselves (an Idempotency-Key reused, the model refusing input,
+# a feedback label of another route).
+_SENDS_422 = {("/v1/inferences", "post"), ("/v1/inferences/{job_id}/feedback", "post")}
 
 
 class SluiceResolver(APIGatewayRestResolver):
@@ -151,6 +172,8 @@ class ApiDependencies:
     service: InferenceService
     idempotent_submit: IdempotentSubmit
     max_request_bytes: int
+    # Feedback on served inferences (sluice.lifecycle.feedback); None: the routes answer 404.
+    feedback: FeedbackService | None = None
     # Errors by code (metrics) and refused requests (the audit trail): sluice.observability.
     signals: Signals | None = None
     audit: AuditTrail | None = None
@@ -256,6 +279,29 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
         ] = False,
     ) -> JobView:
         return dependencies.service.get(job_id, caller(), reveal=reveal)
+
+    def feedback_service() -> FeedbackService:
+        if dependencies.feedback is None:
+            raise ResourceNotFound("No such resource")
+        return dependencies.feedback
+
+    @app.post(
+        "/v1/inferences/<job_id>/feedback",
+        summary="Rate an answer and give the correct label; a second feedback replaces the first",
+        responses={
+            200: {"description": "Stored", "content": {"application/json": {"model": FeedbackReceipt}}},
+            **_error_responses(*_FEEDBACK_ERRORS),
+        },
+        security=[{_API_KEY: []}],
+    )
+    def leave_feedback(
+        job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+        submission: Annotated[FeedbackSubmission, Body()],
+    ) -> FeedbackReceipt:
+        guard_request(app, dependencies.max_request_bytes)
+        receipt = feedback_service().submit(caller().tenant, job_id, submission)
+        metrics.add_metric(name="FeedbackSubmitted", unit=MetricUnit.Count, value=1)
+        return receipt
 
     @app.get("/v1/health", summary="Liveness of the API")
     def health() -> dict[str, str]:
@@ -430,8 +476,8 @@ def _with_routes(document: dict[str, Any], table: RouteTable) -> dict[str, Any]:
 
 
 def _linked(document: dict[str, Any]) -> dict[str, Any]:
-    """What Powertools cannot declare: the 202's `Location` and its link to the job, and the
-    `Retry-After` a 503 or 429 carries."""
+    """What Powertools cannot declare: the 202's `Location` and its link to the job, the links
+    from an answer to its feedback, and the `Retry-After` a 503 or 429 carries."""
     paths = document.get("paths", {})
     get_job = paths.get("/v1/inferences/{job_id}", {}).get("get", {})
     post = paths.get("/v1/inferences", {}).get("post", {})
@@ -444,6 +490,16 @@ def _linked(document: dict[str, Any]) -> dict[str, Any]:
                 "parameters": {"job_id": "$response.body#/id"},
             }
         }
+    # An answer's id is what feedback takes: a sync answer's at once, a job's once it succeeded.
+    feedback = paths.get("/v1/inferences/{job_id}/feedback", {}).get("post", {})
+    if "operationId" in feedback:
+        for status in ("200", "202"):
+            answer = post.get("responses", {}).get(status)
+            if answer is not None:
+                answer.setdefault("links", {})["LeaveFeedback"] = {
+                    "operationId": feedback["operationId"],
+                    "parameters": {"job_id": "$response.body#/id"},
+                }
     retry_after = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
     for operations in paths.values():
         for operation in operations.values():

@@ -12,9 +12,12 @@ from sluice.cost.budgets import BudgetGuard
 from sluice.cost.metering import InferenceUsage, Meter
 from sluice.cost.models import Admission, Limit
 from sluice.cost.ports import JobAdmission
+from sluice.cost.tokens import count_tokens
 from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, JobNotFound, RoutePaused
 from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobMessage, new_job_id
 from sluice.jobs.ports import JobQueue, JobStore
+from sluice.lifecycle.feedback import InferenceLog, ServedInference, top_label
+from sluice.observability import logger
 from sluice.observability.audit import AuditEntry, AuditKind, AuditTrail
 from sluice.observability.signals import ServedBy, Signals
 from sluice.pii.ports import InputRedactor
@@ -48,9 +51,14 @@ class InferenceService:
         budget: BudgetGuard | None = None,
         meter: Meter | None = None,
         admission: JobAdmission | None = None,
+        inference_log: InferenceLog | None = None,
+        feedback_routes: frozenset[str] = frozenset(),
         signals: Signals | None = None,
         audit: AuditTrail | None = None,
     ) -> None:
+        # What was served on the routes that take feedback (sluice.lifecycle.feedback).
+        self._inference_log = inference_log
+        self._feedback_routes = feedback_routes
         # Operational metrics (sluice.observability.signals) and the audit trail of each request.
         self._signals = signals
         self._audit = audit
@@ -121,9 +129,34 @@ class InferenceService:
             if admission is not None and self._budget is not None:
                 self._budget.release(admission)
             raise
-        self._account(answer, admission, caller, redacted.input)
+        self._account(answer, admission, caller, redacted.input, route.wire_format)
         self._observe_served(answer, caller, started)
-        return answer.response, warnings
+        response = answer.response
+        self._log_served(
+            ServedInference(
+                tenant=caller.tenant,
+                job_id=response.id,
+                route=response.route,
+                input=redacted.input,
+                variant=response.variant,
+                model_version=response.model_version,
+                predicted_label=top_label(response.output),
+                answered=True,
+            )
+        )
+        return response, warnings
+
+    def _log_served(self, served: ServedInference) -> None:
+        if self._inference_log is None or served.route not in self._feedback_routes:
+            return
+        try:
+            self._inference_log.record(served)
+        except Exception as error:
+            # The answer stands (it was served and charged); only feedback on it will be refused.
+            logger.warning(
+                "inference not logged for feedback",
+                extra={"job_id": served.job_id, "error_type": type(error).__name__},
+            )
 
     def _observe_served(self, answer: _SyncAnswer, caller: Caller, started: float) -> None:
         response = answer.response
@@ -184,12 +217,18 @@ class InferenceService:
             )
 
     def _account(
-        self, answer: _SyncAnswer, admission: Admission | None, caller: Caller, value: dict[str, Any]
+        self,
+        answer: _SyncAnswer,
+        admission: Admission | None,
+        caller: Caller,
+        value: dict[str, Any],
+        wire_format: str,
     ) -> None:
         response = answer.response
         if admission is not None and self._budget is not None:
             self._budget.settle(admission, variant=response.variant, model_ms=answer.model_ms)
         if self._meter is not None:
+            tokens = count_tokens(wire_format, value, response.output)
             self._meter.record(
                 InferenceUsage(
                     tenant=caller.tenant,
@@ -199,6 +238,9 @@ class InferenceService:
                     model_ms=answer.model_ms,
                     bytes_in=len(json.dumps(value, separators=(",", ":")).encode()),
                     bytes_out=len(json.dumps(response.output, separators=(",", ":")).encode()),
+                    tokens_in=tokens.tokens_in,
+                    tokens_out=tokens.tokens_out,
+                    tokens_estimated=tokens.estimated,
                 )
             )
 
@@ -237,7 +279,12 @@ class InferenceService:
             )
             called = time.perf_counter()
             answer = invoke_model(self._endpoint, candidate, variant, [value])
-            # The call that answered: what the endpoint spent on this request (failed tries excluded).
+            # The call that answered (failed tries excluded). InvokeEndpoint returns no model
+            # time (its response has the body, content type, invoked variant and custom
+            # attributes; ModelLatency is a CloudWatch metric aggregated per minute), so the
+            # round trip stands for it: it over-states model time by SageMaker's
+            # OverheadLatency and the network, a bias towards small, fast requests when
+            # the bill is shared by model time (docs/cost-model.md, "Model time").
             model_ms = (time.perf_counter() - called) * 1000
             return answer
 
@@ -283,6 +330,11 @@ class InferenceService:
             failure = EndpointUnavailable("The job queue is unavailable; the job was not accepted")
             self._jobs.fail(job.id, error=ErrorDetail(code=failure.code, message=failure.message))
             raise failure from error
+        self._log_served(
+            ServedInference(
+                tenant=caller.tenant, job_id=job.id, route=route.name, input=value, variant=variant
+            )
+        )
         return AcceptedJob(id=job.id, route=route.name, pii=pii_counts)
 
 

@@ -81,6 +81,8 @@ class Batch(BaseModel):
     rejections: list[Rejection] = Field(default_factory=list)
     rejected_by_code: dict[str, int] = Field(default_factory=dict)
     error: ErrorDetail | None = None
+    # A budget or quota stopped the file (error BUDGET_EXCEEDED / QUOTA_EXCEEDED): when it resets.
+    limit_resets_at: datetime | None = None
     event_published: bool = False
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
@@ -108,6 +110,7 @@ class Batch(BaseModel):
             "route": self.route,
             "status": self.status,
             "error": self.error.model_dump() if self.error else None,
+            "limit_resets_at": self.limit_resets_at.isoformat() if self.limit_resets_at else None,
             "received": self.received,
             "rejected": self.rejected,
             "queued": self.queued,

@@ -1,5 +1,14 @@
 """Ingest one uploaded object: stream it, validate and redact each record, queue jobs.
 
+Uploaded records count against the upload tenant's budget and quotas like API requests: each
+group of records is reserved (one conditional update for the group, the API's) before its jobs
+are created and queued, and each job is settled by whoever finishes it (released if it fails).
+A file stops at the first group the budget or a quota has no room for: the records before it
+are served and charged, that group's records are rejected with BUDGET_EXCEEDED or
+QUOTA_EXCEEDED, the rest of the file is not read, and the report gives the code, the reset time
+and the first line not queued (re-upload from there after the reset). A tenant already over
+its limit therefore has its file refused whole, with nothing queued or charged.
+
 Progress is checkpointed in the batch record (line, byte offset, counts) before the
 invocation's time runs out; a later run resumes there. Lines after the last checkpoint may be
 read twice, which is harmless: job ids derive from (bucket, key, version, line), job records
@@ -10,21 +19,26 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sluice.config import IngestConfig
+from sluice.cost.budgets import BudgetGuard
+from sluice.cost.models import Admission
 from sluice.errors import (
     EMPTY_FILE,
     FILE_NOT_UTF8,
     FILE_TOO_LARGE,
     NO_RECORDS,
+    BudgetExceeded,
     FileRejected,
     InvalidUtf8,
     LineTooLong,
+    QuotaExceeded,
     SluiceError,
     UnknownRoute,
 )
@@ -49,6 +63,14 @@ from sluice.uploads.records import (
 )
 
 INCOMING_PREFIX = "incoming/"
+
+
+class LimitReached(FileRejected):
+    """The upload tenant's budget or a quota has no room for the next records: the file stops."""
+
+    def __init__(self, code: str, message: str, *, resets_at: datetime) -> None:
+        super().__init__(code, message)
+        self.resets_at = resets_at
 
 
 class IngestOutcome(StrEnum):
@@ -76,6 +98,7 @@ class _Parts:
     queue: JobBatchQueue
     redactor: InputRedactor
     ledger: BatchLedger
+    budget: BudgetGuard | None = None
 
     def route(self, batch: Batch) -> RouteTarget:
         table = self.routes.current()
@@ -100,8 +123,9 @@ class IngestService:
         queue: JobBatchQueue,
         redactor: InputRedactor,
         ledger: BatchLedger,
+        budget: BudgetGuard | None = None,
     ) -> None:
-        self._parts = _Parts(routes, limits, objects, batches, jobs, queue, redactor, ledger)
+        self._parts = _Parts(routes, limits, objects, batches, jobs, queue, redactor, ledger, budget)
 
     def ingest(self, source: SourceObject, *, remaining_ms: Callable[[], int]) -> IngestOutcome:
         fresh = Batch(
@@ -161,8 +185,15 @@ class _Run:
         except FileRejected as rejected:
             # Records read before the error stay queued and accounted for; the report says why
             # the rest of the file was not read.
-            self._flush()
-            self.batch.error = ErrorDetail(code=rejected.code, message=rejected.message)
+            stopped: FileRejected = rejected
+            try:
+                self._flush()
+            except LimitReached as limit:
+                # Those records could not be queued either: the report says so, with the limit.
+                stopped = limit
+            self.batch.error = ErrorDetail(code=stopped.code, message=stopped.message)
+            if isinstance(stopped, LimitReached):
+                self.batch.limit_resets_at = stopped.resets_at
             metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
         self.batch.status = BatchStatus.READ
         self._checkpoint(report=False)
@@ -317,14 +348,61 @@ class _Run:
                     line=pending.line,
                 )
             )
+        admission = self._reserve(len(jobs))
         # Records before messages, so a queued job always has its record. A job an earlier
         # attempt created keeps its record, and its message is sent again anyway (that attempt
         # may have died before sending): the worker's claim absorbs the repeat.
-        self._s.jobs.create_all_if_absent(jobs)
+        try:
+            created = self._s.jobs.create_all_if_absent(jobs)
+        except BaseException:
+            # Whether any was created is unknown: the lines are read again on the retry, which
+            # reserves again (a job created here then holds none: settled below its estimate).
+            self._release(admission, len(jobs))
+            raise
+        # A job an earlier attempt created holds the reservation that attempt made.
+        self._release(admission, len(jobs) - created)
         self._s.queue.send_batch(self._route.queue_url, messages)
         batch.queued += len(messages)
         metrics.add_metric(name="BatchRecordsQueued", unit=MetricUnit.Count, value=len(messages))
         self._pending.clear()
+
+    def _reserve(self, records: int) -> Admission | None:
+        """Hold the records' estimated cost and requests, or reject them and stop the file."""
+        if self._s.budget is None:
+            return None
+        assert self._route is not None
+        try:
+            return self._s.budget.reserve(self.batch.tenant, self._route.name, requests=records)
+        except (BudgetExceeded, QuotaExceeded) as refusal:
+            first_line = self._pending[0].line
+            for pending in self._pending:
+                # Already counted as received: now rejected, so the batch can still complete.
+                self.batch.rejected += 1
+                self.batch.rejected_by_code[refusal.code] = (
+                    self.batch.rejected_by_code.get(refusal.code, 0) + 1
+                )
+                if len(self.batch.rejections) < self._limits.max_reported_rejections:
+                    self.batch.rejections.append(Rejection(line=pending.line, code=refusal.code))
+            self._pending.clear()
+            metrics.add_metric(name="FilesStoppedByBudget", unit=MetricUnit.Count, value=1)
+            raise LimitReached(
+                refusal.code,
+                f"{refusal.message}: records from line {first_line} on were not queued; "
+                f"it resets at {refusal.resets_at.isoformat()}",
+                resets_at=refusal.resets_at,
+            ) from None
+
+    def _release(self, admission: Admission | None, records: int) -> None:
+        if admission is None or records <= 0 or self._s.budget is None:
+            return
+        reservation = admission.reservation
+        share = reservation.cost_micros // reservation.requests
+        self._s.budget.release(
+            Admission(
+                reservation=replace(reservation, cost_micros=share * records, requests=records),
+                usage=admission.usage,
+            )
+        )
 
     def _checkpoint(self, *, report: bool = True) -> None:
         self.batch.updated_at = utc_now()

@@ -150,7 +150,7 @@ def test_the_scheduled_function_judges_the_hour_before_its_scheduled_time(aws: d
     ).environment()
     settings = Settings.from_environment(rendered)
     # When the function runs on the schedule event of 12:00 (a retry would carry the same time)
-    verdicts = run_scheduled(
+    verdicts, _ = run_scheduled(
         {"id": "evt-1", "time": "2026-12-01T12:00:00Z", "detail-type": "Scheduled Event"},
         settings,
         build(settings),
@@ -198,6 +198,7 @@ def test_the_lambda_handler_wires_itself_at_init_and_reports_each_window(aws: di
                 "answers": 300,
                 "outcome": "drifted",
             }
-        ]
+        ],
+        "feedback_windows": [],
     }
     assert len(take_events(aws["sqs"], aws["queue"], wait_seconds=0)) == 1

@@ -1,4 +1,5 @@
-"""Feedback on moto DynamoDB: one per job, replaced idempotently, counted once, visible only to its tenant."""
+"""Feedback on moto DynamoDB: one per inference, replaced idempotently, counted once, visible only
+to its tenant; a queued job's feedback waits for its outcome."""
 
 from __future__ import annotations
 
@@ -10,9 +11,17 @@ import pytest
 from moto import mock_aws
 
 from sluice.adapters.dynamodb_feedback import DynamoFeedbackStore
-from sluice.errors import InvalidRequest, JobNotFound
+from sluice.errors import JobNotFound
 from sluice.jobs.models import Job, JobStatus
-from sluice.lifecycle.feedback import FeedbackCounts, FeedbackNotAllowed, FeedbackService, FeedbackSubmission
+from sluice.lifecycle.feedback import (
+    FeedbackCounts,
+    FeedbackNotAllowed,
+    FeedbackService,
+    FeedbackSubmission,
+    ServedInference,
+    UnknownLabel,
+)
+from sluice_local.feedback import provision_feedback_table
 
 TABLE = "feedback"
 LABELS = {"intent": ["card_arrival", "lost_or_stolen_card", "exchange_rate"]}
@@ -46,17 +55,25 @@ def redact(_tenant: str, text: str) -> str:
 def store() -> Iterator[DynamoFeedbackStore]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        provision_feedback_table(client, TABLE)
         yield DynamoFeedbackStore(client, TABLE)
 
 
 def service(store: DynamoFeedbackStore, *jobs: Job) -> FeedbackService:
-    return FeedbackService(jobs=Jobs(*jobs), store=store, redact=redact, labels=lambda route: LABELS[route])
+    """Each job was queued through the API, which logged what it served (the redacted input)."""
+    for queued in jobs:
+        store.record(
+            ServedInference(
+                tenant=queued.tenant,
+                job_id=queued.id,
+                route=queued.route,
+                input={"text": "where is my card"},
+                variant=queued.variant,
+            )
+        )
+    return FeedbackService(
+        jobs=Jobs(*jobs), log=store, store=store, redact=redact, labels=lambda route: LABELS[route]
+    )
 
 
 def test_a_second_feedback_replaces_the_first_and_counts_once(store: DynamoFeedbackStore) -> None:
@@ -81,7 +98,7 @@ def test_the_comment_is_stored_redacted_and_the_label_counts_as_training_data(
         "a", "j1", FeedbackSubmission(rating=1, label="exchange_rate", comment="I am jo@example.com")
     )
     assert stored.comment == "I am <EMAIL_ADDRESS>"
-    assert stored.labelled
+    assert stored.label == "exchange_rate"
     assert stored.predicted_label == "card_arrival"
     assert store.counts("intent", "primary", "v1") == FeedbackCounts(feedback=1, labelled=1, correct=0)
 
@@ -111,7 +128,7 @@ def test_another_tenant_can_neither_leave_nor_read_it(store: DynamoFeedbackStore
             id="not-final",
         ),
         pytest.param(
-            [job("j1", "a")], "j1", FeedbackSubmission(rating=3, label="nope"), InvalidRequest, id="bad-label"
+            [job("j1", "a")], "j1", FeedbackSubmission(rating=3, label="nope"), UnknownLabel, id="bad-label"
         ),
     ],
 )
@@ -135,3 +152,22 @@ def test_a_submission_with_unknown_fields_or_a_bad_rating_is_refused() -> None:
         FeedbackSubmission.model_validate({"rating": 6})
     with pytest.raises(ValidationError):
         FeedbackSubmission.model_validate({"rating": 3, "extra": True})
+
+
+def test_the_bad_label_error_is_a_400_invalid_request_with_its_own_code() -> None:
+    error = UnknownLabel("label: not one of the route's labels")
+    assert (int(error.status), error.code) == (400, "FEEDBACK_LABEL_UNKNOWN")
+
+
+def test_the_intent_routes_label_set_is_banking77s_whatever_the_model_in_service_knows() -> None:
+    # A model trained without some intents must still take feedback that names them.
+    import json
+    from pathlib import Path
+
+    from sluice.lifecycle.labels import route_labels
+
+    categories = json.loads(
+        (Path(__file__).resolve().parents[3] / "data/banking77/categories.json").read_text()
+    )
+    assert route_labels("intent") == frozenset(categories)
+    assert route_labels("chat") == frozenset()

@@ -1,0 +1,303 @@
+"""`make mutation`: mutation testing (mutmut 3) of the modules that guard tenants, budgets,
+idempotency, personal data, retries and exactly-once accounting, against the fast suites only.
+
+mutmut names a mutant after its file's module path and only knows sources under `./`, `src/` or
+`source/`, while the library lives in `layers/`. So each group of GROUPS below runs in a staging
+directory of its own, `.mutation/<group>/`, where `src` links to `layers` and `tests` to `tests`,
+with the mutmut configuration this script writes there. mutmut copies both into `mutants/`, runs
+the group's tests once to learn which test reaches which function, then runs each mutant against
+only those tests (stopping at the first failure), in at most two forked workers (the machine is
+shared). Groups run one after another, each timed.
+
+    tools/mutation.py run [--group NAME ...] [--keep]   # mutate, test, then report
+    tools/mutation.py report                            # the report of the last run again
+
+The report (`.mutation/report.md`, and a summary on stdout) gives the score per module and every
+surviving mutant as a diff; docs/mutation.md explains the survivors that cannot change behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ROOT / ".mutation"
+MUTMUT = Path(sys.executable).parent / "mutmut"
+MAX_CHILDREN = 2
+
+
+@dataclass(frozen=True)
+class Group:
+    """Modules mutated together, and the fast tests that exercise them."""
+
+    modules: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+PII_REQUEST_PATH = "tests/functional/test_pii_on_the_request_path.py"
+# Minutes of CPU per run (inputs up to 256 KB redacted in full, four times): a mutant reaching
+# detection would run them again and again. The budget tests below overrun on purpose instead.
+HEAVY = ("--deselect", f"{PII_REQUEST_PATH}::test_every_input_the_intent_route_accepts_is_redacted_in_time")
+API_TESTS = (
+    "tests/unit/test_contracts.py",
+    "tests/unit/test_route_limits.py",
+    "tests/functional/test_api_requests.py",
+    "tests/functional/test_hostile_input.py",
+    PII_REQUEST_PATH,
+    "tests/functional/test_pii_budget_overrun.py",
+    "tests/functional/test_cost_on_the_request_path.py",
+    "tests/functional/test_idempotency_in_progress.py",
+    "tests/functional/test_openapi_document.py",
+    *HEAVY,
+)
+WORKER_TESTS = (
+    "tests/functional/test_worker_failures.py",
+    "tests/functional/test_fault_accounting.py",
+    "tests/functional/test_async_flow.py",
+    "tests/functional/test_routing_faults.py",
+)
+
+# Paths under layers/sluice, most important first. Each group's tests are the fast ones that can
+# reach its modules (the union is what mutmut runs once to learn which test calls which
+# function); each mutant then runs only the tests that called its function, stopping at the
+# first failure.
+GROUPS: dict[str, Group] = {
+    "serving": Group(
+        modules=("serving/api.py", "serving/service.py", "serving/idempotency.py"), tests=API_TESTS
+    ),
+    "pii": Group(
+        modules=(
+            "pii/input_redactor.py",
+            "pii/detection.py",
+            "pii/redaction.py",
+            "pii/policy.py",
+            "pii/spans.py",
+            "pii/normalize.py",
+            "pii/keys.py",
+            "pii/vault.py",
+            "pii/logging.py",
+        ),
+        tests=("tests/unit/pii", PII_REQUEST_PATH, "tests/functional/test_pii_budget_overrun.py", *HEAVY),
+    ),
+    "adapters": Group(
+        modules=("adapters/dynamodb_jobs.py",),
+        tests=("tests/functional/test_api_requests.py", *WORKER_TESTS, "tests/functional/test_redrive.py"),
+    ),
+    "routing": Group(
+        modules=("routing/breaker.py",),
+        tests=("tests/unit/test_breaker.py", "tests/functional/test_routing_faults.py"),
+    ),
+    "uploads": Group(
+        modules=("uploads/batches.py", "uploads/reader.py"),
+        tests=("tests/functional/test_batch_ingestion.py",),
+    ),
+    "jobs": Group(modules=("jobs/worker.py",), tests=WORKER_TESTS),
+    "cost": Group(
+        modules=("cost/budgets.py",),
+        tests=(
+            "tests/functional/test_cost_budgets_concurrency.py",
+            "tests/functional/test_cost_on_the_request_path.py",
+        ),
+    ),
+    "lifecycle": Group(modules=("lifecycle/gate.py",), tests=("tests/unit/lifecycle/test_golden_gate.py",)),
+}
+
+
+def write_config(group: str) -> Path:
+    """The group's staging directory: links to the sources and tests, and mutmut's configuration."""
+    stage = STAGES / group
+    mutants = stage / "mutants"
+    mutants.mkdir(parents=True, exist_ok=True)
+    for name, target in (("src", ROOT / "layers"), ("tests", ROOT / "tests")):
+        link = stage / name
+        if not link.is_symlink():
+            link.symlink_to(target, target_is_directory=True)
+    # Tests find fixtures and sample events from their own path (`tests/..`): inside mutants/ that
+    # is mutants/, so every other top-level entry of the project is linked there, read-only use.
+    for entry in ROOT.iterdir():
+        if entry.name in ("tests", ".git", ".mutation", "pyproject.toml") or entry.name.startswith(".venv"):
+            continue
+        link = mutants / entry.name
+        if not link.is_symlink() and not link.exists():
+            link.symlink_to(entry)
+    lines = [
+        "# Written by tools/mutation.py: edit GROUPS there, not this file.",
+        "[mutmut]",
+        "source_paths = src/sluice",
+        "only_mutate =",
+        *(f"    src/sluice/{module}" for module in GROUPS[group].modules),
+        "pytest_add_cli_args_test_selection =",
+        *(f"    {test}" for test in GROUPS[group].tests),
+        # Prose only: a message line, a log line, a metric name. Tests check the stable code and
+        # status of an error, not its wording (docs/mutation.md, "What is not mutated").
+        "do_not_mutate_patterns =",
+        r"    ^\s*f?\"[^\"]*\"\s*[,)]?\s*$",
+        r"    logger\.(debug|info|warning|error|exception)\(",
+        r"    metrics\.add_metric\(",
+        # A mutant is stopped as hanging after (its tests' time + 60 s) x 4 CPU seconds. mutmut
+        # times only the test bodies, not their fixtures (a moto platform is about a CPU second
+        # per test), so its default would stop a slow survivor and count it as caught.
+        "timeout_constant = 60.0",
+        "timeout_multiplier = 2.0",
+        "pytest_add_cli_args =",
+        "    -p",
+        "    no:cacheprovider",
+        "    -W",
+        "    ignore::DeprecationWarning",
+        "",
+        # pytest reads its options from here once mutmut has copied this file into mutants/.
+        "[tool:pytest]",
+        "addopts = --strict-markers",
+        "markers =",
+        "    e2e: starts the local platform on 127.0.0.1",
+        "",
+    ]
+    (stage / "setup.cfg").write_text("\n".join(lines))
+    return stage
+
+
+def run(groups: list[str], keep: bool) -> int:
+    worst = 0
+    for group in groups:
+        stage = STAGES / group
+        if not keep and (stage / "mutants").exists():
+            # A fresh run by default: results kept from older code or tests would mislead.
+            shutil.rmtree(stage / "mutants")
+        write_config(group)
+        modules = ", ".join(GROUPS[group].modules)
+        print(f"==> {group}: mutmut over {modules} ({MAX_CHILDREN} workers)", flush=True)
+        started = time.monotonic()
+        env = {
+            **os.environ,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
+        code = subprocess.run(  # noqa: S603 (mutmut from this venv, fixed arguments)
+            [str(MUTMUT), "run", "--max-children", str(MAX_CHILDREN)], cwd=stage, env=env, check=False
+        ).returncode
+        elapsed = time.monotonic() - started
+        (stage / "last-run.json").write_text(json.dumps({"seconds": round(elapsed), "exit": code}))
+        print(f"==> {group}: mutmut exited {code} after {elapsed / 60:.1f} min", flush=True)
+        worst = worst or code
+    report()
+    return worst
+
+
+# mutmut's exit codes per mutant (mutmut/models), as the report names them.
+STATUS = {
+    1: "killed",
+    3: "killed",
+    -24: "timeout",
+    24: "timeout",
+    -9: "timeout",
+    0: "survived",
+    5: "no tests",
+    33: "no tests",
+    34: "skipped",
+    35: "suspicious",
+    36: "timeout",
+    37: "caught by type check",
+    -11: "segfault",
+    None: "not checked",
+}
+
+
+def report() -> None:
+    """Score per module and every survivor with its diff, from mutmut's result files."""
+    results: dict[str, Counter[str]] = defaultdict(Counter)
+    survivors: dict[str, list[tuple[Path, str]]] = defaultdict(list)
+    timings: list[str] = []
+    for group in GROUPS:
+        stage = STAGES / group
+        mutants = stage / "mutants"
+        if (stage / "last-run.json").exists():
+            last = json.loads((stage / "last-run.json").read_text())
+            timings.append(f"{group} {last['seconds'] / 60:.1f} min (exit {last['exit']})")
+        for meta in sorted(mutants.rglob("*.py.meta")) if mutants.exists() else ():
+            module = str(meta.relative_to(mutants / "src" / "sluice"))[: -len(".meta")]
+            data = json.loads(meta.read_text())
+            for name, exit_code in data["exit_code_by_key"].items():
+                status = STATUS.get(exit_code, f"exit {exit_code}")
+                results[module][status] += 1
+                if status in ("survived", "no tests", "suspicious", "not checked"):
+                    survivors[module].append((stage, name))
+    lines = [
+        "# Mutation testing: last run",
+        "",
+        f"Time per group: {'; '.join(timings) or 'none run'}.",
+        "",
+        "| module | mutants | killed | timeout | survived | no tests | not checked | score |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for module, counts in sorted(results.items()):
+        total = sum(counts.values())
+        caught = counts["killed"] + counts["timeout"] + counts["caught by type check"]
+        checked = total - counts["not checked"]
+        score = f"{100 * caught / checked:.0f}%" if checked else "-"
+        lines.append(
+            f"| {module} | {total} | {counts['killed']} | {counts['timeout']} | {counts['survived']} "
+            f"| {counts['no tests']} | {counts['not checked']} | {score} |"
+        )
+    print("\n".join(lines[2:]), flush=True)
+    lines += ["", "## Survivors", ""]
+    diffs: dict[str, str] = {}
+    for stage in {stage for found in survivors.values() for stage, _ in found}:
+        diffs |= _diffs(stage, [name for found in survivors.values() for s, name in found if s == stage])
+    for module, found in sorted(survivors.items()):
+        lines += [f"### {module}", ""]
+        for _, name in found:
+            lines += [f"`{name}`", "", "```diff", diffs.get(name, "").strip(), "```", ""]
+    STAGES.mkdir(exist_ok=True)
+    (STAGES / "report.md").write_text("\n".join(lines))
+    count = sum(len(found) for found in survivors.values())
+    print(
+        f"==> {count} survivors or untested mutants, each with its diff: {STAGES / 'report.md'}", flush=True
+    )
+
+
+# One interpreter per stage for all its diffs (`mutmut show` would start one per mutant).
+_DIFFS = """
+import json, sys
+from mutmut.__main__ import find_mutant, get_diff_for_mutant
+print(json.dumps({name: get_diff_for_mutant(name, path=find_mutant(name).path) for name in sys.argv[1:]}))
+"""
+
+
+def _diffs(stage: Path, names: list[str]) -> dict[str, str]:
+    done = subprocess.run(  # noqa: S603 (this venv's interpreter, mutant names mutmut listed)
+        [sys.executable, "-c", _DIFFS, *names], cwd=stage, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        return {name: f"(no diff: {done.stderr.strip().splitlines()[-1:]})" for name in names}
+    diffs: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return diffs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_command = commands.add_parser("run", help="mutate, test, report")
+    run_command.add_argument("--group", action="append", choices=sorted(GROUPS), help="default: all")
+    run_command.add_argument("--keep", action="store_true", help="resume: keep the last run's results")
+    commands.add_parser("report", help="the report of the last run")
+    args = parser.parse_args()
+    if args.command == "report":
+        report()
+        return 0
+    return run(args.group or list(GROUPS), args.keep)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
