@@ -47,6 +47,9 @@ _GATEWAY_ERRORS = {
 }
 
 
+BINARY_MEDIA_TYPES = ["*/*"]
+
+
 class RestApi(Construct):
     def __init__(
         self,
@@ -72,7 +75,7 @@ class RestApi(Construct):
             # would accept text the client never sent. The function decodes strictly and answers
             # 400 MALFORMED_JSON. Responses stay text (isBase64Encoded false is passed through).
             # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html
-            binary_media_types=["*/*"],
+            binary_media_types=BINARY_MEDIA_TYPES,
             cloud_watch_role=True,
             deploy_options=apigw.StageOptions(
                 stage_name=config.stage,
@@ -96,6 +99,10 @@ class RestApi(Construct):
                 ),
             ),
         )
+        # The deployment's logical id hashes methods and gateway responses, not the API's own
+        # properties: without this, a stack updated to binary media types would keep serving
+        # the old deployment (https://docs.aws.amazon.com/apigateway/latest/developerguide/updating-api.html).
+        self.api.latest_deployment.add_to_logical_id({"binaryMediaTypes": BINARY_MEDIA_TYPES})  # type: ignore[union-attr]
         for response_type, (code, message) in _GATEWAY_ERRORS.items():
             self.api.add_gateway_response(
                 f"Gateway{code.title().replace('_', '')}{response_type.response_type}",

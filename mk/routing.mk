@@ -13,7 +13,7 @@ redrive: install  ## a queue's dead letters back to it, audited: make redrive QU
 	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<route>|ingest [STACK=<deployed stack>]"; exit 2; }
 	@$(PY) -m sluice_local.redrive --queue "$(QUEUE)" $(if $(STACK),--stack "$(STACK)")
 
-.PHONY: faults
+.PHONY: faults faults-platform
 faults: install  ## the fault suite at size, with its accounting (writes bench/results/faults.md)
 	@$(PY) bench/fault_accounting.py
 

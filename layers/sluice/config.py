@@ -291,7 +291,9 @@ class DeploymentConfig(_Frozen):
     ingest: IngestConfig = IngestConfig()
     job_ttl_days: int = Field(30, ge=1, le=3650)
     log_retention_days: int = Field(30, ge=1, le=3653)
-    max_request_bytes: int = Field(512 * 1024, ge=1024, le=6 * 1024 * 1024)
+    # At most what reaches Lambda: bodies arrive base64-encoded (4/3 larger; infra/rest_api.py)
+    # and a synchronous invoke carries at most 6 MB, headers and context included.
+    max_request_bytes: int = Field(512 * 1024, ge=1024, le=(6 * 1024 * 1024 - 64 * 1024) * 3 // 4)
     breaker: BreakerConfig = BreakerConfig()
     retry: RetryPolicy = RetryPolicy()
     # SageMaker async notifications async_result could not apply go to a DLQ after this many receives.

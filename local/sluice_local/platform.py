@@ -52,7 +52,12 @@ def _merged(base: Any, override: Any) -> Any:
     """Objects merge key by key; lists of named objects (routes, variants) merge by name."""
     if isinstance(base, dict) and isinstance(override, dict):
         return {**base, **{key: _merged(base.get(key), value) for key, value in override.items()}}
-    if isinstance(base, list) and isinstance(override, list) and all(isinstance(i, dict) for i in override):
+    if (
+        isinstance(base, list)
+        and isinstance(override, list)
+        and override
+        and all(isinstance(item, dict) and "name" in item for item in [*base, *override])
+    ):
         named = {item.get("name"): item for item in override}
         merged = [_merged(item, named.pop(item.get("name"), {})) for item in base]
         return merged + list(named.values())

@@ -151,12 +151,19 @@ class DynamoJobStore:
             job_id, JobStatus.SUCCEEDED, served=served, extra=extra, allowed_from=(JobStatus.RUNNING,)
         )
 
-    def fail(self, job_id: str, *, error: ErrorDetail, served: Served | None = None) -> Job:
+    def fail(
+        self,
+        job_id: str,
+        *,
+        error: ErrorDetail,
+        served: Served | None = None,
+        announcement: str | None = None,
+    ) -> Job:
         return self._finish(
             job_id,
             JobStatus.FAILED,
             served=served,
-            extra={"error_code": error.code, "error_message": error.message},
+            extra={"error_code": error.code, "error_message": error.message, "announcement": announcement},
             # A job that could not be enqueued fails straight from `queued`.
             allowed_from=(JobStatus.QUEUED, JobStatus.RUNNING),
         )

@@ -141,7 +141,10 @@ class AsyncResults:
             metrics.add_metric(name="AsyncInferencesFailed", unit=MetricUnit.Count, value=1)
             logger.warning("async inference failed", extra={"inference_id": notification.inferenceId})
             error = ErrorDetail(code=FAILED_CODE, message="The asynchronous inference failed on the endpoint")
-            finished = [self._jobs.fail(job_id, error=error, served=served) for job_id in manifest.job_ids]
+            finished = [
+                self._jobs.fail(job_id, error=error, served=served, announcement=announcement)
+                for job_id in manifest.job_ids
+            ]
         try:
             self._account(notification, route, finished, output, bucket, input_key)
         except Exception:
@@ -155,13 +158,16 @@ class AsyncResults:
                     "job finished", extra={"job_id": job.id, "route": job.route, "status": job.status}
                 )
         settled = self._clock() - SETTLE
+        # Jobs of an uploaded file are announced by their batch, never one by one: not deferred.
         theirs = [
             job
             for job in finished
             if job.announcement not in (None, announcement)
-            and not job.event_published
+            and not (job.event_published or job.batch_id)
             and job.updated_at > settled
         ]
+        # A micro-batch announced under one marker does not mark its jobs: ask the marker.
+        theirs = [job for job in theirs if not self._announced(job.announcement)]
         unpublished = unannounced(
             [job for job in finished if job not in theirs],
             jobs=self._jobs,
@@ -175,6 +181,12 @@ class AsyncResults:
         if theirs:
             raise FinishedElsewhere(f"{len(theirs)} jobs are being announced by another finisher")
 
+    def _announced(self, marker: str | None) -> bool:
+        try:
+            return marker is not None and self._jobs.is_announced(marker)
+        except Exception:
+            return False  # unknown: defer, and look again on the redelivery
+
     def _succeed(
         self, manifest: Manifest, served: Served, wire_format: str, location: str, announcement: str
     ) -> tuple[list[Job], Any]:
@@ -184,7 +196,10 @@ class AsyncResults:
             predictions = decode(wire_format, body, expected=len(manifest.job_ids))
         except ModelFailed as failure:
             detail = ErrorDetail(code=failure.code, message=failure.message)
-            return [self._jobs.fail(job_id, error=detail, served=served) for job_id in manifest.job_ids], None
+            return [
+                self._jobs.fail(job_id, error=detail, served=served, announcement=announcement)
+                for job_id in manifest.job_ids
+            ], None
         if predictions.model_version:
             served = served.model_copy(update={"model_version": predictions.model_version})
         metrics.add_metric(name="AsyncInferencesSucceeded", unit=MetricUnit.Count, value=1)

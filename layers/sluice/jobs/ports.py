@@ -42,7 +42,14 @@ class JobStore(Protocol):
         """Final: succeeded. `announcement` names the micro-batch its event will go out with."""
         ...
 
-    def fail(self, job_id: str, *, error: ErrorDetail, served: Served | None = None) -> Job: ...
+    def fail(
+        self,
+        job_id: str,
+        *,
+        error: ErrorDetail,
+        served: Served | None = None,
+        announcement: str | None = None,
+    ) -> Job: ...
 
     def release(self, job_id: str) -> None: ...
 

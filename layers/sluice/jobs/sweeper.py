@@ -108,6 +108,11 @@ class AsyncSweeper:
             logger.info(
                 "async jobs finished by their notification", extra={"inference_id": notification.inferenceId}
             )
+        except Exception:
+            # One inference that cannot be finished now must not stop the sweep of the others.
+            logger.exception(
+                "async jobs not finished by the sweeper", extra={"inference_id": notification.inferenceId}
+            )
 
 
 def _by_inference(jobs: list[Job]) -> dict[tuple[str, str], list[Job]]:
