@@ -166,7 +166,8 @@ def _sluice_functions(template: Template) -> dict[str, Any]:
 
 def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(template: Template) -> None:
     functions = _sluice_functions(template)
-    assert len(functions) == 8  # api, worker, ingest, async_result, sweeper, drift_monitor, budget, audit
+    # api, worker, ingest, async_result, sweeper, drift_monitor, budget, audit, feedback_export, deploy
+    assert len(functions) == 10
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14"
@@ -179,7 +180,7 @@ def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(templa
 
 def test_each_function_has_its_own_role(template: Template) -> None:
     roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in _sluice_functions(template).values()}
-    assert len(roles) == 8
+    assert len(roles) == 10
 
 
 def test_log_groups_are_encrypted_with_retention(template: Template) -> None:
