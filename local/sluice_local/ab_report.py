@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 
 
-def _records(dynamodb: Any, outputs: dict[str, Any], route: str) -> ABReport:
+def _records(
+    dynamodb: Any, outputs: dict[str, Any], route: str, baseline_variant: str | None = None
+) -> ABReport:
     feedback = DynamoFeedbackStore(dynamodb, outputs["FeedbackTableName"])
     jobs = DynamoJobStore(dynamodb, outputs["JobsTableName"])
     from datetime import UTC, datetime
@@ -34,10 +36,13 @@ def _records(dynamodb: Any, outputs: dict[str, Any], route: str) -> ABReport:
         jobs.finished_on_route(route),
         feedback.feedback_between(route, None, datetime.now(UTC)),
     )
-    return build_report(route, observations)
+    return build_report(route, observations, baseline_variant=baseline_variant)
 
 
-def reports(routes: list[str], *, stack: str | None, outputs_file: Path | None = None) -> list[ABReport]:
+def reports(
+    routes: dict[str, str | None], *, stack: str | None, outputs_file: Path | None = None
+) -> list[ABReport]:
+    """`routes`: each route with its incumbent variant (arm A), the first in its config."""
     if stack:
         import boto3
 
@@ -49,7 +54,7 @@ def reports(routes: list[str], *, stack: str | None, outputs_file: Path | None =
         dynamodb = local_session(outputs).client("dynamodb", endpoint_url=outputs["DynamoDbEndpointUrl"])
     if "FeedbackTableName" not in outputs:
         raise SystemExit("no FeedbackTableName in the outputs: this platform has no lifecycle routes")
-    return [_records(dynamodb, outputs, route) for route in routes]
+    return [_records(dynamodb, outputs, route, baseline) for route, baseline in routes.items()]
 
 
 def _panel_title(title: str, reports: list[ABReport], figure: str) -> str:
@@ -123,8 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="", help="a line saying how the traffic was made")
     args = parser.parse_args(argv)
     context = json.loads((ROOT / "cdk.json").read_text())["context"].get("sluice", {})
-    routes = [args.route] if args.route else list(DeploymentConfig.model_validate(context).lifecycle.routes)
-    found = reports(routes, stack=args.stack, outputs_file=args.outputs)
+    config = DeploymentConfig.model_validate(context)
+    variants = {
+        route.name: route.endpoint.production_variants[0].name if route.endpoint.production_variants else None
+        for route in config.routes
+    }
+    names = [args.route] if args.route else list(config.lifecycle.routes)
+    found = reports({name: variants.get(name) for name in names}, stack=args.stack, outputs_file=args.outputs)
     source = f"stack {args.stack}" if args.stack else "the local platform"
     text = "\n".join(
         [

@@ -315,18 +315,27 @@ class ABReport(BaseModel):
 
     route: str
     arms: list[ArmFigures]
-    # Each other arm of the route against the baseline arm A (the one that served most requests).
+    # Each other arm of the route against the baseline arm A (see build_report).
     comparisons: dict[str, list[Comparison]]
     baseline: str | None
 
 
-def build_report(route: str, observations: Iterable[Observation], policy: ABPolicy | None = None) -> ABReport:
+def build_report(
+    route: str,
+    observations: Iterable[Observation],
+    policy: ABPolicy | None = None,
+    *,
+    baseline_variant: str | None = None,
+) -> ABReport:
+    """A is the busiest arm of `baseline_variant` (the incumbent: the route's first variant, which
+    a rollout replaces last), or of the whole route when that variant served nothing."""
     policy = policy or ABPolicy()
     arms = {key: rows for key, rows in group_arms(observations).items() if key[0] == route}
     figures = [arm_figures(rows, policy) for rows in arms.values()]
     if not arms:
         return ABReport(route=route, arms=[], comparisons={}, baseline=None)
-    baseline_key = max(arms, key=lambda key: len(arms[key]))
+    incumbent = [key for key in arms if key[1] == baseline_variant] or list(arms)
+    baseline_key = max(incumbent, key=lambda key: len(arms[key]))
     baseline = arm_figures(arms[baseline_key], policy).arm
     comparisons = {
         f"{key[1]}@{key[2]}": compare(arms[baseline_key], rows, policy)

@@ -18,6 +18,8 @@ from sluice.lifecycle.ab import render_markdown
 from sluice.lifecycle.feedback import Feedback, ServedInference
 from sluice_local.ab_report import _records, plot
 from sluice_local.feedback import provision_feedback_table
+from tests.functional.conftest import Platform
+from tests.sample_events import api_event
 
 OUTPUTS = {"FeedbackTableName": "feedback", "JobsTableName": "jobs"}
 
@@ -99,8 +101,8 @@ def test_the_report_reads_both_arms_from_the_platforms_records(dynamodb: Any, tm
     jobs.create(Job(id="q3", route="intent", status=JobStatus.QUEUED, **common))
     jobs.create(Job(id="o1", route="chat", status=JobStatus.FAILED, **common))
 
-    # When
-    report = _records(dynamodb, OUTPUTS, "intent")
+    # When the report judges the canary against the incumbent variant
+    report = _records(dynamodb, OUTPUTS, "intent", baseline_variant="primary")
     plot([report], tmp_path / "ab.png")
 
     # Then each arm has its own figures; the queued jobs count once, the unfinished one not at all
@@ -114,14 +116,39 @@ def test_the_report_reads_both_arms_from_the_platforms_records(dynamodb: Any, tm
     assert (arms["canary@v2"].requests, arms["canary@v2"].errors, arms["canary@v2"].feedback) == (62, 1, 60)
     assert arms["primary@v1"].latency_p50_ms is not None
     assert arms["primary@v1"].latency_p50_ms < 50
-    # and the canary is judged against primary (the busier arm would be canary: 62 requests)
-    assert report.baseline == "canary@v2"
-    verdicts = {c.figure: c.verdict for c in report.comparisons["primary@v1"]}
+    # and the canary is worse where it is, with no evidence on one failure in 62
+    assert report.baseline == "primary@v1"
+    verdicts = {c.figure: c.verdict for c in report.comparisons["canary@v2"]}
     assert verdicts == {
-        "accuracy": "B better",
-        "error_rate": "no evidence at n=62/60",
-        "latency": "B better",
-        "confidence": "B higher",
+        "accuracy": "B worse",
+        "error_rate": "no evidence at n=60/62",
+        "latency": "B worse",
+        "confidence": "B lower",
     }
-    assert "| canary@v2 (A) | 62 | 1 |" in render_markdown(report)
+    assert "| primary@v1 (A) | 60 | 0 |" in render_markdown(report)
     assert (tmp_path / "ab.png").stat().st_size > 10_000
+
+
+def test_a_sync_answer_through_the_api_is_logged_with_its_latency_and_confidence(platform: Platform) -> None:
+    # Given a sync answer through the api handler (the fake model answers with a score)
+    _, answer, _ = platform.call(
+        api_event(
+            "post_inference_sync",
+            body={
+                "route": "intent",
+                "input": {"text": "I still have not received my new card"},
+                "mode": "sync",
+            },
+        )
+    )
+
+    # When the report's reader scans the inference log
+    served = list(
+        DynamoFeedbackStore(platform.dynamodb, platform.resources.feedback_table).served_on_route("intent")
+    )
+
+    # Then the answer is there once, with the API's own time and the top label's score
+    assert [s.job_id for s in served] == [answer["id"]]
+    assert served[0].latency_ms == answer["latency_ms"]
+    assert served[0].confidence == answer["output"]["intents"][0]["score"]
+    assert served[0].variant == answer["variant"]

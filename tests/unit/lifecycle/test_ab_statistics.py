@@ -168,3 +168,15 @@ def test_the_report_takes_the_busiest_arm_as_a_and_renders_both_tables() -> None
         "| accuracy | Fisher exact | 108 / 40 |" in text or "| accuracy | Fisher exact | 120 / 40 |" in text
     )
     assert "B worse" in text
+
+
+def test_the_incumbent_variant_is_a_even_when_the_canary_served_more() -> None:
+    # Given a canary that happened to serve more requests than the incumbent
+    rows = arm("primary", 40, seed=7) + arm("canary", 60, seed=8)
+
+    # When the report is told the incumbent
+    report = build_report("intent", rows, baseline_variant="primary")
+
+    # Then A is the incumbent and B the canary
+    assert report.baseline == "primary@primary-v"
+    assert list(report.comparisons) == ["canary@canary-v"]
