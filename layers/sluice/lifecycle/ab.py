@@ -331,12 +331,15 @@ def build_report(
     a rollout replaces last), or of the whole route when that variant served nothing."""
     policy = policy or ABPolicy()
     arms = {key: rows for key, rows in group_arms(observations).items() if key[0] == route}
-    figures = [arm_figures(rows, policy) for rows in arms.values()]
     if not arms:
         return ABReport(route=route, arms=[], comparisons={}, baseline=None)
     incumbent = [key for key in arms if key[1] == baseline_variant] or list(arms)
     baseline_key = max(incumbent, key=lambda key: len(arms[key]))
     baseline = arm_figures(arms[baseline_key], policy).arm
+    # A first, in the table and the plot; the others as they first appeared.
+    figures = [
+        arm_figures(arms[key], policy) for key in [baseline_key, *(k for k in arms if k != baseline_key)]
+    ]
     comparisons = {
         f"{key[1]}@{key[2]}": compare(arms[baseline_key], rows, policy)
         for key, rows in arms.items()
