@@ -13,7 +13,7 @@ through the API, labelled feedback from the dataset's true labels, then `make ab
    by feedback: rating 5 when the answer was the true intent, else rating 1 with the true label.
 4. `sluice_local.ab_report` on that platform's records: bench/results/ab_report.md and .png.
 
-    .venv/bin/python bench/ab_traffic.py [--requests 600] [--per-intent 10]
+    .venv/bin/python bench/ab_traffic.py [--requests 800] [--per-intent 10]
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--requests", type=int, default=800)
     parser.add_argument("--per-intent", type=int, default=10, help="v2's training rows per intent")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)

@@ -18,7 +18,7 @@ from sluice.adapters.dynamodb_feedback import DynamoFeedbackStore
 from sluice.adapters.dynamodb_jobs import DynamoJobStore
 from sluice.config import DeploymentConfig
 from sluice.lifecycle.ab import ABReport, build_report, observations_from_records, render_markdown
-from sluice_local.outputs import local_session, read_outputs
+from sluice_local.outputs import DEFAULT_OUTPUTS, local_session, read_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
@@ -50,7 +50,12 @@ def reports(
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
         dynamodb = boto3.client("dynamodb")
     else:
-        outputs = read_outputs(outputs_file) if outputs_file else read_outputs()
+        path = outputs_file or DEFAULT_OUTPUTS
+        if not path.exists():
+            raise SystemExit(
+                f"no local platform outputs in {path}: start it with `make run` (or give STACK=...)"
+            )
+        outputs = read_outputs(path)
         dynamodb = local_session(outputs).client("dynamodb", endpoint_url=outputs["DynamoDbEndpointUrl"])
     if "FeedbackTableName" not in outputs:
         raise SystemExit("no FeedbackTableName in the outputs: this platform has no lifecycle routes")
