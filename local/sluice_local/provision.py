@@ -78,6 +78,8 @@ class LocalResources:
             outputs["BreakersTableName"] = self.breakers_table
             outputs["AsyncBucket"] = self.async_bucket
             outputs["AsyncResultsQueueUrl"] = self.async_results_queue_url
+        if self.feedback_table:
+            outputs["FeedbackTableName"] = self.feedback_table
         return outputs
 
     def as_dict(self) -> dict[str, Any]:

@@ -104,6 +104,20 @@ class DynamoFeedbackStore:
                 if feedback.created_at < end:
                     yield feedback
 
+    def served_on_route(self, route: str) -> Iterator[ServedInference]:
+        """Every tenant's logged inferences of `route` still within their TTL (a Scan of the log's
+        items: for reports, never on a request path)."""
+        paginator = self._client.get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self._table,
+            FilterExpression="begins_with(pk, :served)",
+            ExpressionAttributeValues={":served": {"S": "served#"}},
+        ):
+            for item in page.get("Items", []):
+                served = ServedInference.model_validate_json(item["body"]["S"])
+                if served.route == route:
+                    yield served
+
     def export_mark(self, route: str) -> tuple[datetime | None, int]:
         """When the last export that started a retraining ran, and how many labelled rows it had."""
         response = self._client.get_item(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -111,6 +111,21 @@ class DynamoJobStore:
                     break
                 time.sleep(min(0.05 * 2**attempt, 1.0))
         return jobs
+
+    def finished_on_route(self, route: str) -> Iterator[Job]:
+        """Every succeeded or failed job of `route` (a Scan: for reports, never on a request path)."""
+        paginator = self._client.get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self._table,
+            FilterExpression="#route = :route AND #status IN (:succeeded, :failed)",
+            ExpressionAttributeNames={"#route": "route", "#status": "status"},
+            ExpressionAttributeValues={
+                ":route": {"S": route},
+                ":succeeded": {"S": JobStatus.SUCCEEDED.value},
+                ":failed": {"S": JobStatus.FAILED.value},
+            },
+        ):
+            yield from (_from_item(item) for item in page.get("Items", []))
 
     def claim(self, job_id: str, *, lease_seconds: int, now: datetime) -> Claim:
         try:

@@ -98,6 +98,9 @@ class ServedInference(BaseModel):
     variant: str | None = None
     model_version: str | None = None
     predicted_label: str | None = None
+    # The top label's score and the API's own time for a sync answer: the A/B report's figures.
+    confidence: float | None = None
+    latency_ms: float | None = None
     created_at: datetime = Field(default_factory=utc_now)
 
 
@@ -246,6 +249,13 @@ class FeedbackService:
             model_version=job.model_version,
             predicted_label=top_label(job.output),
         )
+
+
+def top_score(output: dict[str, Any] | None) -> float | None:
+    """The first label's score of a classifier's answer, if it has one."""
+    intents = (output or {}).get("intents") or []
+    score = intents[0].get("score") if intents and isinstance(intents[0], dict) else None
+    return float(score) if isinstance(score, int | float) else None
 
 
 def top_label(output: dict[str, Any] | None) -> str | None:

@@ -16,7 +16,7 @@ from sluice.cost.tokens import count_tokens
 from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, JobNotFound, RoutePaused
 from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobMessage, new_job_id
 from sluice.jobs.ports import JobQueue, JobStore
-from sluice.lifecycle.feedback import InferenceLog, ServedInference, top_label
+from sluice.lifecycle.feedback import InferenceLog, ServedInference, top_label, top_score
 from sluice.observability import logger
 from sluice.observability.audit import AuditEntry, AuditKind, AuditTrail
 from sluice.observability.signals import ServedBy, Signals
@@ -141,6 +141,8 @@ class InferenceService:
                 variant=response.variant,
                 model_version=response.model_version,
                 predicted_label=top_label(response.output),
+                confidence=top_score(response.output),
+                latency_ms=response.latency_ms,
                 answered=True,
             )
         )
