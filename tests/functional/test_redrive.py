@@ -104,3 +104,33 @@ def test_a_failed_move_task_is_reported_not_taken_for_done() -> None:
 
     with pytest.raises(RedriveFailed, match="failed: AccessDenied"):
         SqsMoveTask(client, sleep=lambda _: None).move(PAIR, progress=lambda _: None)
+
+
+def test_a_dead_letter_sent_back_but_not_removed_stops_the_redrive_and_is_not_counted() -> None:
+    class DeleteRefused:
+        """SQS accepting the copy and refusing to delete the original (an expired receipt)."""
+
+        def __init__(self) -> None:
+            self.received = False
+
+        def receive_message(self, **_: Any) -> dict[str, Any]:
+            if self.received:
+                return {}
+            self.received = True
+            return {"Messages": [{"Body": "{}", "ReceiptHandle": "handle", "MessageId": "m"}]}
+
+        def send_message_batch(self, **_: Any) -> dict[str, Any]:
+            return {"Successful": [{"Id": "0"}]}
+
+        def delete_message_batch(self, **_: Any) -> dict[str, Any]:
+            return {"Failed": [{"Id": "0", "Code": "ReceiptHandleIsInvalid"}]}
+
+    pair = QueuePair("intent", "queue-url", "queue-arn", "dlq-url", "dlq-arn")
+    seen: list[int] = []
+
+    # When the copy reaches the queue but the original stays in the DLQ
+    with pytest.raises(RedriveFailed, match="not removed from the DLQ"):
+        ReceiveSendDelete(DeleteRefused()).move(pair, progress=seen.append)
+
+    # Then it is not counted as moved: a second redrive would deliver it twice
+    assert seen == [0]

@@ -70,10 +70,19 @@ class ReceiveSendDelete:
                 for n, m in enumerate(messages)
                 if str(n) in done
             ]
-            if deletions:
+            removed = (
                 self._client.delete_message_batch(QueueUrl=pair.dead_letter_url, Entries=deletions)
-            moved += len(deletions)
+                if deletions
+                else {}
+            )
+            moved += len(removed.get("Successful", []))
             progress(moved)
+            if removed.get("Failed"):
+                # Sent back but still in the DLQ: a later redrive would send them a second time.
+                raise RedriveFailed(
+                    f"{len(removed['Failed'])} messages were sent back but not removed from the DLQ; "
+                    "purge them from it before redriving again"
+                )
             if sent.get("Failed"):
                 raise RedriveFailed(
                     f"{len(sent['Failed'])} messages could not be sent back; they stay in the DLQ"
