@@ -159,15 +159,15 @@ class AsyncResults:
                 )
         settled = self._clock() - SETTLE
         # Jobs of an uploaded file are announced by their batch, never one by one: not deferred.
+        # A micro-batch announced under one marker does not mark its jobs: the marker is asked last.
         theirs = [
             job
             for job in finished
             if job.announcement not in (None, announcement)
             and not (job.event_published or job.batch_id)
             and job.updated_at > settled
+            and not self._announced(job.announcement)
         ]
-        # A micro-batch announced under one marker does not mark its jobs: ask the marker.
-        theirs = [job for job in theirs if not self._announced(job.announcement)]
         unpublished = unannounced(
             [job for job in finished if job not in theirs],
             jobs=self._jobs,
