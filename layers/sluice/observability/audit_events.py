@@ -76,6 +76,21 @@ AUDITED_EVENTS: dict[str, Filing] = {
         subject_field="candidate_version",
         details=("incumbent_version",),
     ),
+    # The rollout's outcomes (sluice.lifecycle.rollout): a version in service, or the old one back.
+    "ModelDeployed": Filing(
+        AuditKind.ADMIN,
+        "model.deployed",
+        outcome="deployed",
+        subject_field="endpoint",
+        details=("previous_version", "endpoint_config"),
+    ),
+    "ModelRolledBack": Filing(
+        AuditKind.ADMIN,
+        "model.rolled_back",
+        outcome="rolled_back",
+        subject_field="endpoint",
+        details=("restored_version", "reason"),
+    ),
     "InferenceCompleted": Filing(
         AuditKind.JOB,
         "job.completed",
