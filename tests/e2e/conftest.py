@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,22 @@ from sluice_local.outputs import local_session, subscribe_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / ".sluice" / "model"
+
+
+def api_client(outputs: dict[str, Any]) -> httpx.Client:
+    """An HTTP client on a started platform's API, with its key."""
+    return httpx.Client(base_url=outputs["ApiUrl"], timeout=30, headers={"x-api-key": outputs["ApiKey"]})
+
+
+def poll_until(
+    until: Callable[[], bool], *, timeout_s: float, what: Callable[[], str], every_s: float = 0.2
+) -> None:
+    """Polls with a deadline (a condition to reach, not a guess to wait for); `what` says why not."""
+    deadline = time.monotonic() + timeout_s
+    while not until():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what()} within {timeout_s:.0f}s")
+        time.sleep(every_s)
 
 
 @dataclass

@@ -13,20 +13,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from sluice_local.faults import FaultLog, text_hash
 from sluice_local.launch import platform_process
 from sluice_local.outputs import local_session, subscribe_queue, take_events
 from sluice_local.platform import load_config
+from tests.e2e.conftest import api_client, poll_until
 from tests.functional.faults import EXPECTED, FAULTS, Accounting
 
 # Not in `make test`: the platform runs the real model with short timeouts, and on a machine busy
@@ -51,14 +49,6 @@ OWED = {**EXPECTED, "chat clean": "succeeded", "chat lost": "succeeded"}
 
 def _echo(line: str) -> None:
     sys.stderr.write(f"[platform] {line}")
-
-
-def _poll(until: Callable[[], bool], *, timeout_s: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not until():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what()} within {timeout_s:.0f}s")
-        time.sleep(1)  # polling with a deadline, not waiting for a guess
 
 
 def _requests() -> list[tuple[str, str, dict[str, Any]]]:
@@ -103,9 +93,7 @@ def test_every_accepted_request_ends_once_as_owed_on_the_running_platform(tmp_pa
             name="e2e-faults-completed",
             pattern={"source": ["sluice"], "detail-type": ["InferenceCompleted"]},
         )
-        with httpx.Client(
-            base_url=outputs["ApiUrl"], timeout=30, headers={"x-api-key": outputs["ApiKey"]}
-        ) as http:
+        with api_client(outputs) as http:
             with ThreadPoolExecutor(8) as pool:
                 answers = list(pool.map(lambda r: http.post("/v1/inferences", json=r[2]), requests))
             for (fault, text, _), answer in zip(requests, answers, strict=True):
@@ -119,14 +107,12 @@ def test_every_accepted_request_ends_once_as_owed_on_the_running_platform(tmp_pa
                 statuses = [http.get(f"/v1/inferences/{job_id}").json()["status"] for job_id in accepted]
                 return sum(status in ("succeeded", "failed") for status in statuses) >= len(accepted) // 3
 
-            _poll(some_final, timeout_s=180, what=lambda: "not a third of the jobs final")
+            poll_until(some_final, every_s=1, timeout_s=180, what=lambda: "not a third of the jobs final")
     # When the platform is stopped half-way and started again on its state
     with platform_process(*args, echo=_echo, state_dir=state) as outputs:
         session = local_session(outputs)
         sqs = session.client("sqs", endpoint_url=outputs["AwsEndpointUrl"])
-        with httpx.Client(
-            base_url=outputs["ApiUrl"], timeout=30, headers={"x-api-key": outputs["ApiKey"]}
-        ) as http:
+        with api_client(outputs) as http:
             final: dict[str, str] = {}
             dead_letters: list[dict[str, Any]] = []
             announced: Counter[str] = Counter()
@@ -165,8 +151,9 @@ def test_every_accepted_request_ends_once_as_owed_on_the_running_platform(tmp_pa
                     and all(announced[job_id] for job_id in final)
                 )
 
-            _poll(
+            poll_until(
                 accounted_for,
+                every_s=1,
                 timeout_s=420,
                 what=lambda: (
                     f"{len(set(accepted) - set(final))} jobs not final, {len(dead_letters)} dead letters"
