@@ -4,13 +4,18 @@
     from sluice.pii.logging import PiiRedactingFormatter
     logger = Logger(logger_formatter=PiiRedactingFormatter())
 
-Keys that Powertools itself fills (level, timestamp, location, trace and request ids) are left
-alone: they hold no personal data, and redacting them would mangle timestamps into DATE_TIME.
+Keys that Powertools itself fills (level, timestamp, location, trace and request ids) and the
+platform's own identifiers and codes are left alone: they hold no personal data, and redacting
+them mangles them (a timestamp becomes DATE_TIME, `IDEMPOTENCY_IN_PROGRESS` a LOCATION). A
+traceback keeps its skeleton (the interpreter's own lines: "Traceback" reads as a name) and has
+its source lines and message redacted; Powertools' `stack_trace` carries the exception object
+itself, which is redacted as its text, like any value that is not a plain number.
 If redaction fails, the value is replaced outright: a log line loses detail, never leaks.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -33,8 +38,39 @@ STRUCTURAL_KEYS = frozenset(
         "xray_trace_id",
         "correlation_id",
         "exception_name",
+        # the platform's identifiers, names and stable codes (extra= keys of its log calls)
+        "job_id",
+        "inference_id",
+        "message_id",
+        "batch_id",
+        "tenant",
+        "route",
+        "endpoint",
+        "variant",
+        "model_version",
+        "queue",
+        "status",
+        "outcome",
+        "claim",
+        "kind",
+        "trigger",
+        "error_code",
+        "error_type",
+        "error_class",
+        "detail_type",
+        "audit_action",
     }
 )
+# The interpreter's own lines of a formatted traceback; every other line is source or message.
+_TRACEBACK_SKELETON = re.compile(
+    r"Traceback \(most recent call last\):"
+    r'|  File "[^"\n]*", line \d+, in [\w<>.]+'
+    r"|During handling of the above exception, another exception occurred:"
+    r"|The above exception was the direct cause of the following exception:"
+    r"|\s*[~^]*\s*"
+)
+# Powertools' stack_trace fields that name code, not data (its "value" and "statement" are redacted).
+_STACK_TRACE_CODE_KEYS = frozenset({"type", "module", "file", "line", "function"})
 REDACTION_FAILED = "<REDACTION_FAILED>"
 _LOG_BUDGET_MS = 50.0
 
@@ -52,11 +88,46 @@ def redact_value(value: Any) -> Any:
         return {key: redact_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [redact_value(item) for item in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Anything else is serialized as its text (json's default=str), an exception's message
+    # included, so that text is what gets redacted.
+    return redact_value(str(value))
+
+
+def redact_traceback(text: str) -> str:
+    return "\n".join(
+        line if _TRACEBACK_SKELETON.fullmatch(line) else redact_value(line) for line in text.split("\n")
+    )
+
+
+def _redact_stack_trace(trace: Any) -> Any:
+    if not isinstance(trace, dict):
+        return redact_value(trace)
+    return {
+        key: (
+            [_redact_stack_trace(frame) for frame in value]
+            if key == "frames" and isinstance(value, list)
+            else value
+            if key in _STACK_TRACE_CODE_KEYS
+            else redact_value(value)
+        )
+        for key, value in trace.items()
+    }
+
+
+def _redact_field(key: str, value: Any) -> Any:
+    if key in STRUCTURAL_KEYS:
+        return value
+    if key == "exception" and isinstance(value, str):
+        return redact_traceback(value)
+    if key == "stack_trace":
+        return _redact_stack_trace(value)
+    return redact_value(value)
 
 
 def redact_log(log: dict[str, Any]) -> dict[str, Any]:
-    return {key: value if key in STRUCTURAL_KEYS else redact_value(value) for key, value in log.items()}
+    return {key: _redact_field(key, value) for key, value in log.items()}
 
 
 class PiiRedactingFormatter(LambdaPowertoolsFormatter):

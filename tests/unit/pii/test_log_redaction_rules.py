@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
+
+from pydantic import BaseModel, ValidationError
 
 from sluice import pii
 from sluice.pii.logging import REDACTION_FAILED, PiiRedactingFormatter, redact_value
@@ -43,3 +46,66 @@ def test_a_log_value_too_long_for_the_log_budget_is_replaced_not_logged() -> Non
 
     # Then the line carries the failure marker, never the value, and logging was not held up
     assert logged == REDACTION_FAILED
+
+
+def _logged_exception(error: BaseException, **extra: object) -> tuple[str, dict[str, object]]:
+    formatter = PiiRedactingFormatter(service="sluice-worker")
+    try:
+        raise error
+    except BaseException:
+        record = logging.LogRecord("t", logging.ERROR, "handler.py", 7, "job failed", None, sys.exc_info())
+    record.__dict__.update(extra)
+    text = formatter.format(record)
+    return text, json.loads(text)
+
+
+def test_a_logged_exception_keeps_its_traceback_and_loses_the_personal_data_in_it() -> None:
+    # Given an exception whose message carries an address, logged with logger.exception
+    text, line = _logged_exception(ValueError("no account for priyanka.o@example.com"))
+
+    # Then neither the formatted traceback nor Powertools' stack_trace (which holds the exception
+    # object itself) carries the address
+    assert "priyanka" not in text
+    assert line["stack_trace"]["value"] == "no account for <EMAIL_ADDRESS>"  # type: ignore[index]
+    # and the traceback's own lines are kept as the interpreter wrote them, not read as a name
+    exception_lines = str(line["exception"]).split("\n")
+    assert exception_lines[0] == "Traceback (most recent call last):"
+    assert re.fullmatch(
+        r'  File ".*test_log_redaction_rules.py", line \d+, in _logged_exception', exception_lines[1]
+    )
+    assert exception_lines[-1] == "ValueError: no account for <EMAIL_ADDRESS>"
+    frame = line["stack_trace"]["frames"][0]  # type: ignore[index]
+    assert (line["stack_trace"]["type"], frame["function"]) == ("ValueError", "_logged_exception")  # type: ignore[index]
+
+
+def test_a_validation_error_logged_does_not_carry_the_input_it_refused() -> None:
+    # Given pydantic's error for a bad field, whose text quotes the input value
+    class Contact(BaseModel):
+        phone: int
+
+    try:
+        Contact.model_validate({"phone": "call priyanka.o@example.com"})
+    except ValidationError as error:
+        refused = error
+
+    # When it is logged, then the value appears nowhere on the line
+    text, _ = _logged_exception(refused)
+    assert "priyanka" not in text
+    assert "<EMAIL_ADDRESS>" in text
+
+
+def test_the_platforms_codes_and_identifiers_are_logged_as_written() -> None:
+    # Given the platform's own extra keys, values the detector would otherwise take for data
+    extra = {
+        "error_code": "IDEMPOTENCY_IN_PROGRESS",
+        "job_id": "7f0c2b1e-3a44-4d55-9e66-0123456789ab",
+        "route": "intent",
+        "endpoint": "sluice-local-intent",
+        "detail_type": "InferenceCompleted",
+        "tenant": "default",
+    }
+
+    # When logged, then each is written as it is; a free-text extra is still redacted
+    _, line = _logged_exception(RuntimeError("boom"), **extra, why="mail john@example.com")
+    assert {key: line[key] for key in extra} == extra
+    assert line["why"] == "mail <EMAIL_ADDRESS>"
