@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.observability import logger, metrics, tracer
+from sluice.observability.errors import contain_errors
 from sluice.runtime import api as runtime
 from sluice.serving.api import build_app
 
@@ -17,5 +18,6 @@ app = build_app(runtime.build(runtime.Settings.from_environment()))
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
+@contain_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -6,6 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice.observability import logger, metrics, tracer
+from sluice.observability.errors import contain_errors
 from sluice.runtime import sweeper as runtime
 
 # Built at init, once per instance.
@@ -15,6 +16,7 @@ sweeper = runtime.build(runtime.Settings.from_environment())
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
+@contain_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     swept = asdict(sweeper.sweep())
     logger.info("sweep done", extra=swept)
