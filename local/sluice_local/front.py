@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sluice_local.lambda_events import api_gateway_event
-from sluice_local.runtime import FunctionInstances
+from sluice_local.runtime import FunctionInstances, InvocationTimedOut
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
 
@@ -73,7 +73,15 @@ def build_front(api: FunctionInstances, *, api_keys: dict[str, str], stage: str)
             source_ip=request.client.host if request.client else "127.0.0.1",
             stage=stage,
         )
-        result = await run_in_threadpool(api.invoke, event)
+        try:
+            result = await run_in_threadpool(api.invoke, event)
+        except InvocationTimedOut:
+            # API Gateway's INTEGRATION_TIMEOUT (504) and INTEGRATION_FAILURE (502), both in the
+            # stack's DEFAULT_5XX envelope (infra/rest_api.py); the function answers every error
+            # it knows itself.
+            return _gateway_error(504, "INTERNAL_ERROR", "The service failed; retry later")
+        except Exception:
+            return _gateway_error(502, "INTERNAL_ERROR", "The service failed; retry later")
         body = result.get("body") or ""
         content = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
         headers = {

@@ -5,6 +5,12 @@ within a one-second window, partial batch failures (failed items stay on the que
 their visibility timeout ends), the whole batch retried when the handler raises, and the
 queue's redrive policy moving a message to the DLQ after maxReceiveCount receives.
 
+An invocation is stopped at its function's timeout, as Lambda stops one: the caller sees
+`InvocationTimedOut` (a poller's whole batch comes back after its visibility timeout). Without
+it, an invocation slowed by a loaded machine outlived its queue's visibility timeout and its batch
+was delivered again while it still ran, which a deployed function, stopped at a sixth of that
+timeout, never sees.
+
 On a stop, an invocation in flight runs to its end (`wind_down` tells it its time is up, as a
 Lambda timeout approaching would: ingest checkpoints and queues a continuation), and messages a
 poller received but did not hand to a handler go back to the queue at once, not after their
@@ -13,6 +19,7 @@ visibility timeout.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import itertools
 import os
@@ -104,6 +111,66 @@ class InvocationKilled(BaseException):
     catch it, and its whole batch comes back once the visibility timeout ends."""
 
 
+class InvocationTimedOut(Exception):
+    """The invocation ran past its function's timeout and was stopped."""
+
+
+class _Stopped(BaseException):
+    """Raised inside a handler at its deadline: a BaseException, so `except Exception` in the
+    function cannot swallow it, as nothing in a function survives Lambda stopping it."""
+
+
+def _raise_in_thread(thread_id: int, exception: type[BaseException] | None) -> None:
+    """Schedule `exception` in another thread (None: cancel one still pending). CPython raises it
+    at that thread's next Python step, so a handler blocked in a socket read stops when the read
+    returns: the stop lands late, never early."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), exception and ctypes.py_object(exception)
+    )
+
+
+class _Deadline:
+    """Stops the calling thread's invocation after `seconds` unless disarmed first."""
+
+    def __init__(self, seconds: float) -> None:
+        self._thread_id = threading.get_ident()
+        self._lock = threading.Lock()
+        self._armed = True
+        self._fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._armed:
+                self._fired = True
+                _raise_in_thread(self._thread_id, _Stopped)
+
+    def disarm(self) -> None:
+        """Called by the invoking thread when the handler is done. A stop that fired but has not
+        landed yet is cancelled and raised here, so it can never land in the caller's code."""
+        self._timer.cancel()
+        with self._lock:
+            self._armed = False
+            fired = self._fired
+        if fired:
+            _raise_in_thread(self._thread_id, None)
+            raise _Stopped
+
+
+def call_with_timeout(call: Callable[[], dict[str, Any]], *, seconds: float) -> dict[str, Any]:
+    """`call()`, stopped after `seconds` with InvocationTimedOut, as Lambda stops a function."""
+    try:
+        deadline = _Deadline(seconds)
+        try:
+            return call()
+        finally:
+            deadline.disarm()
+    except _Stopped:
+        raise InvocationTimedOut(f"stopped after its {seconds:g} s timeout") from None
+
+
 class FunctionInstances:
     """A small pool of handler instances; like Lambda, each serves one event at a time."""
 
@@ -128,7 +195,10 @@ class FunctionInstances:
             if self._winding_down:
                 context.time_is_up()
         try:
-            return handler(event, context)
+            # The instance serves again after a stop, unlike a Lambda environment, which is
+            # started afresh: re-importing a handler while other threads run would let them see
+            # its variables (load_handler). Handlers keep no state across invocations but caches.
+            return call_with_timeout(lambda: handler(event, context), seconds=self._timeout)
         finally:
             with self._available:
                 self._running.discard(context)
