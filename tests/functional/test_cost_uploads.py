@@ -1,6 +1,7 @@
 """Uploaded files count against the upload tenant's budget and quotas, on moto: reserved as their
 records are queued, settled by the worker (released when a job fails), a report that says which
-limit stopped the file and when it resets, and exact under concurrent ingestions."""
+limit stopped the file and when it resets, exact under concurrent ingestions, and no jobs taken
+while a cost action has stopped the route."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import boto3
 import pytest
 
 from sluice.adapters.dynamodb_batches import DynamoBatchStore
+from sluice.adapters.dynamodb_cost_actions import DynamoJobAdmission
 from sluice.adapters.dynamodb_jobs import DynamoJobStore
 from sluice.adapters.dynamodb_usage import DynamoUsageLedger
 from sluice.adapters.eventbridge import EventBridgePublisher
@@ -64,7 +66,9 @@ def table(platform: Platform) -> str:
     return create_cost_table(platform.dynamodb)
 
 
-def _service(files: Uploads, guard: BudgetGuard, *, send_batch_size: int = 10) -> IngestService:
+def _service(
+    files: Uploads, guard: BudgetGuard, *, send_batch_size: int = 10, admission: Any = None
+) -> IngestService:
     """The fixture's ingestion, with the upload tenant's budget."""
     p = files.platform
     return IngestService(
@@ -77,6 +81,7 @@ def _service(files: Uploads, guard: BudgetGuard, *, send_batch_size: int = 10) -
         redactor=CountingRedactor(),
         ledger=files.ledger(),
         budget=guard,
+        admission=admission,
     )
 
 
@@ -234,3 +239,68 @@ def test_concurrent_ingestions_queue_exactly_as_many_records_as_the_quota_has_ro
         assert outcomes.count("QUEUED") == ROOM
         assert len(files.queued_messages()) == ROOM
         assert _usage(table)["month_requests"] == ROOM
+
+
+def test_a_file_for_a_route_that_stopped_taking_jobs_is_refused_whole_and_costs_nothing(
+    files: Uploads, table: str
+) -> None:
+    # Given a cost action that stopped `intent` taking jobs (the budget function's stop_jobs)
+    guard = _guard(files.platform, table, {"monthly_requests": 100})
+    admission = DynamoJobAdmission(boto3.client("dynamodb", region_name=REGION), table)
+    admission.set_paused("intent", True)
+    source = files.upload("incoming/intent/paused.jsonl", _file(3))
+
+    # When its file is ingested
+    assert _service(files, guard, admission=admission).ingest(source, remaining_ms=NO_DEADLINE) is (
+        IngestOutcome.DONE
+    )
+
+    # Then nothing is queued or charged, and the report says why and from which line
+    report = files.report(source)
+    assert report["error"]["code"] == "ROUTE_PAUSED"
+    assert "line 1" in report["error"]["message"]
+    assert (report["received"], report["queued"], report["rejected"]) == (3, 0, 3)
+    assert report["status"] == "completed"
+    assert files.queued_messages() == []
+    assert _usage(table).get("month_requests", 0) == 0
+
+    # And once the alarm lifts, the same file is taken
+    admission.set_paused("intent", False)
+    again = files.upload("incoming/intent/resumed.jsonl", _file(3))
+    _service(files, guard, admission=admission).ingest(again, remaining_ms=NO_DEADLINE)
+    assert files.report(again)["queued"] == 3
+
+
+def test_a_file_stops_at_the_first_group_after_its_route_stops_taking_jobs(
+    files: Uploads, table: str
+) -> None:
+    # Given a route that a cost action stops while its file is being read (after the first group)
+    guard = _guard(files.platform, table, {"monthly_requests": 100})
+    stored = DynamoJobAdmission(boto3.client("dynamodb", region_name=REGION), table)
+    asked: list[str] = []
+
+    class StoppedMidFile:
+        def paused(self, route: str) -> bool:
+            asked.append(route)
+            if len(asked) == 2:
+                stored.set_paused(route, True)  # the budget function acting between two groups
+            return stored.paused(route)
+
+        def set_paused(self, route: str, paused: bool) -> None:
+            stored.set_paused(route, paused)
+
+    source = files.upload("incoming/intent/six.jsonl", _file(6))
+
+    # When the file is ingested in groups of 2
+    _service(files, guard, send_batch_size=2, admission=StoppedMidFile()).ingest(
+        source, remaining_ms=NO_DEADLINE
+    )
+
+    # Then the first group is queued and charged, the second refused, the rest never read
+    report = files.report(source)
+    assert report["error"]["code"] == "ROUTE_PAUSED"
+    assert "line 3" in report["error"]["message"]
+    assert (report["received"], report["queued"], report["rejected"]) == (4, 2, 2)
+    assert [line["line"] for line in report["rejected_lines"]] == [3, 4]
+    assert len(files.queued_messages()) == 2
+    assert _usage(table)["month_requests"] == 2

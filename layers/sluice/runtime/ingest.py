@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from sluice.adapters.clients import client
 from sluice.config import IngestConfig
 from sluice.runtime import shared
-from sluice.runtime.cost_settings import CostSettings, budget_and_meter
+from sluice.runtime.cost_settings import CostSettings, budget_and_meter, job_admission
 
 if TYPE_CHECKING:
     from sluice.uploads.s3_events import Ingestion
@@ -55,5 +55,7 @@ def build(settings: Settings, *, clients: shared.ClientFactory = client) -> Inge
         ),
         # Uploaded records count against the upload tenant's budget (reserved as they are queued).
         budget=budget_and_meter(settings, clients)[0],
+        # ... and a route whose cost alarm stopped it taking jobs takes none from files either.
+        admission=job_admission(settings, clients),
     )
     return Ingestion(service=service, continuations=sqs, queue_url=settings.ingest_queue_url)

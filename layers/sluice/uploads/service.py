@@ -7,7 +7,10 @@ A file stops at the first group the budget or a quota has no room for: the recor
 are served and charged, that group's records are rejected with BUDGET_EXCEEDED or
 QUOTA_EXCEEDED, the rest of the file is not read, and the report gives the code, the reset time
 and the first line not queued (re-upload from there after the reset). A tenant already over
-its limit therefore has its file refused whole, with nothing queued or charged.
+its limit therefore has its file refused whole, with nothing queued or charged. A route a cost
+action stopped taking jobs (`stop_jobs`) stops a file the same way, at the first group queued
+while the pause holds, with ROUTE_PAUSED and the first line not queued (the API answers 503
+ROUTE_PAUSED then).
 
 Progress is checkpointed in the batch record (line, byte offset, counts) before the
 invocation's time runs out; a later run resumes there. Lines after the last checkpoint may be
@@ -29,6 +32,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from sluice.config import IngestConfig
 from sluice.cost.budgets import BudgetGuard
 from sluice.cost.models import Admission
+from sluice.cost.ports import JobAdmission
 from sluice.errors import (
     EMPTY_FILE,
     FILE_NOT_UTF8,
@@ -39,6 +43,7 @@ from sluice.errors import (
     InvalidUtf8,
     LineTooLong,
     QuotaExceeded,
+    RoutePaused,
     SluiceError,
     UnknownRoute,
 )
@@ -99,6 +104,7 @@ class _Parts:
     redactor: InputRedactor
     ledger: BatchLedger
     budget: BudgetGuard | None = None
+    admission: JobAdmission | None = None
 
     def route(self, batch: Batch) -> RouteTarget:
         table = self.routes.current()
@@ -124,8 +130,11 @@ class IngestService:
         redactor: InputRedactor,
         ledger: BatchLedger,
         budget: BudgetGuard | None = None,
+        admission: JobAdmission | None = None,
     ) -> None:
-        self._parts = _Parts(routes, limits, objects, batches, jobs, queue, redactor, ledger, budget)
+        self._parts = _Parts(
+            routes, limits, objects, batches, jobs, queue, redactor, ledger, budget, admission
+        )
 
     def ingest(self, source: SourceObject, *, remaining_ms: Callable[[], int]) -> IngestOutcome:
         fresh = Batch(
@@ -348,6 +357,7 @@ class _Run:
                     line=pending.line,
                 )
             )
+        self._stop_if_paused()
         admission = self._reserve(len(jobs))
         # Records before messages, so a queued job always has its record. A job an earlier
         # attempt created keeps its record, and its message is sent again anyway (that attempt
@@ -374,16 +384,7 @@ class _Run:
         try:
             return self._s.budget.reserve(self.batch.tenant, self._route.name, requests=records)
         except (BudgetExceeded, QuotaExceeded) as refusal:
-            first_line = self._pending[0].line
-            for pending in self._pending:
-                # Already counted as received: now rejected, so the batch can still complete.
-                self.batch.rejected += 1
-                self.batch.rejected_by_code[refusal.code] = (
-                    self.batch.rejected_by_code.get(refusal.code, 0) + 1
-                )
-                if len(self.batch.rejections) < self._limits.max_reported_rejections:
-                    self.batch.rejections.append(Rejection(line=pending.line, code=refusal.code))
-            self._pending.clear()
+            first_line = self._reject_pending(refusal.code)
             metrics.add_metric(name="FilesStoppedByBudget", unit=MetricUnit.Count, value=1)
             raise LimitReached(
                 refusal.code,
@@ -391,6 +392,30 @@ class _Run:
                 f"it resets at {refusal.resets_at.isoformat()}",
                 resets_at=refusal.resets_at,
             ) from None
+
+    def _stop_if_paused(self) -> None:
+        assert self._route is not None
+        if self._s.admission is None or not self._s.admission.paused(self._route.name):
+            return
+        first_line = self._reject_pending(RoutePaused.code)
+        metrics.add_metric(name="FilesStoppedByPause", unit=MetricUnit.Count, value=1)
+        raise FileRejected(
+            RoutePaused.code,
+            f"the route takes no new jobs while its cost alarm is raised: records from line "
+            f"{first_line} on were not queued; upload them again once it takes jobs",
+        )
+
+    def _reject_pending(self, code: str) -> int:
+        """Reject the records waiting to be queued with `code`; the first one's line."""
+        first_line = self._pending[0].line
+        for pending in self._pending:
+            # Already counted as received: now rejected, so the batch can still complete.
+            self.batch.rejected += 1
+            self.batch.rejected_by_code[code] = self.batch.rejected_by_code.get(code, 0) + 1
+            if len(self.batch.rejections) < self._limits.max_reported_rejections:
+                self.batch.rejections.append(Rejection(line=pending.line, code=code))
+        self._pending.clear()
+        return first_line
 
     def _release(self, admission: Admission | None, records: int) -> None:
         if admission is None or records <= 0 or self._s.budget is None:
