@@ -384,8 +384,7 @@ class _Run:
         try:
             return self._s.budget.reserve(self.batch.tenant, self._route.name, requests=records)
         except (BudgetExceeded, QuotaExceeded) as refusal:
-            first_line = self._reject_pending(refusal.code)
-            metrics.add_metric(name="FilesStoppedByBudget", unit=MetricUnit.Count, value=1)
+            first_line = self._stop_file(refusal.code, metric="FilesStoppedByBudget")
             raise LimitReached(
                 refusal.code,
                 f"{refusal.message}: records from line {first_line} on were not queued; "
@@ -397,16 +396,17 @@ class _Run:
         assert self._route is not None
         if self._s.admission is None or not self._s.admission.paused(self._route.name):
             return
-        first_line = self._reject_pending(RoutePaused.code)
-        metrics.add_metric(name="FilesStoppedByPause", unit=MetricUnit.Count, value=1)
+        first_line = self._stop_file(RoutePaused.code, metric="FilesStoppedByPause")
         raise FileRejected(
             RoutePaused.code,
             f"the route takes no new jobs while its cost alarm is raised: records from line "
             f"{first_line} on were not queued; upload them again once it takes jobs",
         )
 
-    def _reject_pending(self, code: str) -> int:
-        """Reject the records waiting to be queued with `code`; the first one's line."""
+    def _stop_file(self, code: str, *, metric: str) -> int:
+        """Reject the records waiting to be queued with `code` (the file stops there); the first
+        one's line."""
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
         first_line = self._pending[0].line
         for pending in self._pending:
             # Already counted as received: now rejected, so the batch can still complete.
