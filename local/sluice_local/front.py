@@ -76,9 +76,9 @@ def build_front(api: FunctionInstances, *, api_keys: dict[str, str], stage: str)
         try:
             result = await run_in_threadpool(api.invoke, event)
         except InvocationTimedOut:
-            # API Gateway's INTEGRATION_TIMEOUT (504) and INTEGRATION_FAILURE (502), both in the
-            # stack's DEFAULT_5XX envelope (infra/rest_api.py); the function answers every error
-            # it knows itself.
+            # API Gateway answers a Lambda proxy integration that times out 504 and one whose
+            # function fails 502, both in the stack's DEFAULT_5XX envelope (infra/rest_api.py);
+            # the function answers every error it knows itself.
             return _gateway_error(504, "INTERNAL_ERROR", "The service failed; retry later")
         except Exception:
             return _gateway_error(502, "INTERNAL_ERROR", "The service failed; retry later")

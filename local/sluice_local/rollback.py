@@ -11,6 +11,7 @@ writes; `v0` is the model the platform started with (`.sluice/model`).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,8 +109,14 @@ def rollback_on_stack(stack: str, route: str, version: str) -> dict[str, Any]:
     answer = session.client("lambda").invoke(
         FunctionName=outputs["DeployFunctionName"],
         Payload=json.dumps({"action": "rollback", "route": route, "to": version}).encode(),
+        LogType="Tail",
     )
     result: dict[str, Any] = json.loads(answer["Payload"].read())
+    if "FunctionError" in answer:
+        # The function's own error names only its type (sluice.observability.errors); the
+        # reason is in its log, whose last 4 KB Lambda returns with LogType=Tail (redacted lines).
+        tail = base64.b64decode(answer.get("LogResult", "")).decode(errors="replace")
+        raise SystemExit(f"the rollback failed: {result.get('errorMessage', result)}\n{tail}")
     print(json.dumps(result))
     return result
 

@@ -5,11 +5,13 @@ within a one-second window, partial batch failures (failed items stay on the que
 their visibility timeout ends), the whole batch retried when the handler raises, and the
 queue's redrive policy moving a message to the DLQ after maxReceiveCount receives.
 
-An invocation is stopped at its function's timeout, as Lambda stops one: the caller sees
-`InvocationTimedOut` (a poller's whole batch comes back after its visibility timeout). Without
+An invocation past its function's timeout is stopped at its next AWS call, so that, as in Lambda,
+it does nothing more: the caller sees `InvocationTimedOut` (a poller's whole batch comes back
+after its visibility timeout; see `install_deadlines` for why at a call and not at once). Without
 it, an invocation slowed by a loaded machine outlived its queue's visibility timeout and its batch
-was delivered again while it still ran, which a deployed function, stopped at a sixth of that
-timeout, never sees.
+was delivered again while it still ran and wrote, which a deployed function, stopped at a sixth
+of that timeout, never does (one blocked in a single read longer than the visibility timeout
+still can be, until the read returns: its read timeout is the route's time budget).
 
 On a stop, an invocation in flight runs to its end (`wind_down` tells it its time is up, as a
 Lambda timeout approaching would: ingest checkpoints and queues a continuation), and messages a
@@ -19,7 +21,6 @@ visibility timeout.
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import itertools
 import os
@@ -116,59 +117,46 @@ class InvocationTimedOut(Exception):
 
 
 class _Stopped(BaseException):
-    """Raised inside a handler at its deadline: a BaseException, so `except Exception` in the
+    """Raised in a handler past its deadline: a BaseException, so `except Exception` in the
     function cannot swallow it, as nothing in a function survives Lambda stopping it."""
 
 
-def _raise_in_thread(thread_id: int, exception: type[BaseException] | None) -> None:
-    """Schedule `exception` in another thread (None: cancel one still pending). CPython raises it
-    at that thread's next Python step, so a handler blocked in a socket read stops when the read
-    returns: the stop lands late, never early."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread_id), exception and ctypes.py_object(exception)
-    )
+_invocation = threading.local()
 
 
-class _Deadline:
-    """Stops the calling thread's invocation after `seconds` unless disarmed first."""
+def _stop_past_deadline(**_: Any) -> None:
+    stop_at: float | None = getattr(_invocation, "stop_at", None)
+    if stop_at is not None and time.monotonic() >= stop_at:
+        raise _Stopped
 
-    def __init__(self, seconds: float) -> None:
-        self._thread_id = threading.get_ident()
-        self._lock = threading.Lock()
-        self._armed = True
-        self._fired = False
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
 
-    def _fire(self) -> None:
-        with self._lock:
-            if self._armed:
-                self._fired = True
-                _raise_in_thread(self._thread_id, _Stopped)
+def install_deadlines() -> None:
+    """Stop an invocation past its deadline at its next AWS call (botocore's before-send, on the
+    default session every handler's clients come from; a client copies the session's hooks when
+    it is made, so this runs before any handler is loaded).
 
-    def disarm(self) -> None:
-        """Called by the invoking thread when the handler is done. A stop that fired but has not
-        landed yet is cancelled and raised here, so it can never land in the caller's code."""
-        self._timer.cancel()
-        with self._lock:
-            self._armed = False
-            fired = self._fired
-        if fired:
-            _raise_in_thread(self._thread_id, None)
-            raise _Stopped
+    Why there and not at once: raising into a running thread (PyThreadState_SetAsyncExc) can land
+    between taking a lock and the `try` that releases it (logging's handler lock, say), and hang
+    every other thread of the platform. An AWS call is where a handler's side effects happen, so
+    stopping there keeps Lambda's promise that a stopped function does nothing more; a handler
+    busy in Python, or blocked in a read, is stopped when it next calls AWS (its model's answer
+    included: the read timeout is the route's time budget)."""
+    import boto3
+
+    events = boto3._get_default_session().events
+    events.register_first("before-send", _stop_past_deadline, unique_id="sluice-local-deadline")
 
 
 def call_with_timeout(call: Callable[[], dict[str, Any]], *, seconds: float) -> dict[str, Any]:
-    """`call()`, stopped after `seconds` with InvocationTimedOut, as Lambda stops a function."""
+    """`call()`, stopped with InvocationTimedOut at its first AWS call after `seconds`."""
+    outer = getattr(_invocation, "stop_at", None)
+    _invocation.stop_at = time.monotonic() + seconds
     try:
-        deadline = _Deadline(seconds)
-        try:
-            return call()
-        finally:
-            deadline.disarm()
+        return call()
     except _Stopped:
         raise InvocationTimedOut(f"stopped after its {seconds:g} s timeout") from None
+    finally:
+        _invocation.stop_at = outer
 
 
 class FunctionInstances:
@@ -180,6 +168,7 @@ class FunctionInstances:
         self.name = function
         self._function = function
         self._timeout = timeout_seconds
+        install_deadlines()
         # Each instance is its own module with its own dependencies, as separate Lambda instances.
         self._free: list[Handler] = [load_handler(function, environment)[1] for _ in range(concurrency)]
         self._available = threading.Condition()
@@ -187,17 +176,19 @@ class FunctionInstances:
         self._winding_down = False
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        context = LocalContext(function_name=f"sluice-{self._function}", timeout_seconds=self._timeout)
         with self._available:
             self._available.wait_for(lambda: bool(self._free))
             handler = self._free.pop()
+            # Its time starts when an instance takes it, as the stop's does.
+            context = LocalContext(function_name=f"sluice-{self._function}", timeout_seconds=self._timeout)
             self._running.add(context)
             if self._winding_down:
                 context.time_is_up()
         try:
             # The instance serves again after a stop, unlike a Lambda environment, which is
             # started afresh: re-importing a handler while other threads run would let them see
-            # its variables (load_handler). Handlers keep no state across invocations but caches.
+            # its variables (load_handler). A stop lands where an AWS call would fail, which a
+            # handler must survive anyway, and handlers keep no state across calls but caches.
             return call_with_timeout(lambda: handler(event, context), seconds=self._timeout)
         finally:
             with self._available:

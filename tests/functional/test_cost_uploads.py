@@ -5,6 +5,7 @@ while a cost action has stopped the route."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -304,3 +305,25 @@ def test_a_file_stops_at_the_first_group_after_its_route_stops_taking_jobs(
     assert [line["line"] for line in report["rejected_lines"]] == [3, 4]
     assert len(files.queued_messages()) == 2
     assert _usage(table)["month_requests"] == 2
+
+
+def test_a_file_that_breaks_off_while_its_route_is_paused_is_settled_not_retried(
+    files: Uploads, table: str
+) -> None:
+    # Given a paused route and a gzip file cut short before its first group was queued
+    guard = _guard(files.platform, table, {"monthly_requests": 100})
+    admission = DynamoJobAdmission(boto3.client("dynamodb", region_name=REGION), table)
+    admission.set_paused("intent", True)
+    body = gzip.compress(_file(3))
+    source = files.upload("incoming/intent/cut.jsonl.gz", body[: len(body) - 8])
+
+    # When it is ingested (the records read before the cut are refused by the pause)
+    outcome = _service(files, guard, admission=admission).ingest(source, remaining_ms=NO_DEADLINE)
+
+    # Then the file is accounted for, not an error for SQS to retry into the DLQ
+    assert outcome is IngestOutcome.DONE
+    report = files.report(source)
+    assert report["status"] == "completed"
+    assert report["error"]["code"] == "ROUTE_PAUSED"
+    assert report["queued"] == 0
+    assert files.queued_messages() == []

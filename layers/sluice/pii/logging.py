@@ -15,6 +15,8 @@ If redaction fails, the value is replaced outright: a log line loses detail, nev
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from typing import Any
 
@@ -22,8 +24,8 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from sluice.pii.errors import PiiDetectionError
 
-# Keys written by Powertools and the platform's own identifiers, never user content.
-STRUCTURAL_KEYS = frozenset(
+# Keys Powertools itself writes: never user content.
+POWERTOOLS_KEYS = frozenset(
     {
         "level",
         "location",
@@ -38,7 +40,13 @@ STRUCTURAL_KEYS = frozenset(
         "xray_trace_id",
         "correlation_id",
         "exception_name",
-        # the platform's identifiers, names and stable codes (extra= keys of its log calls)
+    }
+)
+# The platform's identifiers, names and stable codes (extra= keys of its log calls). Their values
+# are kept only while they look like one (a single token, no "@", no space): free text logged
+# under such a name one day is redacted like any other value.
+IDENTIFIER_KEYS = frozenset(
+    {
         "job_id",
         "inference_id",
         "message_id",
@@ -61,15 +69,18 @@ STRUCTURAL_KEYS = frozenset(
         "audit_action",
     }
 )
-# The interpreter's own lines of a formatted traceback; every other line is source or message.
-_TRACEBACK_SKELETON = re.compile(
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_.:#/+=-]{1,200}")
+# A formatted traceback's fixed lines; a frame's header keeps its shape with its path and function
+# redacted (a message line can look like one); every other line is source or message.
+_TRACEBACK_FIXED = re.compile(
     r"Traceback \(most recent call last\):"
-    r'|  File "[^"\n]*", line \d+, in [\w<>.]+'
     r"|During handling of the above exception, another exception occurred:"
     r"|The above exception was the direct cause of the following exception:"
     r"|\s*[~^]*\s*"
 )
-# Powertools' stack_trace fields that name code, not data (its "value" and "statement" are redacted).
+_FRAME_HEADER = re.compile(r'(  File ")([^"\n]*)(", line \d+, in )(.+)')
+# Powertools' stack_trace fields that name code, not data (from traceback.extract_tb, so real
+# frames; its "value" and "statement" are redacted).
 _STACK_TRACE_CODE_KEYS = frozenset({"type", "module", "file", "line", "function"})
 REDACTION_FAILED = "<REDACTION_FAILED>"
 _LOG_BUDGET_MS = 50.0
@@ -85,7 +96,11 @@ def redact_value(value: Any) -> Any:
         except PiiDetectionError:
             return REDACTION_FAILED
     if isinstance(value, dict):
-        return {key: redact_value(item) for key, item in value.items()}
+        # A nested key can be data too ({address: count}); the log line's own keys are code's.
+        return {
+            redact_value(key) if isinstance(key, str) else key: redact_value(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
         return [redact_value(item) for item in value]
     if value is None or isinstance(value, bool | int | float):
@@ -96,9 +111,16 @@ def redact_value(value: Any) -> Any:
 
 
 def redact_traceback(text: str) -> str:
-    return "\n".join(
-        line if _TRACEBACK_SKELETON.fullmatch(line) else redact_value(line) for line in text.split("\n")
-    )
+    return "\n".join(_redact_traceback_line(line) for line in text.split("\n"))
+
+
+def _redact_traceback_line(line: str) -> str:
+    if _TRACEBACK_FIXED.fullmatch(line):
+        return line
+    if header := _FRAME_HEADER.fullmatch(line):
+        opening, path, middle, function = header.groups()
+        return f"{opening}{redact_value(path)}{middle}{redact_value(function)}"
+    return str(redact_value(line))
 
 
 def _redact_stack_trace(trace: Any) -> Any:
@@ -117,7 +139,13 @@ def _redact_stack_trace(trace: Any) -> Any:
 
 
 def _redact_field(key: str, value: Any) -> Any:
-    if key in STRUCTURAL_KEYS:
+    if key in POWERTOOLS_KEYS:
+        return value
+    if key in IDENTIFIER_KEYS and (
+        value is None
+        or isinstance(value, bool | int)
+        or (isinstance(value, str) and _IDENTIFIER.fullmatch(value))
+    ):
         return value
     if key == "exception" and isinstance(value, str):
         return redact_traceback(value)
@@ -132,6 +160,15 @@ def redact_log(log: dict[str, Any]) -> dict[str, Any]:
 
 class PiiRedactingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON formatter with every non-structural string value redacted (mask)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            return super().format(record)
+        except Exception:
+            # Anything failing here (a value whose __str__ raises, a message whose arguments do
+            # not fit it) would make logging print the raw record and the error's context, the
+            # exception being logged included, to stderr: a line that says only this, instead.
+            return json.dumps({"level": record.levelname, "message": REDACTION_FAILED})
 
     def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
         return super().serialize(log=redact_log(log))

@@ -70,7 +70,11 @@ from sluice.uploads.records import (
 INCOMING_PREFIX = "incoming/"
 
 
-class LimitReached(FileRejected):
+class FileStopped(FileRejected):
+    """The next records may not be queued (a limit, a paused route): the file stops there."""
+
+
+class LimitReached(FileStopped):
     """The upload tenant's budget or a quota has no room for the next records: the file stops."""
 
     def __init__(self, code: str, message: str, *, resets_at: datetime) -> None:
@@ -197,9 +201,9 @@ class _Run:
             stopped: FileRejected = rejected
             try:
                 self._flush()
-            except LimitReached as limit:
-                # Those records could not be queued either: the report says so, with the limit.
-                stopped = limit
+            except FileStopped as later:
+                # Those records could not be queued either: the report says so (with the limit).
+                stopped = later
             self.batch.error = ErrorDetail(code=stopped.code, message=stopped.message)
             if isinstance(stopped, LimitReached):
                 self.batch.limit_resets_at = stopped.resets_at
@@ -397,7 +401,7 @@ class _Run:
         if self._s.admission is None or not self._s.admission.paused(self._route.name):
             return
         first_line = self._stop_file(RoutePaused.code, metric="FilesStoppedByPause")
-        raise FileRejected(
+        raise FileStopped(
             RoutePaused.code,
             f"the route takes no new jobs while its cost alarm is raised: records from line "
             f"{first_line} on were not queued; upload them again once it takes jobs",

@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 
+import pytest
 from pydantic import BaseModel, ValidationError
 
 from sluice import pii
@@ -109,3 +110,65 @@ def test_the_platforms_codes_and_identifiers_are_logged_as_written() -> None:
     _, line = _logged_exception(RuntimeError("boom"), **extra, why="mail john@example.com")
     assert {key: line[key] for key in extra} == extra
     assert line["why"] == "mail <EMAIL_ADDRESS>"
+
+
+def test_chained_exceptions_and_their_notes_keep_the_traceback_and_lose_the_data() -> None:
+    # Given an error raised while handling another, both quoting an input, with a note
+    try:
+        try:
+            raise KeyError("john@example.com")
+        except KeyError as first:
+            second = ValueError("retry for +44 20 7946 0958 failed")
+            second.add_note("caller priyanka.o@example.com")
+            raise second from first
+    except ValueError as error:
+        chained = error
+
+    # When it is logged
+    text, line = _logged_exception(chained)
+
+    # Then no value survives anywhere, and the interpreter's lines are as it wrote them
+    assert not re.findall(r"john|7946|priyanka", text)
+    assert "The above exception was the direct cause of the following exception:" in str(line["exception"])
+    assert str(line["exception"]).count("Traceback (most recent call last):") == 2
+    [note] = line["exception_notes"]  # type: ignore[misc]
+    assert note.endswith("<EMAIL_ADDRESS>")
+
+
+def test_a_message_line_shaped_like_a_frame_is_redacted_where_it_holds_data() -> None:
+    # Given an exception whose message mimics a traceback frame around personal data
+    text, line = _logged_exception(
+        RuntimeError('bad input\n  File "priyanka.o@example.com", line 1, in john@example.com')
+    )
+
+    # Then the shape is kept and the data is not
+    assert "priyanka" not in text
+    assert "john" not in text
+    assert '  File "<EMAIL_ADDRESS>", line 1, in <EMAIL_ADDRESS>' in str(line["exception"])
+
+
+def test_free_text_under_an_identifiers_name_is_redacted_like_any_value() -> None:
+    # Given values under the platform's identifier keys that are not identifiers
+    _, line = _logged_exception(
+        RuntimeError("boom"),
+        status={"email": "john@example.com"},
+        outcome="sent to john@example.com",
+        detail_type="SageMaker Endpoint State Change",
+    )
+
+    # Then they are redacted; an identifier-shaped one would have been kept (see above)
+    assert line["status"] == {"email": "<EMAIL_ADDRESS>"}
+    assert line["outcome"] == "sent to <EMAIL_ADDRESS>"
+    assert line["detail_type"] == "SageMaker Endpoint State Change"  # redacted, and nothing to mask
+
+
+def test_a_record_that_cannot_be_formatted_is_logged_as_a_failure_not_printed_raw(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a record whose message arguments do not fit it, logged with an exception quoting data
+    formatter = PiiRedactingFormatter(service="sluice-worker")
+    record = logging.LogRecord("t", logging.ERROR, "h.py", 1, "mail %s %s", ("john@example.com",), None)
+
+    # When it is formatted, then the line says only that it failed, and nothing reached stderr
+    assert json.loads(formatter.format(record)) == {"level": "ERROR", "message": REDACTION_FAILED}
+    assert "john" not in capsys.readouterr().err
