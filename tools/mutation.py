@@ -57,6 +57,7 @@ API_TESTS = (
     "tests/functional/test_cost_on_the_request_path.py",
     "tests/functional/test_idempotency_in_progress.py",
     "tests/functional/test_openapi_document.py",
+    "tests/functional/test_openapi_request_schema.py",
     *HEAVY,
 )
 WORKER_TESTS = (
@@ -181,6 +182,8 @@ def run(groups: list[str], keep: bool) -> int:
             "PYTHONDONTWRITEBYTECODE": "1",
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
+            # tests/mutation_plugin.py: warm the fork server once, run a mutant's unit tests first.
+            "SLUICE_MUTATION": "1",
         }
         code = subprocess.run(  # noqa: S603 (mutmut from this venv, fixed arguments)
             [str(MUTMUT), "run", "--max-children", str(MAX_CHILDREN)], cwd=stage, env=env, check=False
