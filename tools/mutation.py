@@ -51,6 +51,7 @@ HEAVY = ("--deselect", f"{PII_REQUEST_PATH}::test_every_input_the_intent_route_a
 API_TESTS = (
     "tests/unit/test_contracts.py",
     "tests/unit/test_route_limits.py",
+    "tests/unit/test_api_tenant_rules.py",
     "tests/functional/test_api_requests.py",
     "tests/functional/test_hostile_input.py",
     PII_REQUEST_PATH,
@@ -59,6 +60,9 @@ API_TESTS = (
     "tests/functional/test_idempotency_in_progress.py",
     "tests/functional/test_openapi_document.py",
     "tests/functional/test_openapi_request_schema.py",
+    # What the request path audits and which correlation id it carries.
+    "tests/functional/observability/test_audit_trail.py",
+    "tests/functional/observability/test_correlation.py",
     *HEAVY,
 )
 WORKER_TESTS = (
