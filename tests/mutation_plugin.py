@@ -39,7 +39,7 @@ def _warm_up() -> None:
     lexicon()
     model()
     with start_platform(DEFAULT_CONFIG) as running:
-        running.call(api_event("create_inference", tenant="tenant-acme"))
+        running.call(api_event("post_inference_sync", tenant="tenant-acme"))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
