@@ -190,11 +190,11 @@ def write_config(group: str) -> Path:
     return stage
 
 
-def run(groups: list[str], keep: bool) -> int:
+def run(groups: list[str], keep: bool, mutants: list[str]) -> int:
     worst = 0
     for group in groups:
         stage = STAGES / group
-        if not keep and (stage / "mutants").exists():
+        if not keep and not mutants and (stage / "mutants").exists():
             # A fresh run by default: results kept from older code or tests would mislead.
             shutil.rmtree(stage / "mutants")
         write_config(group)
@@ -212,7 +212,10 @@ def run(groups: list[str], keep: bool) -> int:
             "SLUICE_MUTATION": "1",
         }
         code = subprocess.run(  # noqa: S603 (mutmut from this venv, fixed arguments)
-            [str(MUTMUT), "run", "--max-children", str(MAX_CHILDREN)], cwd=stage, env=env, check=False
+            [str(MUTMUT), "run", "--max-children", str(MAX_CHILDREN), *mutants],
+            cwd=stage,
+            env=env,
+            check=False,
         ).returncode
         elapsed = time.monotonic() - started
         cpu = _children_cpu() - cpu_before
@@ -343,12 +346,19 @@ def main() -> int:
     run_command = commands.add_parser("run", help="mutate, test, report")
     run_command.add_argument("--group", action="append", choices=sorted(GROUPS), help="default: all")
     run_command.add_argument("--keep", action="store_true", help="resume: keep the last run's results")
+    run_command.add_argument(
+        "--mutant",
+        action="append",
+        default=[],
+        help="(again) only these mutants, by name or glob, e.g. 'sluice.serving.api.x_caller_of*'; "
+        "keeps the other results",
+    )
     commands.add_parser("report", help="the report of the last run")
     args = parser.parse_args()
     if args.command == "report":
         report()
         return 0
-    return run(args.group or list(GROUPS), args.keep)
+    return run(args.group or list(GROUPS), args.keep, args.mutant)
 
 
 if __name__ == "__main__":

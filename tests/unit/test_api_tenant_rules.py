@@ -52,7 +52,8 @@ def test_the_caller_is_the_api_keys_tenant_with_the_requests_correlation_id() ->
 
 def test_a_request_without_an_api_key_is_the_anonymous_tenant() -> None:
     assert caller_of(_app(None)).tenant == "anonymous"
-    assert refusal_entry(_app(None), "NOT_FOUND", 404).tenant == "anonymous"
+    refused = refusal_entry(_app(None), "NOT_FOUND", 404)
+    assert (refused.tenant, refused.actor) == ("anonymous", "anonymous")
 
 
 @pytest.mark.parametrize("key", ["k", "a" * 128, "A-z_0.9:x"])
