@@ -152,10 +152,12 @@ def write_config(group: str) -> Path:
         # The OpenAPI document's prose: a route's summary, a parameter's or a response's description.
         r"    ^\s*(summary|description)=",
         r"    ^\s*\d*:?\s*\{?\"description\": \"[^\"]*\",?\s*$",
-        # A mutant is stopped as hanging after (its tests' time + 60 s) x 4 CPU seconds. mutmut
-        # times only the test bodies, not their fixtures (a moto platform is about a CPU second
-        # per test), so its default would stop a slow survivor and count it as caught.
-        "timeout_constant = 60.0",
+        # A mutant is stopped as hanging after (its tests' time + 300 s) x 4 CPU seconds, or half
+        # that in wall time. mutmut times only the test bodies, not their fixtures (a moto
+        # platform is 0.3 CPU s per test), and on a shared machine at nice 15 a mutant gets a
+        # fraction of a core: with 60 s, survivors running a hundred API tests were stopped
+        # after 141 s of wall time and counted as caught. A real hang costs more, and is rare.
+        "timeout_constant = 300.0",
         "timeout_multiplier = 2.0",
         # A mutant that strict mypy refuses (the project's own gate, pyproject.toml) could never be
         # committed: mutmut counts it as caught without running a test. `unused-ignore` only
