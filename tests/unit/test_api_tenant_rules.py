@@ -12,6 +12,7 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from sluice.cost.models import Limit
 from sluice.errors import InvalidRequest
 from sluice.observability.audit import AuditKind
 from sluice.observability.correlation import correlated
@@ -21,8 +22,10 @@ from sluice.serving.api import (
     caller_of,
     checked_caller_key,
     refusal_entry,
+    submitted,
     tenant_idempotency_key,
 )
+from sluice.serving.models import AcceptedJob, InferenceRequest
 from sluice.serving.service import Caller
 from tests.sample_events import api_event
 
@@ -129,3 +132,31 @@ def test_a_refusal_is_audited_with_its_tenant_operation_and_code_only() -> None:
         "details": {"status": 413, "method": "POST"},
         "correlation_id": "corr-2",
     }
+
+
+class _Service:
+    """An InferenceService's submit, answering what the test says."""
+
+    def __init__(self, result: Any, warnings: tuple[Limit, ...]) -> None:
+        self.result, self.warnings = result, warnings
+
+    def submit_within_budget(
+        self, request: InferenceRequest, caller: Caller
+    ) -> tuple[Any, tuple[Limit, ...]]:
+        return self.result, self.warnings
+
+
+def test_an_answer_keeps_its_status_its_body_as_json_and_every_soft_limit_it_crossed() -> None:
+    request = InferenceRequest.model_validate({"route": "intent", "input": {"text": "hi"}, "mode": "async"})
+    queued = AcceptedJob(id=JOB_ID, route="intent")
+    service = _Service(queued, (Limit.MONTHLY_REQUESTS, Limit.BUDGET))
+
+    answer = submitted(service, request, Caller(tenant="tenant-acme"))  # type: ignore[arg-type]
+
+    # What the idempotency store keeps, and replays: the status, the body and the warnings
+    assert answer == {
+        "status": 202,
+        "body": {"id": JOB_ID, "status": "queued", "route": "intent", "pii": {}},
+        "budget_warning": "monthly_requests,budget",
+    }
+    assert "budget_warning" not in submitted(_Service(queued, ()), request, Caller(tenant="t"))  # type: ignore[arg-type]
