@@ -58,6 +58,7 @@ API_TESTS = (
     "tests/functional/test_pii_budget_overrun.py",
     "tests/functional/test_cost_on_the_request_path.py",
     "tests/functional/test_idempotency_in_progress.py",
+    "tests/functional/test_idempotency_ttl.py",
     "tests/functional/test_openapi_document.py",
     "tests/functional/test_openapi_request_schema.py",
     # What the request path audits and which correlation id it carries.
