@@ -224,11 +224,20 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
                 description="Keeps this caller on one model variant",
             ),
         ] = None,
+        reveal: Annotated[
+            bool,
+            Query(
+                description="re-identify pseudonyms in a sync answer's output (needs the reveal permission)"
+            ),
+        ] = False,
     ) -> Response[dict[str, Any]]:
         guard_request(app, dependencies.max_request_bytes)
         if caller_key is not None and not _CALLER_KEY.fullmatch(caller_key):
             raise InvalidRequest("X-Caller-Key must be 1-128 characters of [A-Za-z0-9_.:-]")
         who = caller(caller_key)
+        if reveal:
+            # Refused before the model runs: a caller without the permission is told at once.
+            dependencies.service.check_reveal(who)
 
         def submit() -> dict[str, Any]:
             result, warnings = dependencies.service.submit_within_budget(request, who)
@@ -261,7 +270,11 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
             headers["Idempotent-Replayed"] = "true"
         if answer.get("budget_warning"):
             headers[BUDGET_WARNING_HEADER] = answer["budget_warning"]
-        return _json(answer["status"], answer["body"], headers)
+        body = answer["body"]
+        if reveal and answer["status"] == HTTPStatus.OK and isinstance(body.get("output"), dict):
+            # After the idempotency record: what is kept for replays stays pseudonymized.
+            body = {**body, "output": dependencies.service.reveal(body["output"], who)}
+        return _json(answer["status"], body, headers)
 
     @app.get(
         "/v1/inferences/<job_id>",
