@@ -126,7 +126,9 @@ class RouteTarget(BaseModel):
             invocation_timeout_seconds=(
                 endpoint.async_inference.invocation_timeout_seconds if endpoint.mode == "async" else None
             ),
-            output=route.output_policy,
+            # None unless configured: the defaults follow from the wire format (and the table,
+            # in every function's 4 KB environment, stays small).
+            output=route.output,
         )
 
 
