@@ -43,7 +43,10 @@ _GATEWAY_ERRORS = {
         "Content-Type must be application/json",
     ),
     # The operator routes' AWS_IAM authorization (infra/review.py): SigV4 refused or not allowed.
-    apigw.ResponseType.ACCESS_DENIED: ("ACCESS_DENIED", "The caller's IAM identity may not call this operation"),
+    apigw.ResponseType.ACCESS_DENIED: (
+        "ACCESS_DENIED",
+        "The caller's IAM identity may not call this operation",
+    ),
     apigw.ResponseType.INVALID_SIGNATURE: ("INVALID_SIGNATURE", "The request's SigV4 signature is invalid"),
     apigw.ResponseType.EXPIRED_TOKEN: ("EXPIRED_TOKEN", "The request's credentials have expired"),
     apigw.ResponseType.DEFAULT_4_XX: ("BAD_REQUEST", "The request was rejected"),

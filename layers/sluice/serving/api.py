@@ -73,7 +73,10 @@ _COMMON_ERRORS = (
 # Set on an accepted request that crossed a soft limit of its tenant's budget or quotas.
 BUDGET_WARNING_HEADER = "Sluice-Budget-Warning"
 
+# 502: the model's answer failed a blocking output check (OUTPUT_*, sluice.guardrails.errors) or
+# the model failed (MODEL_ERROR).
 _SUBMIT_ERRORS = (
+    HTTPStatus.BAD_GATEWAY,
     HTTPStatus.CONFLICT,
     HTTPStatus.TOO_MANY_REQUESTS,
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +28,15 @@ LOW = {"intents": [{"label": "card_arrival", "score": 0.31}, {"label": "lost_or_
 
 
 @pytest.fixture
-def operators(platform: Platform) -> Iterator[tuple[Any, Any]]:
+def operators(platform: Platform) -> tuple[Any, Any]:
     """The `reviews` and `review_intake` functions, built by their own wiring on the platform's moto."""
     settings = function_settings(platform.config, platform.resources)
-    assert settings.reviews is not None and settings.review_intake is not None
+    assert settings.reviews is not None
+    assert settings.review_intake is not None
     reviews_settings = settings.reviews.model_copy(
         update={"pii_key_file": str(Path(tempfile.mkdtemp()) / "pii.key")}
     )
-    yield (
+    return (
         build_operator_app(reviews_runtime.build(reviews_settings, clients=_client_of(platform))),
         intake_runtime.build(settings.review_intake, clients=_client_of(platform)),
     )
@@ -156,7 +156,8 @@ def test_a_low_confidence_answer_lands_in_review_and_its_resolution_becomes_feed
     assert store.counts("intent", "AllTraffic", "fake-1") == FeedbackCounts(feedback=1, labelled=1, correct=0)
     [row] = export_labelled(store.feedback_between("intent", None, feedback.created_at.replace(year=2100)))
     assert row.label == "lost_or_stolen_card"
-    assert "jo@example.com" not in row.text and "<EMAIL_ADDRESS>" in row.text
+    assert "jo@example.com" not in row.text
+    assert "<EMAIL_ADDRESS>" in row.text
     # And it is no longer open
     _, still_open = operator_call(app, "GET", "/v1/reviews", query={"route": "intent"})
     assert still_open["items"] == []
