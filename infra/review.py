@@ -5,6 +5,7 @@ managed policy an operator role attaches to call the operator routes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -127,13 +128,31 @@ class HumanReview(Construct):
             statements=[
                 iam.PolicyStatement(
                     actions=["execute-api:Invoke"],
+                    # A path parameter is `*` in an execute-api ARN (the ARN names the request's
+                    # path, not the resource template): `/v1/reviews/{id}` would match nothing.
+                    # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-control-access-using-iam-policies-to-invoke-api.html
                     resources=[
                         api.arn_for_execute_api(
-                            method.http_method, method.resource.path, api.deployment_stage.stage_name
+                            method.http_method,
+                            re.sub(r"\{[^}/]+\}", "*", method.resource.path),
+                            api.deployment_stage.stage_name,
                         )
                         for method in methods
                     ],
                 )
             ],
         )
+        stack = Stack.of(self)
+        api_id = stack.get_logical_id(api.node.default_child)  # type: ignore[arg-type]
+        stage_id = stack.get_logical_id(api.deployment_stage.node.default_child)  # type: ignore[arg-type]
+        for method in methods:
+            if "{" not in method.resource.path:
+                continue
+            arn = re.sub(r"\{[^}/]+\}", "*", method.resource.path)
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
+                f"<{api_id}>/<{stage_id}>/{method.http_method}{arn}]",
+                "`*` stands for the path parameter (a review id): execute-api ARNs name request paths",
+            )
         return policy
