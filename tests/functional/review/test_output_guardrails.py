@@ -188,3 +188,32 @@ def test_an_asynchronous_result_is_guarded_before_the_job_is_written() -> None:
     assert redacted["output"]["generated_text"] == "Mail <EMAIL_ADDRESS> for a refund."
     assert redacted["guardrails"]["flagged"] == ["pii"]
     assert (moderated["status"], moderated["error"]["code"]) == ("failed", "OUTPUT_MODERATION_BLOCKED")
+
+
+def test_when_the_review_queue_refuses_a_job_comes_back_and_a_sync_answer_stands(guarded: Platform) -> None:
+    # Given unsure answers and a review queue that is gone
+    guarded.endpoint.answer = lambda item: {"intents": [{"label": "card_arrival", "score": 0.2}]}
+    queue_url = guarded.resources.review_queue_url
+    guarded.sqs.delete_queue(QueueUrl=queue_url)
+    # When a sync request is answered: it stands, and says it is not in review
+    status, body = sync(guarded, "intent", "where is my card")
+    assert status == 200
+    assert (body["guardrails"]["flagged"], body["guardrails"]["in_review"]) == (["confidence"], False)
+    # And a queued job is served: it is not settled without its review, it comes back
+    request = {"route": "intent", "input": {"text": "where is my card"}, "mode": "async"}
+    _, accepted, _ = guarded.call(api_event("post_inference_async", body=request))
+    messages = guarded.receive("intent")
+    assert guarded.run_worker(messages) == {m["MessageId"] for m in messages}
+    assert guarded.job(accepted["id"])["status"] == "queued"
+    # Then once the queue is back, the redelivered job is settled and in review
+    guarded.sqs.create_queue(QueueName=queue_url.rsplit("/", 1)[1])
+    for message in messages:
+        guarded.sqs.change_message_visibility(
+            QueueUrl=guarded.resources.routes["intent"].queue_url,
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=0,
+        )
+    guarded.drain("intent")
+    job = guarded.job(accepted["id"])
+    assert (job["status"], job["guardrails"]["in_review"]) == ("succeeded", True)
+    assert [item["review_id"] for item in review_messages(guarded)] == [accepted["id"]]
