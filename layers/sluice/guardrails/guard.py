@@ -14,6 +14,7 @@ fails counts as tripped.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -109,8 +110,10 @@ class OutputGuard:
         if CheckName.PII in checked:
             if self._redactor is None:
                 raise RuntimeError("the route scans outputs for personal data but no redactor is configured")
+            # The time budget follows from the output's size, as an input's from its route's limit.
+            size = len(json.dumps(current, separators=(",", ":")).encode())
             result = self._redactor.redact(
-                current, tenant=context.tenant, allow=pii_allow, operators=pii_operators
+                current, tenant=context.tenant, allow=pii_allow, operators=pii_operators, max_input_bytes=size
             )
             current, redacted = result.input, {k: v for k, v in result.counts.items() if v}
             if redacted:
