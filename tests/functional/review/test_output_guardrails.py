@@ -217,3 +217,27 @@ def test_when_the_review_queue_refuses_a_job_comes_back_and_a_sync_answer_stands
     job = guarded.job(accepted["id"])
     assert (job["status"], job["guardrails"]["in_review"]) == ("succeeded", True)
     assert [item["review_id"] for item in review_messages(guarded)] == [accepted["id"]]
+
+
+def test_a_sync_answer_s_pseudonyms_come_back_only_for_a_tenant_that_may_reveal(platform: Platform) -> None:
+    # Given the `support` route, which pseudonymizes names, and a model that echoes its input
+    body = {"route": "support", "input": {"text": "Please call John Smith back"}, "mode": "sync"}
+
+    def with_reveal(tenant: str) -> dict[str, Any]:
+        event = api_event("post_inference_sync", body=body, tenant=tenant)
+        event["queryStringParameters"] = {"reveal": "true"}
+        event["multiValueQueryStringParameters"] = {"reveal": ["true"]}
+        return event
+
+    # When tenant-acme (allowed) asks for the answer revealed, it gets the name back
+    status, answer, _ = platform.call(with_reveal("tenant-acme"))
+    assert status == 200
+    assert "John Smith" in answer["output"]["echo"]
+    # And without reveal the same kind of answer keeps the pseudonym
+    _, plain, _ = platform.call(api_event("post_inference_sync", body=body))
+    assert "John Smith" not in plain["output"]["echo"]
+    # And tenant-globex is refused before the model runs
+    calls = len(platform.endpoint.calls)
+    status, refusal, _ = platform.call(with_reveal("tenant-globex"))
+    assert (status, refusal["error"]["code"]) == (403, "PII_REVEAL_FORBIDDEN")
+    assert len(platform.endpoint.calls) == calls
