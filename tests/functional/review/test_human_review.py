@@ -229,3 +229,20 @@ def test_operator_calls_need_an_iam_identity_and_unknown_items_are_404(operators
     assert (status, body["error"]["code"]) == (404, "REVIEW_NOT_FOUND")
     status, body = operator_call(app, "GET", "/v1/reviews", query={"next": "!!not-a-token"})
     assert (status, body["error"]["code"]) == (400, "INVALID_REQUEST")
+
+
+def test_the_operator_api_describes_itself_in_a_valid_openapi_document(operators: tuple[Any, Any]) -> None:
+    from openapi_spec_validator import validate
+
+    app, _ = operators
+    status, document = operator_call(app, "GET", "/v1/reviews/openapi.json")
+    assert status == 200
+    validate(document)
+    assert set(document["paths"]) == {
+        "/v1/reviews",
+        "/v1/reviews/{review_id}",
+        "/v1/reviews/{review_id}/resolution",
+    }
+    assert document["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    resolution = document["paths"]["/v1/reviews/{review_id}/resolution"]["post"]["responses"]
+    assert {"200", "400", "403", "404", "409", "422", "500"} <= set(resolution)
