@@ -143,11 +143,18 @@ class MemoryJobs:
         return Claim(ClaimOutcome.CLAIMED, job)
 
     def succeed(
-        self, job_id: str, *, served: Served, output: dict[str, Any], announcement: str | None = None
+        self,
+        job_id: str,
+        *,
+        served: Served,
+        output: dict[str, Any],
+        announcement: str | None = None,
+        guardrails: Any = None,
     ) -> Job:
         update = {
             "status": JobStatus.SUCCEEDED,
             "output": output,
+            "guardrails": guardrails,
             "announcement": announcement,
             **served.model_dump(exclude={"route"}),
         }

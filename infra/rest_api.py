@@ -42,6 +42,13 @@ _GATEWAY_ERRORS = {
         "UNSUPPORTED_MEDIA_TYPE",
         "Content-Type must be application/json",
     ),
+    # The operator routes' AWS_IAM authorization (infra/review.py): SigV4 refused or not allowed.
+    apigw.ResponseType.ACCESS_DENIED: (
+        "ACCESS_DENIED",
+        "The caller's IAM identity may not call this operation",
+    ),
+    apigw.ResponseType.INVALID_SIGNATURE: ("INVALID_SIGNATURE", "The request's SigV4 signature is invalid"),
+    apigw.ResponseType.EXPIRED_TOKEN: ("EXPIRED_TOKEN", "The request's credentials have expired"),
     apigw.ResponseType.DEFAULT_4_XX: ("BAD_REQUEST", "The request was rejected"),
     apigw.ResponseType.DEFAULT_5_XX: ("INTERNAL_ERROR", "The service failed; retry later"),
 }
@@ -115,6 +122,8 @@ class RestApi(Construct):
         keyed = {"api_key_required": True}
 
         v1 = self.api.root.add_resource("v1")
+        # Operator routes (infra/review.py) are added under it with AWS_IAM authorization.
+        self.v1 = v1
         inferences = v1.add_resource("inferences")
         inferences.add_method("POST", integration, **keyed)
         job = inferences.add_resource("{id}")

@@ -21,6 +21,7 @@ from infra.observability import AuditTrail, OperationalAlarms, StageDashboard
 from infra.operator_alerts import OperatorAlerts
 from infra.privacy import PiiKeyMaterial
 from infra.rest_api import RestApi
+from infra.review import HumanReview
 from infra.route_config import LiveRouteTable
 from infra.route_queue import RouteQueue
 from infra.state import StateTables
@@ -35,6 +36,8 @@ from sluice.runtime import async_result as async_result_runtime
 from sluice.runtime import audit as audit_runtime
 from sluice.runtime import budget as budget_runtime
 from sluice.runtime import ingest as ingest_runtime
+from sluice.runtime import review_intake as review_intake_runtime
+from sluice.runtime import reviews as reviews_runtime
 from sluice.runtime import sweeper as sweeper_runtime
 from sluice.runtime import worker as worker_runtime
 
@@ -223,6 +226,46 @@ class SluiceStack(Stack):
             "pii_key_secret_arn": pii_keys.hmac_key.secret_arn,
             "pii_vault_table": pii_keys.vault.table_name,
         }
+        # Output guardrails and human review (infra/review.py): the functions that return or
+        # store outputs scan them with the inputs' redactor and queue review items.
+        review_intake = SluiceFunction(
+            self,
+            "ReviewIntakeFunction",
+            handler_folder="review_intake",
+            description="Sluice review_intake: file queued review items in the review table",
+            config=config.worker_function,
+            **common,
+        )
+        reviews_function = SluiceFunction(
+            self,
+            "ReviewsFunction",
+            handler_folder="reviews",
+            description="Sluice reviews: the operator API of human review (AWS_IAM)",
+            config=config.api_function,
+            **common,
+        )
+        review = HumanReview(
+            self,
+            "Review",
+            key=key,
+            removal_policy=removal,
+            intake=review_intake,
+            operator=reviews_function,
+            visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+        )
+        guarding = [api_function, worker] + [f for f in (async_result, sweeper) if f is not None]
+        for function in guarding:
+            review.grant_submit(function.role)
+        for function in [*guarding[1:], reviews_function]:
+            pii_keys.grant_redact_and_reveal(function.role)
+        guarded = {**pii, "review_queue_url": review.inbox.queue.queue_url}
+        feedback.grant_read_write(reviews_function.role)
+        operator_policy = review.add_operator_routes(api.api, api.v1)
+        review_intake.configure(
+            review_intake_runtime.Settings(
+                service_name=review_intake.service_name, review_table=review.table.table_name
+            )
+        )
         reveal_key_ids = [api.api_keys[tenant].key_id for tenant in config.api.reveal_tenants]
         # Tenant usage and metering (sluice.cost): budgets are held on the request path.
         cost_table = CostTable(self, "CostTable", key=key, removal_policy=removal).table
@@ -251,6 +294,16 @@ class SluiceStack(Stack):
             visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
         )
         audit.grant_append(api_function.role)
+        audit.grant_append(reviews_function.role)
+        reviews_function.configure(
+            reviews_runtime.Settings(
+                service_name=reviews_function.service_name,
+                audit_table=audit.table.table_name,
+                review_table=review.table.table_name,
+                feedback_table=feedback.table.table_name,
+                **pii,
+            )
+        )
         audit_function.configure(
             audit_runtime.Settings(
                 service_name=audit_function.service_name, audit_table=audit.table.table_name
@@ -262,7 +315,7 @@ class SluiceStack(Stack):
                 service_name=api_function.service_name,
                 **jobs,
                 **breakers,
-                **pii,
+                **guarded,
                 idempotency_table=tables.idempotency.table_name,
                 max_request_bytes=config.max_request_bytes,
                 idempotency_ttl_seconds=config.api.idempotency_ttl_seconds,
@@ -278,6 +331,7 @@ class SluiceStack(Stack):
                 service_name=worker.service_name,
                 **jobs,
                 **breakers,
+                **guarded,
                 event_bus_name=bus.bus.event_bus_name,
                 lease_seconds=config.worker_visibility_timeout_seconds,
                 batches_table=uploads.batches.table_name,
@@ -308,6 +362,7 @@ class SluiceStack(Stack):
                     finisher_settings(
                         service_name=finisher.service_name,
                         **jobs,
+                        **guarded,
                         event_bus_name=bus.bus.event_bus_name,
                         batches_table=uploads.batches.table_name,
                         **metering,
@@ -400,9 +455,19 @@ class SluiceStack(Stack):
             config=config,
             queues=dict(queues),
             endpoint_names=endpoint_names,
-            alarms=[*alarms.alarms, *queue_alarms, audit.inbox.dead_letter_alarm],
+            alarms=[
+                *alarms.alarms,
+                *queue_alarms,
+                audit.inbox.dead_letter_alarm,
+                review.inbox.dead_letter_alarm,
+                *review.not_queued_alarms([function.service_name for function in guarding]),
+            ],
         )
         CfnOutput(self, "AuditTableName", value=audit.table.table_name)
+        CfnOutput(self, "ReviewTableName", value=review.table.table_name)
+        CfnOutput(self, "ReviewQueueUrl", value=review.inbox.queue.queue_url)
+        CfnOutput(self, "ReviewDeadLetterQueueUrl", value=review.inbox.dead_letters.queue_url)
+        CfnOutput(self, "OperatorPolicyArn", value=operator_policy.managed_policy_arn)
         CfnOutput(self, "DashboardName", value=dashboard.dashboard.dashboard_name)
 
         # Last: every alarm made above notifies the operators.

@@ -27,6 +27,10 @@ class FakeIntentEndpoint:
         self.time_budgets: list[float | None] = []
         self._failures = failures
         self.endpoint_failures: Callable[[str, str | None], Exception | None] | None = None
+        # Scripted answers (output guardrails tests): a classifier's output per instance, a
+        # generation's text per prompt; None keeps the defaults below.
+        self.answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self.generate: Callable[[str], str] | None = None
         self._lock = threading.Lock()
 
     def invoke(
@@ -48,11 +52,18 @@ class FakeIntentEndpoint:
         if failure is not None:
             raise failure
         if "inputs" in payload:
-            generated = [{"generated_text": f"stand-in reply to {len(str(payload['inputs']))} characters"}]
+            text = (
+                self.generate(str(payload["inputs"]))
+                if self.generate is not None
+                else f"stand-in reply to {len(str(payload['inputs']))} characters"
+            )
+            generated = [{"generated_text": text}]
             return Invocation(body=generated, variant=target_variant or "AllTraffic")  # type: ignore[arg-type]
         # `echo` plays a generative model that repeats its input: it shows what the model saw.
         predictions = [
-            {"intents": [{"label": "card_arrival", "score": 0.9}], "echo": item.get("text", "")}
+            self.answer(item)
+            if self.answer is not None
+            else {"intents": [{"label": "card_arrival", "score": 0.9}], "echo": item.get("text", "")}
             for item in instances
         ]
         return Invocation(

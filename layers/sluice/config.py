@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sluice.guardrails.models import OutputPolicy
 from sluice.lifecycle.config import LifecycleConfig
 
 RouteName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
@@ -204,6 +205,25 @@ class RouteConfig(_Frozen):
     tenant_overrides: tuple[TenantOverride, ...] = ()
     # Routes that serve this route's requests, in order, when its endpoint cannot.
     fallback: tuple[RouteName, ...] = ()
+    # Output guardrails and human review (sluice.guardrails); None: the defaults of the route's
+    # kind (OutputPolicy.default_for its wire format).
+    output: OutputPolicy | None = None
+
+    @property
+    def output_policy(self) -> OutputPolicy:
+        return self.output or OutputPolicy.default_for(self.endpoint.wire_format)
+
+    @model_validator(mode="after")
+    def _output_kind_fits_wire_format(self) -> RouteConfig:
+        if (
+            self.output is not None
+            and self.endpoint.wire_format == "hf-tgi"
+            and self.output.kind != "generation"
+        ):
+            raise ValueError(
+                f"route {self.name}: an hf-tgi route generates text: output.kind must be generation"
+            )
+        return self
 
     @model_validator(mode="after")
     def _overrides_name_variants(self) -> RouteConfig:

@@ -1,14 +1,17 @@
 """The local API Gateway: HTTP in, REST proxy events to the real `api` handler, HTTP out.
 
 It does what the deployed gateway does before the function runs: checks the API key on keyed
-methods (the key's id becomes the tenant) and caps the body size, answering in the same
-`{"error": {"code", "message"}}` envelope as the stack's gateway responses.
+methods (the key's id becomes the tenant), verifies the SigV4 signature on the operator routes
+(AWS_IAM: the signer becomes `requestContext.identity`, and those go to the `reviews` function),
+and caps the body size, answering in the same `{"error": {"code", "message"}}` envelope as the
+stack's gateway responses.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -18,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sluice_local.lambda_events import api_gateway_event
+from sluice_local.operator_auth import Operator, Refusal, verify
 from sluice_local.runtime import FunctionInstances, InvocationTimedOut
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
@@ -28,6 +32,8 @@ class Resource:
     pattern: re.Pattern[str]
     resource: str
     api_key_required: bool
+    # AWS_IAM authorization, served by the `reviews` function (infra/review.py).
+    operator: bool = False
 
 
 # The stack's resources (infra/rest_api.py), in the same order of precedence.
@@ -37,6 +43,15 @@ RESOURCES = (
     Resource(re.compile(r"^/v1/inferences/(?P<id>[^/]+)/feedback$"), "/v1/inferences/{id}/feedback", True),
     Resource(re.compile(r"^/v1/health$"), "/v1/health", False),
     Resource(re.compile(r"^/v1/openapi\.json$"), "/v1/openapi.json", False),
+    Resource(re.compile(r"^/v1/reviews$"), "/v1/reviews", False, operator=True),
+    Resource(re.compile(r"^/v1/reviews/openapi\.json$"), "/v1/reviews/openapi.json", False, operator=True),
+    Resource(re.compile(r"^/v1/reviews/(?P<id>[^/]+)$"), "/v1/reviews/{id}", False, operator=True),
+    Resource(
+        re.compile(r"^/v1/reviews/(?P<id>[^/]+)/resolution$"),
+        "/v1/reviews/{id}/resolution",
+        False,
+        operator=True,
+    ),
 )
 
 
@@ -44,8 +59,16 @@ def _gateway_error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def build_front(api: FunctionInstances, *, api_keys: dict[str, str], stage: str) -> Starlette:
-    """`api_keys` maps key value to key id (the tenant)."""
+def build_front(
+    api: FunctionInstances,
+    *,
+    api_keys: dict[str, str],
+    stage: str,
+    operator_api: FunctionInstances | None = None,
+    operators: Mapping[str, Operator] | None = None,
+    region: str = "us-east-1",
+) -> Starlette:
+    """`api_keys` maps key value to key id (the tenant); `operators` access key id to operator."""
 
     async def proxy(request: Request) -> Response:
         path = request.url.path
@@ -60,6 +83,22 @@ def build_front(api: FunctionInstances, *, api_keys: dict[str, str], stage: str)
         raw = await request.body()
         if len(raw) > API_GATEWAY_MAX_BODY:
             return _gateway_error(413, "INPUT_TOO_LARGE", "The request body is too large")
+        function, identity = api, None
+        if resource.operator:
+            if operator_api is None:
+                return _gateway_error(404, "NOT_FOUND", "No such resource")
+            signer = verify(
+                method=request.method,
+                url=str(request.url),
+                headers=dict(request.headers),
+                body=raw,
+                operators=operators or {},
+                region=region,
+            )
+            if isinstance(signer, Refusal):
+                return _gateway_error(403, signer.code, signer.message)
+            # An API key is not an operator's identity: it is not passed on.
+            function, identity, api_key, key_id = operator_api, signer.identity(), None, None
         event = api_gateway_event(
             method=request.method,
             path=path,
@@ -72,9 +111,10 @@ def build_front(api: FunctionInstances, *, api_keys: dict[str, str], stage: str)
             api_key_id=key_id,
             source_ip=request.client.host if request.client else "127.0.0.1",
             stage=stage,
+            iam_identity=identity,
         )
         try:
-            result = await run_in_threadpool(api.invoke, event)
+            result = await run_in_threadpool(function.invoke, event)
         except InvocationTimedOut:
             # API Gateway answers a Lambda proxy integration that times out 504 and one whose
             # function fails 502, both in the stack's DEFAULT_5XX envelope (infra/rest_api.py);

@@ -23,7 +23,9 @@ def api_gateway_event(
     api_key_id: str | None,
     source_ip: str,
     stage: str,
+    iam_identity: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`iam_identity`: the SigV4 signer's fields (AWS_IAM routes), as API Gateway fills them in."""
     request_id = str(uuid.uuid4())
     return {
         "resource": resource,
@@ -51,6 +53,7 @@ def api_gateway_event(
                 "apiKeyId": api_key_id,
                 "sourceIp": source_ip,
                 "userAgent": headers.get("user-agent"),
+                **(iam_identity or {}),
             },
         },
         # The stack declares every media type binary (infra/rest_api.py): the client's bytes,

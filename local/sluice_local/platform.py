@@ -36,6 +36,7 @@ from sluice_local.outputs import DEFAULT_OUTPUTS
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".sluice"
 DURABLE_STATE = STATE / "state"
+OPERATORS_FILE = STATE / "operators.json"
 HOST = "127.0.0.1"
 REGION = "us-east-1"
 
@@ -333,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             log_level=args.log_level,
         )
         environments["api"] = {**environments["api"], **audit.api_environment}
+        # A review's resolution is audited too.
+        environments["reviews"] = {**environments["reviews"], **audit.api_environment}
         environments["audit"] = audit.settings.environment()
         # The functions' EMF documents, kept as CloudWatch would: `make dashboard` draws them.
         EmfSink.install(args.metrics_file)
@@ -410,6 +413,14 @@ def main(argv: list[str] | None = None) -> int:
             "audit", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
         )
         pollers.append(queue_poller(audit.queue_url, audit.queue_arn, audit_function, 10))
+        # Human review: the review queue → `review_intake`; the operator routes → `reviews`.
+        review_intake = instances(
+            "review_intake", concurrency=1, timeout_seconds=config.worker_function.timeout_seconds
+        )
+        pollers.append(
+            queue_poller(resources.review_queue_url, resources.review_queue_arn, review_intake, 10)
+        )
+        reviews = instances("reviews", concurrency=1, timeout_seconds=config.api_function.timeout_seconds)
         bridge = AlarmStateBridge(
             cloudwatch=session.client("cloudwatch"),
             events=session.client("events"),
@@ -420,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         # The first look, now: a state changed once the platform is ready is then a change.
         bridge.poll_once()
         pollers.append(bridge)
-        functions += [worker, ingest, async_result, sweeper, budget, audit_function]
+        functions += [worker, ingest, async_result, sweeper, budget, audit_function, review_intake]
 
         print("[4/5] waiting for the model to load", flush=True)
         _wait_for(
@@ -440,7 +451,17 @@ def main(argv: list[str] | None = None) -> int:
 
         api_key = _local_api_key()
         tenant = config.api.tenants[0]
-        front = build_front(api, api_keys={api_key: f"local-{tenant}"}, stage=config.stage)
+        from sluice_local.operator_auth import load_operators
+
+        operators = load_operators(OPERATORS_FILE)
+        front = build_front(
+            api,
+            api_keys={api_key: f"local-{tenant}"},
+            stage=config.stage,
+            operator_api=reviews,
+            operators=operators,
+            region=REGION,
+        )
         server = uvicorn.Server(
             uvicorn.Config(
                 front,
@@ -470,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
             "CostTableName": cost.table,
             "CostAlarmNames": cost.alarm_names,
             "AuditTableName": audit.table,
+            # The local operators' SigV4 credentials are in .sluice/operators.json (make reviews).
+            "OperatorsFile": str(OPERATORS_FILE),
             "MetricsFile": str(args.metrics_file),
         }
         args.outputs.parent.mkdir(parents=True, exist_ok=True)

@@ -13,11 +13,15 @@ from typing import Any
 
 from sluice.config import DeploymentConfig
 from sluice.routing.table import RouteTable, RouteTarget
-from sluice.runtime import api, async_result, ingest, sweeper, worker
+from sluice.runtime import api, async_result, ingest, review_intake, reviews, sweeper, worker
 from sluice.runtime.settings import FunctionSettings
 from sluice_local.feedback import provision_feedback_table
+from sluice_local.review_table import provision_review_table
 
 PREFIX = "sluice-local"
+# As the stack's review queue (infra/review.py): a message intake cannot store after this many
+# receives is kept in the DLQ (alarmed).
+REVIEW_MAX_RECEIVE_COUNT = 5
 STATE_DIR = Path(__file__).resolve().parents[2] / ".sluice"
 
 
@@ -54,6 +58,11 @@ class LocalResources:
     async_results_queue_arn: str = ""
     # Feedback on served inferences (sluice_local.feedback).
     feedback_table: str = ""
+    # Human review (sluice.review): the review queue, its DLQ and the review table.
+    review_queue_url: str = ""
+    review_queue_arn: str = ""
+    review_dead_letter_queue_url: str = ""
+    review_table: str = ""
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs, as the deployed stack would name them."""
@@ -80,6 +89,10 @@ class LocalResources:
             outputs["AsyncResultsQueueUrl"] = self.async_results_queue_url
         if self.feedback_table:
             outputs["FeedbackTableName"] = self.feedback_table
+        if self.review_table:
+            outputs["ReviewTableName"] = self.review_table
+            outputs["ReviewQueueUrl"] = self.review_queue_url
+            outputs["ReviewDeadLetterQueueUrl"] = self.review_dead_letter_queue_url
         return outputs
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,6 +111,13 @@ def provision(
     idempotency_table = _table(dynamodb, f"{PREFIX}-idempotency", ttl_attribute="expiration")
     pii_vault_table = _table(dynamodb, f"{PREFIX}-pii-vault", ttl_attribute=None, key="pk")
     feedback_table = provision_feedback_table(dynamodb, f"{PREFIX}-feedback")
+    review_table = provision_review_table(dynamodb, f"{PREFIX}-reviews")
+    review_queue_url, review_queue_arn, review_dlq_url = dead_lettered_queue(
+        sqs,
+        f"{PREFIX}-reviews",
+        visibility_timeout_seconds=config.worker_visibility_timeout_seconds,
+        max_receive_count=REVIEW_MAX_RECEIVE_COUNT,
+    )
     bus = f"{PREFIX}-events"
     if bus not in {b["Name"] for b in events.list_event_buses()["EventBuses"]}:
         events.create_event_bus(Name=bus)
@@ -124,6 +144,10 @@ def provision(
         routes=routes,
         pii_vault_table=pii_vault_table,
         feedback_table=feedback_table,
+        review_queue_url=review_queue_url,
+        review_queue_arn=review_queue_arn,
+        review_dead_letter_queue_url=review_dlq_url,
+        review_table=review_table,
     )
 
 
@@ -150,6 +174,8 @@ class FunctionsSettings:
     async_result: async_result.Settings | None = None
     sweeper: sweeper.Settings | None = None
     ingest: ingest.Settings | None = None
+    reviews: reviews.Settings | None = None
+    review_intake: review_intake.Settings | None = None
 
     def environments(self) -> dict[str, dict[str, str]]:
         """Function name to its environment variables, as the stack gives them in AWS."""
@@ -159,6 +185,8 @@ class FunctionsSettings:
             "async_result": self.async_result,
             "sweeper": self.sweeper,
             "ingest": self.ingest,
+            "reviews": self.reviews,
+            "review_intake": self.review_intake,
         }
         return {name: settings.environment() for name, settings in functions.items() if settings is not None}
 
@@ -186,12 +214,14 @@ def function_settings(
     # Locally the HMAC key is a file (0600) instead of a Secrets Manager secret.
     pii = {"pii_key_file": str(STATE_DIR / "pii.key"), "pii_vault_table": resources.pii_vault_table}
     batches = {"batches_table": resources.batches_table} if resources.batches_table else {}
+    # The functions that return or store outputs guard them, with the inputs' redactor.
+    guarded = {**pii, "review_queue_url": resources.review_queue_url or None}
     return FunctionsSettings(
         api=api.Settings(
             service_name="sluice-api",
             **common,
             **breakers,
-            **pii,
+            **guarded,
             idempotency_table=resources.idempotency_table,
             max_request_bytes=config.max_request_bytes,
             idempotency_ttl_seconds=config.api.idempotency_ttl_seconds,
@@ -204,17 +234,22 @@ def function_settings(
             **common,
             **breakers,
             **batches,
+            **guarded,
             event_bus_name=resources.event_bus,
             lease_seconds=config.worker_visibility_timeout_seconds,
             async_bucket=resources.async_bucket or None,
         ),
         async_result=async_result.Settings(
-            service_name="sluice-async_result", **common, **batches, event_bus_name=resources.event_bus
+            service_name="sluice-async_result",
+            **common,
+            **batches,
+            **guarded,
+            event_bus_name=resources.event_bus,
         )
         if resources.async_results_queue_url
         else None,
         sweeper=sweeper.Settings(
-            service_name="sluice-sweeper", **common, **batches, event_bus_name=resources.event_bus
+            service_name="sluice-sweeper", **common, **batches, **guarded, event_bus_name=resources.event_bus
         )
         if resources.async_results_queue_url
         else None,
@@ -228,6 +263,20 @@ def function_settings(
             limits=config.ingest,
         )
         if resources.uploads_bucket
+        else None,
+        reviews=reviews.Settings(
+            service_name="sluice-reviews",
+            log_level=log_level,
+            **pii,
+            review_table=resources.review_table,
+            feedback_table=resources.feedback_table,
+        )
+        if resources.review_table and resources.feedback_table
+        else None,
+        review_intake=review_intake.Settings(
+            service_name="sluice-review_intake", log_level=log_level, review_table=resources.review_table
+        )
+        if resources.review_table
         else None,
     )
 

@@ -60,4 +60,4 @@ def test_a_request_and_its_job_are_in_the_verified_audit_trail_and_the_dashboard
     )
     assert drawn.returncode == 0, drawn.stderr
     assert image.read_bytes()[:4] == b"\x89PNG"
-    assert "9 panels" in drawn.stdout
+    assert "10 panels" in drawn.stdout

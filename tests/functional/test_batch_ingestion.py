@@ -455,3 +455,42 @@ def test_job_records_are_created_together_and_an_existing_one_is_kept(uploads: U
     assert created == 1
     assert store.get("job-1").status is JobStatus.RUNNING
     assert store.get("job-2").status is JobStatus.QUEUED
+
+
+def test_uploaded_records_are_guarded_where_their_results_are_written(uploads: Uploads) -> None:
+    from sluice.guardrails.guard import OutputGuard
+    from sluice.pii.input_redactor import PiiInputRedactor
+
+    # Given the worker with the routes' output guardrails, and a model unsure of record 2 and
+    # answering record 3 with something that is not a classification
+    resources = uploads.platform.resources
+    uploads.worker = JobWorker(
+        routes=route_table(uploads.platform.config, resources),
+        jobs=DynamoJobStore(uploads.platform.dynamodb, resources.jobs_table),
+        endpoint=uploads.platform.endpoint,
+        events=EventBridgePublisher(uploads.platform.events, resources.event_bus),
+        lease_seconds=60,
+        batches=uploads.ledger(),
+        guard=OutputGuard(redactor=PiiInputRedactor()),
+    )
+
+    def answer(item: dict[str, Any]) -> dict[str, Any]:
+        number = item["text"].rsplit(" ", 1)[1]
+        score = {"2": 0.2}.get(number, 0.9)
+        return {"intent": "?"} if number == "3" else {"intents": [{"label": "card_arrival", "score": score}]}
+
+    uploads.platform.endpoint.answer = answer
+    source = uploads.upload("incoming/intent/guarded.jsonl", _jsonl(3))
+    # When the file is ingested and its jobs served
+    assert uploads.service().ingest(source, remaining_ms=NO_DEADLINE) is IngestOutcome.DONE
+    uploads.drain_jobs()
+    # Then each result line says what the guardrails found; the blocked one carries its code
+    results = {r["id"]: r for r in uploads.results(source)}
+    assert results["r-1"]["guardrails"]["flagged"] == []
+    assert results["r-2"]["guardrails"]["flagged"] == ["confidence"]
+    assert (results["r-3"]["status"], results["r-3"]["error"]["code"]) == (
+        "failed",
+        "OUTPUT_SCHEMA_VIOLATION",
+    )
+    report = uploads.report(source)
+    assert (report["succeeded"], report["failed"]) == (2, 1)

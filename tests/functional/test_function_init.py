@@ -65,7 +65,17 @@ def _cold_start(function: str, tmp_path: Path) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    ("function", "redacts"), [("api", True), ("ingest", True), ("worker", False), ("async_result", False)]
+    ("function", "redacts"),
+    # The worker and async_result scan model outputs with the inputs' detector (sluice.guardrails);
+    # the reviews function redacts reviewers' notes; review_intake only files items.
+    [
+        ("api", True),
+        ("ingest", True),
+        ("worker", True),
+        ("async_result", True),
+        ("reviews", True),
+        ("review_intake", False),
+    ],
 )
 def test_a_function_wires_itself_at_init_under_its_own_service_name(
     function: str, redacts: bool, tmp_path: Path

@@ -29,7 +29,21 @@ def test_every_status_the_api_sends_is_declared_with_the_error_envelope(document
     post = document["paths"]["/v1/inferences"]["post"]["responses"]
     get = document["paths"]["/v1/inferences/{job_id}"]["get"]["responses"]
 
-    assert set(post) == {"200", "202", "400", "403", "409", "413", "415", "422", "429", "500", "503", "504"}
+    assert set(post) == {
+        "200",
+        "202",
+        "400",
+        "403",
+        "409",
+        "413",
+        "415",
+        "422",
+        "429",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
     assert set(get) == {"200", "400", "403", "404", "429", "500", "503"}
     for responses in (post, get):
         for status, response in responses.items():
@@ -58,3 +72,18 @@ def test_the_api_key_is_a_declared_security_scheme(document: dict[str, Any]) -> 
     for path, method in (("/v1/inferences", "post"), ("/v1/inferences/{job_id}", "get")):
         assert document["paths"][path][method]["security"] == [{"apiKey": []}]
     assert "security" not in document["paths"]["/v1/health"]["get"]
+
+
+def test_answers_and_jobs_declare_what_the_output_guardrails_found(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for model in ("SyncInferenceResponse", "JobView"):
+        assert "guardrails" in schemas[model]["properties"], model
+    report = schemas["GuardrailReport"]["properties"]
+    assert set(report) == {"checked", "flagged", "redacted", "in_review"}
+    assert set(schemas["CheckName"]["enum"]) == {"schema", "pii", "moderation", "confidence"}
+    # A blocked answer is a 502 in the error envelope, and the sync answer can be revealed
+    post = document["paths"]["/v1/inferences"]["post"]
+    assert post["responses"]["502"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorResponse"
+    }
+    assert "reveal" in {parameter["name"] for parameter in post["parameters"]}

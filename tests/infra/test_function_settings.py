@@ -24,6 +24,8 @@ from sluice.runtime import (
     drift_monitor,
     feedback_export,
     ingest,
+    review_intake,
+    reviews,
     sweeper,
     worker,
 )
@@ -41,6 +43,8 @@ SETTINGS: dict[str, type[FunctionSettings]] = {
     "sluice-feedback_export": feedback_export.Settings,
     "sluice-deploy": deploy.Settings,
     "sluice-audit": audit.Settings,
+    "sluice-reviews": reviews.Settings,
+    "sluice-review_intake": review_intake.Settings,
 }
 
 

@@ -24,11 +24,11 @@ def test_route_queue_has_kms_dlq_and_visibility_six_times_worker_timeout(templat
 
 def test_every_queue_is_encrypted_and_tls_only(template: Template) -> None:
     queues = template.find_resources("AWS::SQS::Queue")
-    # two route queues, the ingest queue, the async results queue and the audit inbox, each with
-    # its DLQ, and the cost rules' dead-letter queue
-    assert len(queues) == 11
+    # two route queues, the ingest queue, the async results queue, the audit inbox and the review
+    # queue, each with its DLQ, and the cost rules' dead-letter queue
+    assert len(queues) == 13
     assert all("KmsMasterKeyId" in q["Properties"] for q in queues.values())
-    template.resource_count_is("AWS::SQS::QueuePolicy", 11)
+    template.resource_count_is("AWS::SQS::QueuePolicy", 13)
     template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {
@@ -166,8 +166,9 @@ def _sluice_functions(template: Template) -> dict[str, Any]:
 
 def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(template: Template) -> None:
     functions = _sluice_functions(template)
-    # api, worker, ingest, async_result, sweeper, drift_monitor, budget, audit, feedback_export, deploy
-    assert len(functions) == 10
+    # api, worker, ingest, async_result, sweeper, drift_monitor, budget, audit, feedback_export,
+    # deploy, reviews, review_intake
+    assert len(functions) == 12
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14"
@@ -180,7 +181,7 @@ def test_functions_use_the_latest_python_with_tracing_and_explicit_limits(templa
 
 def test_each_function_has_its_own_role(template: Template) -> None:
     roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in _sluice_functions(template).values()}
-    assert len(roles) == 10
+    assert len(roles) == 12
 
 
 def test_log_groups_are_encrypted_with_retention(template: Template) -> None:

@@ -29,6 +29,7 @@ def test_job_view_never_exposes_tenant_or_bookkeeping() -> None:
         "variant",
         "model_version",
         "output",
+        "guardrails",
         "error",
     }
 

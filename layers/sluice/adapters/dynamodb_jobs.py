@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from sluice.adapters.dynamodb_conditions import is_cancelled_by_condition, is_condition_failure
 from sluice.adapters.dynamodb_items import from_item, placeholders, to_attribute, to_item
+from sluice.guardrails.models import GuardrailReport
 from sluice.jobs.models import ErrorDetail, Job, JobStatus, Submitted, utc_now
 from sluice.jobs.ports import Claim, ClaimOutcome
 from sluice.routing.table import Served
@@ -159,9 +160,19 @@ class DynamoJobStore:
         return Claim(ClaimOutcome.CLAIMED, _from_item(response["Attributes"]))
 
     def succeed(
-        self, job_id: str, *, served: Served, output: dict[str, Any], announcement: str | None = None
+        self,
+        job_id: str,
+        *,
+        served: Served,
+        output: dict[str, Any],
+        announcement: str | None = None,
+        guardrails: GuardrailReport | None = None,
     ) -> Job:
-        extra = {"output": json.dumps(output, separators=(",", ":")), "announcement": announcement}
+        extra = {
+            "output": json.dumps(output, separators=(",", ":")),
+            "announcement": announcement,
+            "guardrails": guardrails.model_dump_json() if guardrails is not None else None,
+        }
         return self._finish(
             job_id, JobStatus.SUCCEEDED, served=served, extra=extra, allowed_from=(JobStatus.RUNNING,)
         )
@@ -318,7 +329,15 @@ def _key(job_id: str) -> dict[str, Any]:
 
 
 # Stored beside a job's fields, not part of the record the platform sees.
-_BOOKKEEPING = ("expires_at", "lease_expires_at", "error_code", "error_message", "output", "async_route")
+_BOOKKEEPING = (
+    "expires_at",
+    "lease_expires_at",
+    "error_code",
+    "error_message",
+    "output",
+    "async_route",
+    "guardrails",
+)
 
 
 def _to_item(job: Job) -> dict[str, Any]:
@@ -340,6 +359,7 @@ def _to_item(job: Job) -> dict[str, Any]:
             "record_id": job.record_id,
             "line": job.line,
             "output": json.dumps(job.output, separators=(",", ":")) if job.output is not None else None,
+            "guardrails": job.guardrails.model_dump_json() if job.guardrails is not None else None,
             "error_code": job.error.code if job.error else None,
             "error_message": job.error.message if job.error else None,
         }
@@ -349,10 +369,12 @@ def _to_item(job: Job) -> dict[str, Any]:
 def _from_item(item: dict[str, Any]) -> Job:
     values = from_item(item)
     output, error_code = values.get("output"), values.get("error_code")
+    guardrails = values.get("guardrails")
     return Job.model_validate(
         {
             **{name: value for name, value in values.items() if name not in _BOOKKEEPING},
             "output": json.loads(output) if output else None,
+            "guardrails": json.loads(guardrails) if guardrails else None,
             "error": {"code": error_code, "message": values.get("error_message") or ""}
             if error_code
             else None,

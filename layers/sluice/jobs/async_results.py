@@ -36,6 +36,8 @@ from sluice.cost.job_accounting import FinishedJob, JobAccounting
 from sluice.cost.metering import InferenceUsage
 from sluice.cost.tokens import count_tokens
 from sluice.errors import ModelFailed
+from sluice.guardrails.errors import ReviewNotQueued
+from sluice.guardrails.guard import Guarded, OutputContext, OutputGuard
 from sluice.jobs.async_endpoint import Manifest, manifest_key, split_s3_uri
 from sluice.jobs.models import ErrorDetail, Job, JobStatus, utc_now
 from sluice.jobs.ports import BatchTracker, JobStore
@@ -107,7 +109,10 @@ class AsyncResults:
         batches: BatchTracker | None = None,
         accounting: JobAccounting | None = None,
         clock: Callable[[], datetime] = utc_now,
+        guard: OutputGuard | None = None,
     ) -> None:
+        # The routes' output guardrails (sluice.guardrails), as in the worker.
+        self._guard = guard
         self._routes = routes
         self._jobs = jobs
         self._objects = objects
@@ -135,7 +140,12 @@ class AsyncResults:
         output_location = notification.responseParameters.outputLocation
         if notification.invocationStatus == "Completed" and output_location:
             finished, output = self._succeed(
-                manifest, served, route.wire_format, output_location, announcement
+                manifest,
+                served,
+                route,
+                output_location,
+                announcement,
+                lambda: self._inputs(bucket, input_key, route),
             )
         else:
             metrics.add_metric(name="AsyncInferencesFailed", unit=MetricUnit.Count, value=1)
@@ -188,12 +198,18 @@ class AsyncResults:
             return False  # unknown: defer, and look again on the redelivery
 
     def _succeed(
-        self, manifest: Manifest, served: Served, wire_format: str, location: str, announcement: str
+        self,
+        manifest: Manifest,
+        served: Served,
+        route: RouteTarget,
+        location: str,
+        announcement: str,
+        inputs: Callable[[], list[dict[str, Any]]],
     ) -> tuple[list[Job], Any]:
         bucket, key = split_s3_uri(location)
         body = json.loads(self._objects.get(bucket, key))
         try:
-            predictions = decode(wire_format, body, expected=len(manifest.job_ids))
+            predictions = decode(route.wire_format, body, expected=len(manifest.job_ids))
         except ModelFailed as failure:
             detail = ErrorDetail(code=failure.code, message=failure.message)
             return [
@@ -203,10 +219,67 @@ class AsyncResults:
         if predictions.model_version:
             served = served.model_copy(update={"model_version": predictions.model_version})
         metrics.add_metric(name="AsyncInferencesSucceeded", unit=MetricUnit.Count, value=1)
-        return [
-            self._jobs.succeed(job_id, served=served, output=output, announcement=announcement)
-            for job_id, output in zip(manifest.job_ids, predictions.outputs, strict=True)
-        ], predictions.outputs
+        guarded = self._guarded(manifest, served, route, predictions.outputs, inputs)
+        jobs = []
+        for index, (job_id, output) in enumerate(zip(manifest.job_ids, predictions.outputs, strict=True)):
+            checked = guarded[index] if guarded is not None else None
+            if checked is not None and checked.block is not None:
+                detail = ErrorDetail(code=checked.block.code, message=checked.block.message)
+                jobs.append(self._jobs.fail(job_id, error=detail, served=served, announcement=announcement))
+                continue
+            jobs.append(
+                self._jobs.succeed(
+                    job_id,
+                    served=served,
+                    output=checked.output if checked is not None else output,
+                    announcement=announcement,
+                    guardrails=checked.report if checked is not None else None,
+                )
+            )
+        return jobs, predictions.outputs
+
+    def _guarded(
+        self,
+        manifest: Manifest,
+        served: Served,
+        route: RouteTarget,
+        outputs: list[dict[str, Any]],
+        inputs: Callable[[], list[dict[str, Any]]],
+    ) -> list[Guarded] | None:
+        """Every output checked before any job is written: a review the queue refused raises, and
+        the redelivered notification checks them again (review items are one per job id)."""
+        if self._guard is None:
+            return None
+        jobs = {job.id: job for job in self._jobs.get_many(manifest.job_ids)}
+        instances = inputs()
+        guarded = []
+        for index, (job_id, output) in enumerate(zip(manifest.job_ids, outputs, strict=True)):
+            job = jobs.get(job_id)
+            guarded.append(
+                self._guard.check(
+                    route.name,
+                    route.output_policy,
+                    output,
+                    OutputContext(
+                        job_id=job_id,
+                        tenant=job.tenant if job is not None else "unknown",
+                        input=instances[index] if index < len(instances) else {},
+                        variant=served.variant,
+                        model_version=served.model_version,
+                        correlation_id=job.correlation_id if job is not None else None,
+                    ),
+                    pii_allow=route.pii_allow,
+                    pii_operators=route.pii_operators,
+                )
+            )
+        if any(item.review_failed for item in guarded):
+            raise ReviewNotQueued("The review queue is unavailable; the notification is retried")
+        return guarded
+
+    def _inputs(self, bucket: str, input_key: str, route: RouteTarget) -> list[dict[str, Any]]:
+        """The (redacted) model inputs of the inference, in payload order."""
+        payload = json.loads(self._objects.get(bucket, input_key))
+        return list(payload.get("instances", [payload])) if route.wire_format != "hf-tgi" else [payload]
 
     def _account(
         self,

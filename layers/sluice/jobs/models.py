@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sluice.config import RouteName
+from sluice.guardrails.models import GuardrailReport
 
 JobId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="Job id (32 lowercase hex digits)")]
 
@@ -62,6 +63,8 @@ class Job(BaseModel):
     variant: str | None = None
     model_version: str | None = None
     output: dict[str, Any] | None = None
+    # What the output guardrails found (sluice.guardrails): set with the output.
+    guardrails: GuardrailReport | None = None
     error: ErrorDetail | None = None
     event_published: bool = False
     # The micro-batch whose InferenceCompleted events this job's went out with: one marker record

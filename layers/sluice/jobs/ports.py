@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from sluice.guardrails.models import GuardrailReport
 from sluice.jobs.models import ErrorDetail, Job, JobMessage, Submitted
 from sluice.routing.table import Served
 
@@ -37,9 +38,16 @@ class JobStore(Protocol):
     def claim(self, job_id: str, *, lease_seconds: int, now: datetime) -> Claim: ...
 
     def succeed(
-        self, job_id: str, *, served: Served, output: dict[str, Any], announcement: str | None = None
+        self,
+        job_id: str,
+        *,
+        served: Served,
+        output: dict[str, Any],
+        announcement: str | None = None,
+        guardrails: GuardrailReport | None = None,
     ) -> Job:
-        """Final: succeeded. `announcement` names the micro-batch its event will go out with."""
+        """Final: succeeded. `announcement` names the micro-batch its event will go out with;
+        `guardrails` is what the output guard found (the output is the guarded one)."""
         ...
 
     def fail(

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -24,6 +25,8 @@ from sluice.cost.metering import InferenceUsage, Meter
 from sluice.cost.tokens import count_tokens
 from sluice.errors import SluiceError, UnknownRoute
 from sluice.events import Event, InferenceCompleted
+from sluice.guardrails.errors import ReviewNotQueued
+from sluice.guardrails.guard import Guarded, OutputContext, OutputGuard
 from sluice.jobs.async_endpoint import AsyncInference
 from sluice.jobs.models import ErrorDetail, Job, JobMessage, Submitted, utc_now
 from sluice.jobs.ports import BatchTracker, ClaimOutcome, JobStore
@@ -75,7 +78,10 @@ class JobWorker:
         budget: BudgetGuard | None = None,
         meter: Meter | None = None,
         signals: Signals | None = None,
+        guard: OutputGuard | None = None,
     ) -> None:
+        # The routes' output guardrails (sluice.guardrails): every output checked before it is stored.
+        self._guard = guard
         # Operational metrics: queue age (read by sluice.jobs.sqs_handler), micro-batches, confidence.
         self.signals = signals
         self._routes = routes
@@ -233,8 +239,29 @@ class JobWorker:
         finished: list[tuple[Delivery, Job]] = []
         for d, output in zip(chunk, answer.predictions.outputs, strict=True):
             try:
+                guarded = self._guarded(route, served, d.message, output)
+            except SluiceError as error:
+                # The output's personal-data scan could not finish (out of its time budget): it
+                # is never stored unscanned; retried, and failed with the code once out of tries.
+                outcomes[d.message_id] = self._settle_failure(route, d, error, served)
+                continue
+            if guarded is not None and guarded.review_failed:
+                # Its review item is not queued: the job comes back (its model call is repeated)
+                # rather than being settled without the review its route asks for.
+                outcomes[d.message_id] = self._release_for_retry(d, ReviewNotQueued.code)
+                continue
+            if guarded is not None and guarded.block is not None:
+                # Withheld: the job fails with the check's code (final, not retried), and is
+                # in review when the route reviews.
+                outcomes[d.message_id] = self._finish_failed(d, guarded.block, served=served)
+                continue
+            try:
                 job = self._jobs.succeed(
-                    d.message.job_id, served=served, output=output, announcement=announcement
+                    d.message.job_id,
+                    served=served,
+                    output=guarded.output if guarded is not None else output,
+                    announcement=announcement,
+                    guardrails=guarded.report if guarded is not None else None,
                 )
             except Exception:
                 # Not recorded: the job keeps its lease and is served again once it has run out.
@@ -256,6 +283,35 @@ class JobWorker:
                 Outcome(retry=True, reason="EVENT_PUBLISH_FAILED") if job.id in failed else DONE
             )
         return outcomes
+
+    def _guarded(
+        self, route: RouteTarget, served: Served, message: JobMessage, output: dict[str, Any]
+    ) -> Guarded | None:
+        if self._guard is None:
+            return None
+        return self._guard.check(
+            route.name,
+            route.output_policy,
+            output,
+            OutputContext(
+                job_id=message.job_id,
+                tenant=message.tenant,
+                input=message.input,
+                variant=served.variant,
+                model_version=served.model_version,
+                correlation_id=message.correlation_id,
+            ),
+            pii_allow=route.pii_allow,
+            pii_operators=route.pii_operators,
+        )
+
+    def _release_for_retry(self, delivery: Delivery, reason: str) -> Outcome:
+        try:
+            self._jobs.release(delivery.message.job_id)
+        except Exception:
+            # Still leased: it is claimed again once the lease runs out, as after a crash.
+            logger.exception("job store unavailable", extra={"job_id": delivery.message.job_id})
+        return Outcome(retry=True, reason=reason)
 
     def _account(
         self,

@@ -114,6 +114,18 @@ PANELS: tuple[Panel, ...] = (
         ),
     ),
     Panel(
+        "Output guardrails: checks failed, by check (flagged and blocked)",
+        "outputs",
+        (
+            Series(
+                "GuardrailChecks", "Sum", ("service", "check", "outcome"), (("outcome", "flag"),), "flagged"
+            ),
+            Series(
+                "GuardrailChecks", "Sum", ("service", "check", "outcome"), (("outcome", "block"),), "blocked"
+            ),
+        ),
+    ),
+    Panel(
         "Cold starts",
         "starts",
         (Series("ColdStart", "Sum", ("function_name",), (), "cold starts", any_set=True),),

@@ -9,6 +9,7 @@ Dimensions and their bounds:
 - `error_code`: the stable codes of `sluice.errors`, a closed set; an error the API cannot place
   is `INTERNAL_ERROR`. No route on errors: the route of a refused request is the caller's text.
 - `entity_type`: Presidio's entity names the detector emits, a closed set.
+- `check` and `outcome` (output guardrails): four checks, three outcomes (`pass`, `flag`, `block`).
 - `tenant`: only in a separate dimension set (traffic per tenant), and only for the tenants the
   operators list in METRIC_TENANTS; every other tenant is counted as `other`. CloudWatch bills
   per metric, and API keys are created by the hundred: an unbounded tenant dimension would make
@@ -147,6 +148,19 @@ class Signals:
             served.dimensions(), {"MicroBatchSize": size, "ModelTimeMs": model_ms}, rollups=(("route",),)
         )
         self.outputs(served, outputs)
+
+    def guardrails(self, route: str, outcomes: Mapping[str, str]) -> None:
+        """One output's checks: one count per check under its outcome (`pass`, `flag`, `block`)."""
+        for check, outcome in sorted(outcomes.items()):
+            self._emit(
+                {"route": route, "check": check, "outcome": outcome},
+                {"GuardrailChecks": 1},
+                rollups=(("check", "outcome"),),
+            )
+
+    def review_not_queued(self, route: str) -> None:
+        """An output that should have gone to review and did not (the queue refused it): alarmed."""
+        self._emit({"route": route}, {"ReviewsNotQueued": 1}, rollups=((),))
 
     def queue_age(self, route: str, ages_ms: Iterable[float]) -> None:
         """How long each job waited on its route queue before the worker received it."""

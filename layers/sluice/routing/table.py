@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sluice.config import RouteConfig
 from sluice.errors import InvalidRequest, PayloadTooLarge, UnknownRoute
+from sluice.guardrails.models import OutputPolicy
 
 
 class VariantTarget(BaseModel):
@@ -61,6 +62,12 @@ class RouteTarget(BaseModel):
     fallback: tuple[str, ...] = ()
     # Asynchronous endpoints: how long SageMaker may take on one queued inference.
     invocation_timeout_seconds: int | None = None
+    # The output guardrails (sluice.guardrails); None (a table written before them): the defaults.
+    output: OutputPolicy | None = None
+
+    @property
+    def output_policy(self) -> OutputPolicy:
+        return self.output or OutputPolicy.default_for(self.wire_format)
 
     @property
     def production_variants(self) -> tuple[VariantTarget, ...]:
@@ -119,6 +126,9 @@ class RouteTarget(BaseModel):
             invocation_timeout_seconds=(
                 endpoint.async_inference.invocation_timeout_seconds if endpoint.mode == "async" else None
             ),
+            # None unless configured: the defaults follow from the wire format (and the table,
+            # in every function's 4 KB environment, stays small).
+            output=route.output,
         )
 
 

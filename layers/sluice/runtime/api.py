@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class Settings(
     shared.JobSettings,
     shared.BreakerSettings,
-    shared.PiiSettings,
+    shared.GuardrailSettings,
     CostSettings,
     SignalSettings,
     AuditSettings,
@@ -91,6 +91,7 @@ def build(
         admission=job_admission(settings, clients),
         inference_log=feedback_store,
         feedback_routes=settings.feedback_route_names,
+        guard=shared.output_guard(settings, clients, redactor=redactor, signals=operational),
     )
     store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=clients("dynamodb"))
     return ApiDependencies(

@@ -9,12 +9,15 @@ from pydantic import Field
 from sluice.adapters.clients import client
 from sluice.runtime import shared
 from sluice.runtime.cost_settings import CostSettings, job_accounting
+from sluice.runtime.observability_settings import SignalSettings, signals
 
 if TYPE_CHECKING:
     from sluice.jobs.async_results import AsyncResults
 
 
-class Settings(shared.JobSettings, shared.EventSettings, CostSettings):
+class Settings(
+    shared.JobSettings, shared.EventSettings, shared.GuardrailSettings, CostSettings, SignalSettings
+):
     batches_table: str | None = Field(None, alias="BATCHES_TABLE_NAME", min_length=3)
 
 
@@ -34,4 +37,5 @@ def build(settings: Settings, *, clients: shared.ClientFactory = client) -> Asyn
         if settings.batches_table
         else None,
         accounting=job_accounting(settings, clients),
+        guard=shared.output_guard(settings, clients, signals=signals(settings)),
     )

@@ -25,6 +25,8 @@ ClientFactory = Callable[[str], Any]
 if TYPE_CHECKING:
     from sluice.adapters.dynamodb_jobs import DynamoJobStore
     from sluice.adapters.sagemaker_runtime import SageMakerEndpoint
+    from sluice.guardrails.guard import OutputGuard
+    from sluice.observability.signals import Signals
     from sluice.pii.input_redactor import PiiInputRedactor
     from sluice.ports import EventPublisher
     from sluice.routing.invoker import ResilientInvoker
@@ -85,6 +87,13 @@ class PiiSettings(FunctionSettings):
     pii_key_secret_arn: str | None = Field(None, alias="PII_KEY_SECRET_ARN")
     pii_key_file: str | None = Field(None, alias="PII_KEY_FILE")
     pii_vault_table: str | None = Field(None, alias="PII_VAULT_TABLE_NAME")
+
+
+class GuardrailSettings(PiiSettings):
+    """Functions that return or store model outputs: the output guard's redactor (the input's
+    keys and vault) and the review queue; unset queue: nothing goes to review."""
+
+    review_queue_url: str | None = Field(None, alias="REVIEW_QUEUE_URL", min_length=8)
 
 
 class EventSettings(FunctionSettings):
@@ -175,6 +184,26 @@ def input_redactor(settings: PiiSettings, clients: ClientFactory) -> PiiInputRed
     # Load the detector's word lists now, during init, not on the first request's clock.
     pii.warm()
     return PiiInputRedactor(key_provider=key_provider, vault=vault)
+
+
+def output_guard(
+    settings: GuardrailSettings,
+    clients: ClientFactory,
+    *,
+    redactor: PiiInputRedactor | None = None,
+    signals: Signals | None = None,
+) -> OutputGuard:
+    """The routes' output guardrails; `redactor`: the function's input redactor, when it has one."""
+    from sluice.guardrails.guard import OutputGuard
+
+    reviews = None
+    if settings.review_queue_url:
+        from sluice.adapters.sqs_review_queue import SqsReviewQueue
+
+        reviews = SqsReviewQueue(clients("sqs"), settings.review_queue_url)
+    return OutputGuard(
+        redactor=redactor or input_redactor(settings, clients), reviews=reviews, signals=signals
+    )
 
 
 def job_store(settings: JobSettings, clients: ClientFactory) -> DynamoJobStore:

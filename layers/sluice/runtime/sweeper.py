@@ -10,12 +10,15 @@ from pydantic import Field
 from sluice.adapters.clients import client
 from sluice.runtime import shared
 from sluice.runtime.cost_settings import CostSettings, job_accounting
+from sluice.runtime.observability_settings import SignalSettings, signals
 
 if TYPE_CHECKING:
     from sluice.jobs.sweeper import AsyncSweeper
 
 
-class Settings(shared.JobSettings, shared.EventSettings, CostSettings):
+class Settings(
+    shared.JobSettings, shared.EventSettings, shared.GuardrailSettings, CostSettings, SignalSettings
+):
     batches_table: str | None = Field(None, alias="BATCHES_TABLE_NAME", min_length=3)
     # How long after the hand-over a missing notification counts as lost.
     grace_seconds: int = Field(300, alias="SWEEP_GRACE_SECONDS", ge=60)
@@ -44,6 +47,7 @@ def build(
         if settings.batches_table
         else None,
         accounting=job_accounting(settings, clients),
+        guard=shared.output_guard(settings, clients, signals=signals(settings)),
     )
     return AsyncSweeper(
         routes=routes,

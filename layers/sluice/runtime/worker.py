@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 
 
 class Settings(
-    shared.JobSettings, shared.BreakerSettings, shared.EventSettings, CostSettings, SignalSettings
+    shared.JobSettings,
+    shared.BreakerSettings,
+    shared.EventSettings,
+    shared.GuardrailSettings,
+    CostSettings,
+    SignalSettings,
 ):
     # How long a claimed job is ours: the queue's visibility timeout.
     lease_seconds: int = Field(alias="JOB_LEASE_SECONDS", ge=1)
@@ -54,8 +59,10 @@ def build(
         )
     time = clock or shared.Clock.real()
     budget, meter = budget_and_meter(settings, clients)
+    operational = signals(settings)
     return JobWorker(
-        signals=signals(settings),
+        signals=operational,
+        guard=shared.output_guard(settings, clients, signals=operational),
         budget=budget,
         meter=meter,
         routes=shared.route_source(settings, clients),

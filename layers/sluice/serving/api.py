@@ -73,7 +73,10 @@ _COMMON_ERRORS = (
 # Set on an accepted request that crossed a soft limit of its tenant's budget or quotas.
 BUDGET_WARNING_HEADER = "Sluice-Budget-Warning"
 
+# 502: the model's answer failed a blocking output check (OUTPUT_*, sluice.guardrails.errors) or
+# the model failed (MODEL_ERROR).
 _SUBMIT_ERRORS = (
+    HTTPStatus.BAD_GATEWAY,
     HTTPStatus.CONFLICT,
     HTTPStatus.TOO_MANY_REQUESTS,
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -218,9 +221,18 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
                 description="Keeps this caller on one model variant",
             ),
         ] = None,
+        reveal: Annotated[
+            bool,
+            Query(
+                description="re-identify pseudonyms in a sync answer's output (needs the reveal permission)"
+            ),
+        ] = False,
     ) -> Response[dict[str, Any]]:
         guard_request(app, dependencies.max_request_bytes)
         who = caller(checked_caller_key(caller_key))
+        if reveal:
+            # Refused before the model runs: a caller without the permission is told at once.
+            dependencies.service.check_reveal(who)
 
         def submit() -> dict[str, Any]:
             return submitted(dependencies.service, request, who)
@@ -235,7 +247,11 @@ def build_app(dependencies: ApiDependencies) -> APIGatewayRestResolver:
                 lambda_context=app.lambda_context,
             )
         metrics.add_metric(name=f"Inferences{request.mode.capitalize()}", unit=MetricUnit.Count, value=1)
-        return _json(answer["status"], answer["body"], answer_headers(answer))
+        body = answer["body"]
+        if reveal and answer["status"] == HTTPStatus.OK and isinstance(body.get("output"), dict):
+            # After the idempotency record: what is kept for replays stays pseudonymized.
+            body = {**body, "output": dependencies.service.reveal(body["output"], who)}
+        return _json(answer["status"], body, answer_headers(answer))
 
     @app.get(
         "/v1/inferences/<job_id>",

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sluice.config import RouteName, VariantName
+from sluice.guardrails.models import GuardrailReport
 from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobStatus
 from sluice.routing.table import Served
 
@@ -35,6 +36,9 @@ class SyncInferenceResponse(Served):
     output: dict[str, Any]
     pii: dict[str, int] = Field(default_factory=dict, description="Redacted entities, counts per type")
     latency_ms: float
+    guardrails: GuardrailReport | None = Field(
+        None, description="What the route's output checks found; `flagged` names the checks the answer failed"
+    )
 
 
 class AcceptedJob(BaseModel):
@@ -56,6 +60,7 @@ class JobView(BaseModel):
     variant: str | None = None
     model_version: str | None = None
     output: dict[str, Any] | None = None
+    guardrails: GuardrailReport | None = None
     error: ErrorDetail | None = None
 
     @classmethod

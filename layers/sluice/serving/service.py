@@ -14,6 +14,7 @@ from sluice.cost.models import Admission, Limit
 from sluice.cost.ports import JobAdmission
 from sluice.cost.tokens import count_tokens
 from sluice.errors import AsyncOnlyRoute, EndpointUnavailable, JobNotFound, RoutePaused
+from sluice.guardrails.guard import OutputContext, OutputGuard
 from sluice.jobs.models import ErrorDetail, InferenceMode, Job, JobMessage, new_job_id
 from sluice.jobs.ports import JobQueue, JobStore
 from sluice.lifecycle.feedback import InferenceLog, ServedInference, top_label, top_score
@@ -55,7 +56,10 @@ class InferenceService:
         feedback_routes: frozenset[str] = frozenset(),
         signals: Signals | None = None,
         audit: AuditTrail | None = None,
+        guard: OutputGuard | None = None,
     ) -> None:
+        # The route's output guardrails (sluice.guardrails): every answer is checked before it is returned.
+        self._guard = guard
         # What was served on the routes that take feedback (sluice.lifecycle.feedback).
         self._inference_log = inference_log
         self._feedback_routes = feedback_routes
@@ -118,6 +122,9 @@ class InferenceService:
                 answer = self._answer_now(
                     routes, route, redacted.input, redacted.counts, caller, key, assignment
                 )
+                # A blocked answer raises here: not charged (the caller did not get it), audited
+                # as refused with its code, and in review when the route reviews.
+                answer = self._guarded(route, answer, caller, redacted.input)
             else:
                 accepted = self._enqueue(
                     route, redacted.input, redacted.counts, caller, assignment.variant.name
@@ -147,6 +154,34 @@ class InferenceService:
             )
         )
         return response, warnings
+
+    def _guarded(
+        self, route: RouteTarget, answer: _SyncAnswer, caller: Caller, value: dict[str, Any]
+    ) -> _SyncAnswer:
+        if self._guard is None:
+            return answer
+        response = answer.response
+        guarded = self._guard.check(
+            route.name,
+            route.output_policy,
+            response.output,
+            OutputContext(
+                job_id=response.id,
+                tenant=caller.tenant,
+                input=value,
+                variant=response.variant,
+                model_version=response.model_version,
+                correlation_id=caller.correlation_id,
+            ),
+            pii_allow=route.pii_allow,
+            pii_operators=route.pii_operators,
+        )
+        # A review the queue refused leaves the answer standing (the caller's request was fine);
+        # the guard counted it (ReviewsNotQueued, alarmed).
+        if guarded.block is not None:
+            raise guarded.block
+        checked = response.model_copy(update={"output": guarded.output, "guardrails": guarded.report})
+        return _SyncAnswer(response=checked, model_ms=answer.model_ms)
 
     def _log_served(self, served: ServedInference) -> None:
         if self._inference_log is None or served.route not in self._feedback_routes:
@@ -245,6 +280,15 @@ class InferenceService:
                     tokens_estimated=tokens.estimated,
                 )
             )
+
+    def check_reveal(self, caller: Caller) -> None:
+        """Refuses (403 PII_REVEAL_FORBIDDEN) a caller without the reveal permission, before any work."""
+        self._redactor.reveal({}, tenant=caller.tenant, can_reveal=caller.tenant in self._reveal_tenants)
+
+    def reveal(self, output: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """An answer with its pseudonyms (input's or output's) re-identified, for a permitted caller."""
+        can_reveal = caller.tenant in self._reveal_tenants
+        return self._redactor.reveal(output, tenant=caller.tenant, can_reveal=can_reveal)
 
     def get(self, job_id: str, caller: Caller, *, reveal: bool = False) -> JobView:
         job = self._jobs.get(job_id)

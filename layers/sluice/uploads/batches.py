@@ -119,7 +119,10 @@ class BatchLedger:
 def _result_line(job: Job) -> dict[str, Any]:
     line: dict[str, Any] = {"id": job.record_id, "line": job.line, "job_id": job.id, "status": job.status}
     if job.error is not None:
-        line["error"] = job.error.model_dump()
+        line["error"] = job.error.model_dump()  # a blocked output: its OUTPUT_* code
     else:
         line["output"] = job.output
+    if job.guardrails is not None:
+        # What the output guardrails found, as on `GET /v1/inferences/{id}`.
+        line["guardrails"] = job.guardrails.model_dump(mode="json")
     return line

@@ -64,6 +64,7 @@ def test_the_image_is_drawn_with_every_panel(capsys: pytest.CaptureFixture[str],
         )
     api.error("INVALID_REQUEST", 400)
     api.redactions("intent", {"PERSON": 2})
+    api.guardrails("intent", {"schema": "pass", "confidence": "flag"})
     read = list(samples(_emitted(capsys)))
 
     # When the dashboard is rendered
@@ -72,8 +73,8 @@ def test_the_image_is_drawn_with_every_panel(capsys: pytest.CaptureFixture[str],
 
     # Then a PNG is written, with a series in the panels that had data
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert drawn >= 6
-    assert len(PANELS) == 9
+    assert drawn >= 7
+    assert len(PANELS) == 10
 
 
 def test_the_sink_keeps_every_emf_document_whole_when_threads_print_at_once(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Output guardrails: what a model answers is checked per route before anyone sees it."""

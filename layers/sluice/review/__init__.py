@@ -1,0 +1,1 @@
+"""Human review: flagged and low-confidence outputs, an operator's resolution, labelled feedback."""
