@@ -1,0 +1,202 @@
+"""Bring your own model, locally: host a route's model, check its artifact, add a route.
+
+  hosting_of      what the local endpoint serves for one variant: its handler and model dir
+  check           the pre-deploy check: pack the artifact, install it in an environment holding
+                  only the target image's packages, offline, and answer a sample request that
+                  respects the batching contract (N instances in, N predictions out)
+  main            `make check-model ROUTE=...` and `make new-route NAME=... MODEL=... KIND=...`
+
+The packers themselves are model/byo.py (the stack packs the same artifacts at synth).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVING = ROOT / ".sluice" / "serving"
+ARTIFACTS = ROOT / ".sluice" / "artifacts"
+DEFAULT_HANDLER = ROOT / "model" / "inference.py"
+# Texts every check sends; a route's own samples can replace them (--sample).
+SAMPLES = (
+    "I still have not received my new card",
+    "Please close my account, I am moving abroad",
+    "great service, thank you",
+)
+
+# The script the check runs inside the image-like environment: the container's own calls, in order.
+SERVE = r"""
+import json, sys, warnings
+root, texts = sys.argv[1], json.loads(sys.argv[2])
+sys.path.insert(0, root + "/code")
+try:  # a pickle from another scikit-learn is refused, not served with a warning
+    from sklearn.exceptions import InconsistentVersionWarning
+    warnings.simplefilter("error", InconsistentVersionWarning)
+except ImportError:
+    pass
+import inference
+
+def refuse(reason):
+    print(json.dumps({"ok": False, "reason": reason}))
+    sys.exit(3)
+
+model = inference.model_fn(root)
+answers = []
+for batch in (texts, texts[:1]):
+    data = inference.input_fn(json.dumps({"instances": [{"text": t} for t in batch]}), "application/json")
+    if not isinstance(data, list) or len(data) != len(batch):
+        refuse(f"input_fn returned {type(data).__name__} of {len(data) if hasattr(data, '__len__') else '?'} "
+               f"for {len(batch)} instances: the batching contract needs a list of {len(batch)}")
+    prediction = inference.predict_fn(data, model)
+    if not isinstance(prediction, list) or len(prediction) != len(batch):
+        refuse(f"predict_fn returned {len(prediction) if hasattr(prediction, '__len__') else '?'} outputs "
+               f"for {len(batch)} inputs: the batching contract needs one per input, in order")
+    result = inference.output_fn(prediction, "application/json")
+    body, content_type = result if isinstance(result, tuple) else (result, "application/json")
+    body = body.encode() if isinstance(body, str) else bytes(body)
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        refuse("output_fn did not answer JSON")
+    predictions = parsed.get("predictions") if isinstance(parsed, dict) else None
+    if not isinstance(predictions, list) or len(predictions) != len(batch):
+        refuse('output_fn must answer {"predictions": [...]} with one prediction per instance')
+    answers.append({"bytes": len(body), "content_type": content_type, "answer": parsed})
+print(json.dumps({"ok": True, "answers": answers}))
+"""
+
+
+@cache
+def packer() -> ModuleType:
+    """model/byo.py as a module (model/ is the SageMaker source dir, not a package)."""
+    spec = importlib.util.spec_from_file_location("sluice_model_byo", ROOT / "model" / "byo.py")
+    if spec is None or spec.loader is None:
+        raise ImportError("model/byo.py is missing")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look the module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def source_of(model: Any) -> Any:
+    """A config ModelSource as model/byo.py's Source (paths relative to the repository)."""
+    return packer().Source(kind=model.kind, path=(ROOT / model.path).resolve(), task=model.task)
+
+
+def hosting_of(route: str, variant: str, model: Any, default_model_dir: Path) -> tuple[Path, Path]:
+    """(handler, model dir) the local endpoint serves for one variant: each its own model."""
+    if model is None:
+        return DEFAULT_HANDLER, default_model_dir
+    if model.kind == "intent":  # another version of the default model: its own trained dir
+        return DEFAULT_HANDLER, (ROOT / model.path).resolve()
+    source = source_of(model)
+    byo = packer()
+    problems = byo.validate(source)
+    if problems:
+        raise SystemExit(f"route {route}, variant {variant}: {'; '.join(problems)}")
+    return byo.handler_for(source), byo.stage_model(source, SERVING / route / variant)
+
+
+# --- the pre-deploy check ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    reason: str
+    answers: list[dict[str, Any]]
+    artifact_bytes: int
+
+
+def _image_like_environment(path: Path, image_env: Path) -> Path:
+    """A fresh venv that sees the image's packages (installed once in `image_env`) and nothing else."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)  # noqa: S603
+    image_site = next((image_env / "lib").glob("python3.*/site-packages"))
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(path), "platbase": str(path)}))
+    (site / "_image_packages.pth").write_text(f"{image_site}\n")
+    return path / "bin" / "python"
+
+
+def offline(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run with no network at all: a network namespace of its own (util-linux unshare)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise RuntimeError("util-linux unshare is needed to cut the network")
+    return subprocess.run(  # noqa: S603 - fixed argv
+        [unshare, "--net", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HF_HUB_OFFLINE": "1",
+            "PIP_NO_INDEX": "1",
+            "PIP_CONFIG_FILE": "/dev/null",
+        },
+        check=False,
+    )
+
+
+def check(
+    model: Any, *, work: Path, samples: tuple[str, ...] = SAMPLES, max_bytes: int | None = None
+) -> CheckResult:
+    """Pack `model` (a config ModelSource) as synth does, then serve `samples` from it offline in
+    an environment of the target image's packages only."""
+    byo = packer()
+    source = source_of(model)
+    image_env = byo.IMAGE_ENVIRONMENTS[source.image]
+    if not (image_env / ".installed").exists():
+        raise RuntimeError(f"{image_env.name} is missing: `make setup` builds it")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    limits = {} if max_bytes is None else {"max_bytes": max_bytes}
+    try:  # the wheels for this interpreter, not the image's 3.12: they must install here
+        archive = byo.pack(source, work / "model.tar.gz", python_version=version, **limits)
+    except byo.Refused as refusal:
+        return CheckResult(False, str(refusal), [], 0)
+    unpacked = work / "opt-ml-model"
+    with tarfile.open(archive) as tar:
+        tar.extractall(unpacked, filter="data")
+    python = _image_like_environment(work / "image", image_env)
+    requirements = unpacked / "code" / "requirements.txt"
+    if requirements.exists():  # the container's start-up step, offline
+        install = offline(str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements), cwd=work)
+        if install.returncode != 0:
+            return CheckResult(
+                False, f"code/requirements.txt does not install offline: {install.stderr[-800:]}", [], 0
+            )
+    served = offline(str(python), "-c", SERVE, str(unpacked), json.dumps(list(samples)), cwd=work)
+    lines = served.stdout.strip().splitlines()
+    report = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
+    if report is None:
+        return CheckResult(False, f"the model failed to load or serve: {served.stderr.strip()[-800:]}", [], 0)
+    if not report["ok"]:
+        return CheckResult(False, report["reason"], [], 0)
+    largest = max(answer["bytes"] for answer in report["answers"])
+    if largest > byo.MAX_RESPONSE_BYTES:
+        return CheckResult(
+            False, f"a {len(samples)}-text answer is {largest} bytes, over InvokeEndpoint's 6 MB", [], 0
+        )
+    return CheckResult(True, "", report["answers"], archive.stat().st_size)
+
+
+def configured_models(config: Any) -> dict[str, Any]:
+    """`route` or `route/variant` -> the ModelSource each BYO variant serves."""
+    models = {}
+    for route in config.routes:
+        variants = route.endpoint.production_variants
+        for variant in variants:
+            model = route.endpoint.model_of(variant)
+            if model is not None and model.kind != "intent":
+                models[route.name if len(variants) == 1 else f"{route.name}/{variant.name}"] = model
+    return models
