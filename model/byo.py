@@ -244,6 +244,7 @@ def pack(
     *,
     python_version: str | None = None,
     max_bytes: int = MAX_ARTIFACT_BYTES,
+    compresslevel: int = 9,
 ) -> Path:
     """Validate, then write model.tar.gz: the model files at the root, the handler and wheels in code/."""
     problems = validate(source, max_bytes=max_bytes)
@@ -262,7 +263,9 @@ def pack(
             raise Refused(f"the artifact unpacks to {unpacked / 1e9:.0f} GB, over SageMaker's 512 GB volume")
         with (
             partial.open("wb") as raw,
-            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as compressed,
+            gzip.GzipFile(
+                filename="", fileobj=raw, mode="wb", mtime=0, compresslevel=compresslevel
+            ) as compressed,
             tarfile.open(fileobj=compressed, mode="w", dereference=True) as archive,
         ):
             for path in files:

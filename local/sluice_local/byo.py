@@ -11,6 +11,7 @@ The packers themselves are model/byo.py (the stack packs the same artifacts at s
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -148,6 +150,40 @@ def offline(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+class _StartFailed(Exception):
+    pass
+
+
+CHECK_ENVIRONMENTS = ROOT / ".build" / "check-environments"
+
+
+def _started_container(unpacked: Path, image_env: Path, work: Path) -> Path:
+    """The image's environment after the container's start-up step (`pip install -r
+    code/requirements.txt`, offline). Kept per set of wheels in .build/: installing the
+    transformers wheels takes most of a minute, and the same wheels install the same way."""
+    requirements = unpacked / "code" / "requirements.txt"
+    if not requirements.exists():
+        return _image_like_environment(work / "image", image_env)
+    digest = hashlib.sha256(str(image_env.resolve()).encode() + requirements.read_bytes())
+    for wheel in sorted((unpacked / "code" / "wheels").glob("*.whl")):
+        digest.update(wheel.name.encode() + str(wheel.stat().st_size).encode())
+    cached = CHECK_ENVIRONMENTS / digest.hexdigest()[:16]
+    if not (cached / ".installed").exists():
+        CHECK_ENVIRONMENTS.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=CHECK_ENVIRONMENTS))
+        python = _image_like_environment(staging, image_env)
+        install = offline(str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements), cwd=work)
+        if install.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise _StartFailed(f"code/requirements.txt does not install offline: {install.stderr[-800:]}")
+        (staging / ".installed").touch()
+        try:  # only bin/python is used, a link to the base interpreter: the venv may move
+            staging.rename(cached)
+        except OSError:  # another test worker installed the same wheels first
+            shutil.rmtree(staging, ignore_errors=True)
+    return cached / "bin" / "python"
+
+
 def check(
     model: Any, *, work: Path, samples: tuple[str, ...] = SAMPLES, max_bytes: int | None = None
 ) -> CheckResult:
@@ -161,20 +197,17 @@ def check(
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     limits = {} if max_bytes is None else {"max_bytes": max_bytes}
     try:  # the wheels for this interpreter, not the image's 3.12: they must install here
-        archive = byo.pack(source, work / "model.tar.gz", python_version=version, **limits)
+        # Fast compression: the check reads the archive once; synth packs at level 9.
+        archive = byo.pack(source, work / "model.tar.gz", python_version=version, compresslevel=1, **limits)
     except byo.Refused as refusal:
         return CheckResult(False, str(refusal), [], 0)
     unpacked = work / "opt-ml-model"
     with tarfile.open(archive) as tar:
         tar.extractall(unpacked, filter="data")
-    python = _image_like_environment(work / "image", image_env)
-    requirements = unpacked / "code" / "requirements.txt"
-    if requirements.exists():  # the container's start-up step, offline
-        install = offline(str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements), cwd=work)
-        if install.returncode != 0:
-            return CheckResult(
-                False, f"code/requirements.txt does not install offline: {install.stderr[-800:]}", [], 0
-            )
+    try:
+        python = _started_container(unpacked, image_env, work)
+    except _StartFailed as failure:
+        return CheckResult(False, str(failure), [], 0)
     served = offline(str(python), "-c", SERVE, str(unpacked), json.dumps(list(samples)), cwd=work)
     lines = served.stdout.strip().splitlines()
     report = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
