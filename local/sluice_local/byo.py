@@ -11,15 +11,18 @@ The packers themselves are model/byo.py (the stack packs the same artifacts at s
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,7 +35,7 @@ ARTIFACTS = ROOT / ".sluice" / "artifacts"
 DEFAULT_HANDLER = ROOT / "model" / "inference.py"
 # Texts every check sends; a route's own samples can replace them (--sample).
 SAMPLES = (
-    "I still have not received my new card",
+    "Hi, I am John Smith (john.smith@example.com) and I still have not received my new card",
     "Please close my account, I am moving abroad",
     "great service, thank you",
 )
@@ -233,3 +236,227 @@ def configured_models(config: Any) -> dict[str, Any]:
             if model is not None and model.kind != "intent":
                 models[route.name if len(variants) == 1 else f"{route.name}/{variant.name}"] = model
     return models
+
+
+# --- make check-model / make new-route -----------------------------------------------------------
+
+CDK_JSON = ROOT / "cdk.json"
+# Where each image runs by default: the PyTorch models on the GPU instance the default route uses,
+# a joblib pipeline on a CPU instance (the scikit-learn image is CPU only).
+DEFAULT_INSTANCE = {"pytorch": "ml.g5.xlarge", "sklearn": "ml.m5.large"}
+# The SDK's name for the scikit-learn image Sluice packs for (model/container/ lists its packages).
+SKLEARN_IMAGE = {"framework": "sklearn", "version": "1.4-2-py312", "py_version": "py3"}
+
+
+class Refusal(Exception):
+    """What new-route or check-model will not do, said plainly (exit status 2)."""
+
+
+def guess_kind(path: Path) -> tuple[str, str | None]:
+    """The kind (and task) a model directory's files say it is."""
+    if (path / "inference.py").is_file():
+        return "pytorch", None
+    if (path / "model.joblib").is_file():
+        return "sklearn", None
+    config = path / "config.json"
+    if config.is_file():
+        architectures = json.loads(config.read_text()).get("architectures") or []
+        if any(name.endswith("ForSequenceClassification") for name in architectures):
+            return "transformers", "text-classification"
+        if any(name.endswith("ForTokenClassification") for name in architectures):
+            return "transformers", "token-classification"
+        return "transformers", "feature-extraction"
+    raise Refusal(
+        f"{path}: unknown format: expected inference.py (pytorch), model.joblib (sklearn) or "
+        "config.json with weights (transformers); or name KIND"
+    )
+
+
+def route_entry(name: str, model: Any, version: str) -> dict[str, Any]:
+    """The route new-route writes into cdk.json."""
+    image = "sklearn" if model.kind == "sklearn" else "pytorch"
+    endpoint: dict[str, Any] = {
+        "instance_type": DEFAULT_INSTANCE[image],
+        "initial_instance_count": 1,
+        "variant_name": "primary",
+        "model": model.model_dump(exclude_none=True),
+    }
+    if image == "sklearn":
+        endpoint["image"] = SKLEARN_IMAGE
+    what = model.task or model.kind
+    return {
+        "name": name,
+        "description": f"{what} model from {model.path} ({version}), added by make new-route",
+        "endpoint": endpoint,
+    }
+
+
+def _relative(path: Path) -> str:
+    resolved = path.resolve()
+    if not resolved.is_relative_to(ROOT):
+        raise Refusal(f"{path} is outside this checkout: put the model directory under the repository")
+    return resolved.relative_to(ROOT).as_posix()
+
+
+def new_route(
+    name: str,
+    path: Path,
+    *,
+    kind: str | None,
+    task: str | None,
+    cdk_json: Path = CDK_JSON,
+    replace: bool = False,
+    smoke: bool = True,
+    sample: str = SAMPLES[0],
+    echo: Any = print,
+) -> dict[str, Any]:
+    """Validate, pack, check, write the route into `cdk_json`, then (smoke) serve it locally
+    through the API and return what the model answered."""
+    from sluice.config import DeploymentConfig, ModelSource
+    from sluice_local.platform import _merged
+
+    byo = packer()
+    if not path.is_dir():
+        raise Refusal(f"{path} is not a directory")
+    if kind is None:
+        kind, guessed_task = guess_kind(path)
+        task = task or guessed_task
+    if kind not in byo.KINDS[1:]:
+        raise Refusal(f"unknown kind {kind!r}: expected one of {', '.join(byo.KINDS[1:])}")
+    try:
+        model = ModelSource(kind=kind, path=_relative(path), task=task)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise Refusal(str(error).splitlines()[-1] if "\n" in str(error) else str(error)) from None
+    source = source_of(model)
+    problems = byo.validate(source)
+    if problems:
+        raise Refusal(f"{path} cannot be served: " + "; ".join(problems))
+    context = json.loads(cdk_json.read_text())
+    routes = context["context"]["sluice"].setdefault("routes", [])
+    if any(route["name"] == name for route in routes) and not replace:
+        raise Refusal(f"route {name} exists in {cdk_json.name}: choose another NAME (or --replace)")
+    version = byo.model_version(source)
+    entry = route_entry(name, model, version)
+    sluice = _merged(context["context"]["sluice"], {"routes": [entry]})
+    try:  # the same model synth validates cdk.json with
+        DeploymentConfig.model_validate(sluice)
+    except ValueError as error:
+        raise Refusal(f"the route does not fit the deployment config: {error}") from None
+
+    echo(f"==> {name}: a {kind} model{f' ({task})' if task else ''} from {model.path}, version {version}")
+    artifact = byo.pack(source, ARTIFACTS / name / "model.tar.gz")
+    image = byo.IMAGES[source.image]
+    echo(
+        f"    packed {artifact.relative_to(ROOT)} ({artifact.stat().st_size / 1e6:.1f} MB) for the "
+        f"{image['framework']} {image['version']} image (Python {image['python']})"
+    )
+    with tempfile.TemporaryDirectory() as work:
+        result = check(model, work=Path(work), samples=(sample, *SAMPLES[1:]))
+    if not result.ok:
+        raise Refusal(f"the pre-deploy check failed: {result.reason}")
+    echo("    pre-deploy check: loads offline with only the image's packages and answers a batch")
+    context["context"]["sluice"] = sluice
+    cdk_json.write_text(json.dumps(context, indent=2) + "\n")
+    echo(f"    wrote route {name} into {cdk_json.name}")
+    if not smoke:
+        return {"route": name, "model_version": version}
+    return smoke_request(entry, sample=sample, echo=echo)
+
+
+def smoke_request(entry: dict[str, Any], *, sample: str, echo: Any = print) -> dict[str, Any]:
+    """Start the local platform with the route and send one sync request through the API."""
+    import httpx
+
+    from sluice_local.launch import platform_process
+
+    echo(f"==> starting the local platform with route {entry['name']} (a minute or so)")
+    override = json.dumps({"routes": [entry]})
+    with (
+        platform_process("--config-override", override) as outputs,
+        httpx.Client(base_url=outputs["ApiUrl"], timeout=60) as http,
+    ):
+        started = time.perf_counter()
+        answer = http.post(
+            "/v1/inferences",
+            json={"route": entry["name"], "input": {"text": sample}, "mode": "sync"},
+            headers={"x-api-key": outputs["ApiKey"]},
+        )
+        latency_ms = (time.perf_counter() - started) * 1000
+    if answer.status_code != 200:
+        raise Refusal(f"the smoke request answered {answer.status_code}: {answer.text[:500]}")
+    body = answer.json()
+    echo(
+        f"    POST /v1/inferences -> 200 in {latency_ms:.0f} ms (variant {body.get('variant')}, model {body.get('model_version')})"
+    )
+    echo(f"    redacted before the model saw it: {body.get('pii') or 'nothing'}")
+    echo(f"    the model answered: {json.dumps(body.get('output'))[:600]}")
+    return {**body, "latency_ms": latency_ms}
+
+
+def check_model(route: str, *, echo: Any = print) -> bool:
+    from sluice_local.platform import load_config
+
+    models = configured_models(load_config())
+    chosen = sorted(models) if route in ("", "all") else [route]
+    unknown = [name for name in chosen if name not in models]
+    if unknown:
+        raise Refusal(f"no packed model for {unknown}: routes with one are {sorted(models)}")
+    ok = True
+    for name in chosen:
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as work:
+            result = check(models[name], work=Path(work))
+        took = time.perf_counter() - started
+        if result.ok:
+            answer = json.dumps(result.answers[0]["answer"]["predictions"][0])
+            echo(
+                f"{name}: ok in {took:.0f} s ({result.artifact_bytes / 1e6:.1f} MB artifact); first answer {answer[:200]}"
+            )
+        else:
+            ok = False
+            echo(f"{name}: REFUSED: {result.reason}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    checking = commands.add_parser("check-model", help="the pre-deploy check of a configured route's model")
+    checking.add_argument("--route", default="all", help="route, route/variant, or all")
+    adding = commands.add_parser("new-route", help="validate, pack, check and add a route, then smoke it")
+    adding.add_argument("--name", required=True)
+    adding.add_argument("--model", type=Path, required=True, help="the model directory (in this checkout)")
+    adding.add_argument("--kind", help="transformers, sklearn or pytorch (default: from the files)")
+    adding.add_argument("--task", help="a transformers model's task (default: from config.json)")
+    adding.add_argument("--cdk-json", type=Path, default=CDK_JSON)
+    adding.add_argument("--replace", action="store_true", help="replace a route of the same name")
+    adding.add_argument("--no-smoke", action="store_true", help="skip the local platform's smoke request")
+    adding.add_argument("--sample", default=SAMPLES[0], help="the smoke request's text")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        if args.command == "check-model":
+            return 0 if check_model(args.route) else 1
+        new_route(
+            args.name,
+            args.model,
+            kind=args.kind or None,
+            task=args.task or None,
+            cdk_json=args.cdk_json,
+            replace=args.replace,
+            smoke=not args.no_smoke,
+            sample=args.sample,
+        )
+    except Refusal as refusal:
+        print(f"refused: {refusal}", file=sys.stderr)
+        return 2
+    except packer().Refused as refusal:
+        print(f"refused: {refusal}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
