@@ -43,7 +43,9 @@ def _rows(path: Path, limit: int | None) -> tuple[list[str], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model-dir", type=Path, default=ROOT / ".sluice" / "model" / "encoder")
     parser.add_argument("--limit", type=int, help="only the first N queries of each split (a quick look)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "embed.md")
