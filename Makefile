@@ -10,6 +10,9 @@ TOOLS_VENV := .venv-tools
 # The SageMaker PyTorch image's own packages, for the test that serves the artifact offline.
 CONTAINER_VENV := .venv-container
 CONTAINER_PACKAGES := model/container/pytorch-inference-2.6.0-gpu-py312.txt
+# The SageMaker scikit-learn image's packages, for the check of joblib routes (model/byo.py).
+SKLEARN_IMAGE_VENV := .venv-sklearn-image
+SKLEARN_IMAGE_PACKAGES := model/container/sagemaker-scikit-learn-1.4-2-py312-cpu-py3.txt
 CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export HF_HUB_OFFLINE := 1
@@ -62,6 +65,12 @@ $(CONTAINER_VENV)/.installed: $(CONTAINER_PACKAGES) model/requirements.txt | $(V
 	@$(PY) model/package.py --fetch-wheels
 	@touch $@
 
+$(SKLEARN_IMAGE_VENV)/.installed: $(SKLEARN_IMAGE_PACKAGES) | $(UV)
+	@echo "==> the scikit-learn image's packages ($(SKLEARN_IMAGE_VENV))"
+	@test -x $(SKLEARN_IMAGE_VENV)/bin/python || $(PYTHON) -m venv $(SKLEARN_IMAGE_VENV)
+	@$(UV) pip install --quiet --python $(SKLEARN_IMAGE_VENV)/bin/python -r $(SKLEARN_IMAGE_PACKAGES)
+	@touch $@
+
 install: $(VENV)/.installed node_modules/.installed  ## create .venv and install Python and npm dependencies
 
 -include mk/*.mk
@@ -76,7 +85,7 @@ reset: install  ## forget the local platform's state (tables, queues, buckets, p
 # the model trains while the model image's packages install and ruff and mypy run. One step at a
 # time, a cold `make test` spent over half of its 25 minutes here (pip waits on the network).
 setup:  ## every environment, the model, lint and typecheck (in parallel)
-	@$(MAKE) --no-print-directory -j3 --output-sync=line install model $(CONTAINER_VENV)/.installed $(TOOLS_VENV)/.installed lint typecheck
+	@$(MAKE) --no-print-directory -j3 --output-sync=line install model $(CONTAINER_VENV)/.installed $(SKLEARN_IMAGE_VENV)/.installed $(TOOLS_VENV)/.installed lint typecheck
 
 test: setup  ## set up, then every test: unit, functional, infra, e2e, synth, cfn-lint, checkov
 	@$(PY) -m pytest -n 2 --dist loadgroup tests/unit tests/functional tests/infra

@@ -110,6 +110,35 @@ class ModelArtifactBundler:
         return True
 
 
+@jsii.implements(ILocalBundling)
+class ByoArtifactBundler:
+    """Packs a route's own model directory with its kind's packer (model/byo.py): the handler,
+    the wheels the image lacks for the image's Python, and the model files."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+
+    def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
+        byo = byo_packer()
+        source = byo.Source(kind=self._source.kind, path=ROOT / self._source.path, task=self._source.task)
+        if source.kind == "intent":
+            ModelArtifactBundler(source.path).try_bundle(output_dir)
+            return True
+        byo.pack(source, Path(output_dir) / "model.tar.gz")  # refuses, naming why, what it cannot serve
+        return True
+
+
+def byo_packer() -> Any:
+    """model/byo.py as a module (the packers of each model kind)."""
+    spec = importlib.util.spec_from_file_location("sluice_model_byo", ROOT / "model" / "byo.py")
+    if spec is None or spec.loader is None:
+        raise ImportError("model/byo.py is missing")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look the module up
+    spec.loader.exec_module(module)
+    return module
+
+
 def model_packager() -> Any:
     """model/package.py as a module (model/ is the SageMaker source dir, not a package)."""
     spec = importlib.util.spec_from_file_location("sluice_model_package", ROOT / "model" / "package.py")

@@ -17,10 +17,10 @@ from constructs import Construct
 
 from infra.async_endpoint import FAILURE_PREFIX, OUTPUT_PREFIX, AsyncInferenceIo
 from infra.aws_rules import has_instance_storage
-from infra.bundling import ROOT, ModelArtifactBundler
+from infra.bundling import ROOT, ByoArtifactBundler, ModelArtifactBundler
 from infra.images import RegionalImage, regional_image
 from infra.nag import acknowledge
-from sluice.config import RouteConfig
+from sluice.config import ModelSource, RouteConfig, VariantConfig
 
 
 class ModelEndpoint(Construct):
@@ -57,7 +57,7 @@ class ModelEndpoint(Construct):
                 enable_network_isolation=hosting.network_isolation,
                 primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                     image=image.uri,
-                    model_data_url=self._model_data_url(route, variant.model_data_url),
+                    model_data_url=self._model_data_url(route, variant),
                     environment=self._environment(route),
                 ),
             )
@@ -130,15 +130,39 @@ class ModelEndpoint(Construct):
             resource_arns=[self.endpoint_arn],
         )
 
-    def _model_data_url(self, route: RouteConfig, variant_url: str | None) -> str | None:
+    def _model_data_url(self, route: RouteConfig, variant: VariantConfig) -> str | None:
         hosting = route.endpoint
-        if variant_url or hosting.model_data_url:
-            return variant_url or hosting.model_data_url
+        if variant.model_data_url or hosting.model_data_url:
+            return variant.model_data_url or hosting.model_data_url
         if hosting.wire_format == "hf-tgi":
             return None  # the LLM container loads HF_MODEL_ID itself
+        source = hosting.model_of(variant)
+        if source is not None:  # the variant's own model directory, packed by its kind's packer
+            return self._package_byo_model(source, self._key)
         if self._packaged is None:
             self._packaged = self._package_local_model(self._key)
         return self._packaged
+
+    def _package_byo_model(self, source: ModelSource, key: kms.IKey) -> str:
+        asset_id = f"Artifact-{source.path}"
+        existing = self.node.try_find_child(asset_id)
+        asset = (
+            existing
+            if isinstance(existing, s3_assets.Asset)
+            else s3_assets.Asset(
+                self,
+                asset_id,
+                path=str(ROOT / source.path),
+                asset_hash_type=AssetHashType.OUTPUT,
+                bundling=BundlingOptions(
+                    image=DockerImage.from_registry("public.ecr.aws/docker/library/python:3.12-slim"),
+                    local=ByoArtifactBundler(source),
+                    output_type=BundlingOutput.ARCHIVED,
+                ),
+            )
+        )
+        self._grant_artifact_read(asset, key)
+        return asset.s3_object_url
 
     @staticmethod
     def _environment(route: RouteConfig) -> dict[str, str]:
@@ -168,6 +192,10 @@ class ModelEndpoint(Construct):
                 output_type=BundlingOutput.ARCHIVED,
             ),
         )
+        self._grant_artifact_read(asset, key)
+        return asset.s3_object_url
+
+    def _grant_artifact_read(self, asset: s3_assets.Asset, key: kms.IKey) -> None:
         asset.grant_read(self.role)
         key.grant_decrypt(self.role)
         for finding in (
@@ -179,7 +207,6 @@ class ModelEndpoint(Construct):
             acknowledge(
                 self.role, f"AwsSolutions-IAM5[{finding}]", "CDK's read grant on the model artifact asset"
             )
-        return asset.s3_object_url
 
     def _image(self, route: RouteConfig) -> RegionalImage:
         hosting = route.endpoint

@@ -33,9 +33,9 @@ class FrameworkImage(_Frozen):
 
     # The SDK's framework key: `pytorch` (script mode, model/inference.py) or `huggingface-llm` (TGI).
     framework: str = Field(pattern=r"^[a-z0-9-]{2,64}$")
-    version: str = Field(pattern=r"^[0-9][0-9a-z.]{0,31}$")
+    version: str = Field(pattern=r"^[0-9][0-9a-z.-]{0,31}$")
     # None: the SDK's only Python for that version (the LLM container has one to choose from).
-    py_version: str | None = Field(None, pattern=r"^py3[0-9]{1,2}$")
+    py_version: str | None = Field(None, pattern=r"^py3[0-9]{0,2}$")
 
 
 # The SageMaker PyTorch inference container that hosts model/inference.py in AWS.
@@ -43,6 +43,42 @@ DEFAULT_PYTORCH_IMAGE = FrameworkImage(framework="pytorch", version="2.6.0", py_
 
 
 InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+
+# The kinds of model Sluice packs from a directory in this checkout (model/byo.py, `make new-route`):
+# `intent` the default trained model (model/inference.py), `transformers` a Hugging Face model
+# directory, `sklearn` a scikit-learn or XGBoost pipeline saved with joblib, `pytorch` a directory
+# with its own SageMaker handler (inference.py: model_fn, input_fn, predict_fn, output_fn).
+ModelKind = Literal["intent", "transformers", "sklearn", "pytorch"]
+TransformersTask = Literal["text-classification", "token-classification", "feature-extraction"]
+# The image each kind runs on: the SKLearn container for joblib, the PyTorch container otherwise.
+SKLEARN_IMAGE_FRAMEWORK = "sklearn"
+
+
+class ModelSource(_Frozen):
+    """A model directory of this checkout that the stack packs into model.tar.gz (model/byo.py),
+    and the local endpoint hosts unchanged."""
+
+    kind: ModelKind
+    # Relative to the repository root; `..` is refused so a route cannot pack files outside it.
+    path: str = Field(pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_./-]{0,199}$")
+    task: TransformersTask | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_checkout(cls, path: str) -> str:
+        if ".." in path.split("/"):
+            raise ValueError("path must stay inside the repository (no '..')")
+        return path
+
+    @model_validator(mode="after")
+    def _task_matches_kind(self) -> ModelSource:
+        if (self.kind == "transformers") != (self.task is not None):
+            raise ValueError("a transformers model names its task; other kinds name none")
+        return self
+
+    @property
+    def image_framework(self) -> str:
+        return SKLEARN_IMAGE_FRAMEWORK if self.kind == "sklearn" else "pytorch"
 
 
 class VariantConfig(_Frozen):
@@ -57,6 +93,9 @@ class VariantConfig(_Frozen):
     instance_type: InstanceType | None = None
     initial_instance_count: int | None = Field(None, ge=1, le=100)
     model_data_url: str | None = None
+    # A model directory of this checkout for this variant (a second model, or a second version of
+    # one); None inherits the endpoint's `model`.
+    model: ModelSource | None = None
     # On-demand price of one instance, for cost reports and the budget actions (USD).
     cost_per_instance_hour: float = Field(0.0, ge=0)
 
@@ -89,8 +128,10 @@ class EndpointConfig(_Frozen):
     image: FrameworkImage = DEFAULT_PYTORCH_IMAGE
     # A custom image instead (e.g. in the account's own ECR), used verbatim; `{region}` is replaced.
     image_uri: str | None = Field(None, pattern=r"^[0-9]{12}\.dkr\.ecr\.[^/]+/[^:]+:[^:]+$")
-    # S3 URI of model.tar.gz; None means the stack packages the local artifact (.sluice/model).
+    # S3 URI of model.tar.gz; None means the stack packages the local artifact: `model`, or the
+    # default trained model (.sluice/model) when that is None too.
     model_data_url: str | None = None
+    model: ModelSource | None = None
     # The single variant of an endpoint that lists no `variants` (the original, one-model shape).
     variant_name: VariantName = "AllTraffic"
     variants: tuple[VariantConfig, ...] = ()
@@ -119,9 +160,14 @@ class EndpointConfig(_Frozen):
                 instance_type=self.instance_type,
                 initial_instance_count=self.initial_instance_count,
                 model_data_url=self.model_data_url,
+                model=self.model,
                 cost_per_instance_hour=self.cost_per_instance_hour,
             ),
         )
+
+    def model_of(self, variant: VariantConfig) -> ModelSource | None:
+        """The local model a variant serves (None: the default trained intent model)."""
+        return variant.model or self.model
 
     @model_validator(mode="after")
     def _variants_are_servable(self) -> EndpointConfig:
@@ -132,12 +178,25 @@ class EndpointConfig(_Frozen):
             raise ValueError("at least one variant needs a positive weight")
         if self.wire_format == "hf-tgi" and self.accepts_batches:
             raise ValueError("the hf-tgi wire format takes one input per call: set accepts_batches false")
-        artifacts = [variant.model_data_url or self.model_data_url for variant in self.production_variants]
+        artifacts = [
+            variant.model_data_url or self.model_data_url or getattr(self.model_of(variant), "path", None)
+            for variant in self.production_variants
+        ]
         if len(set(artifacts)) != len(artifacts):
             # Each variant is a fleet billed by the hour: two fleets of one model test nothing.
             raise ValueError(
                 "two variants serve the same model artifact: a second variant (a canary) needs a "
                 "second model version (its own model_data_url)"
+            )
+        frameworks = {
+            source.image_framework
+            for variant in self.production_variants
+            if (source := self.model_of(variant)) is not None
+        }
+        if self.image_uri is None and frameworks - {self.image.framework}:
+            # One image per endpoint: a joblib pipeline needs the SKLearn container, the rest PyTorch's.
+            raise ValueError(
+                f"the endpoint's image is {self.image.framework}, but its models need {sorted(frameworks)}"
             )
         if self.mode == "async" and len(self.production_variants) > 1:
             # InvokeEndpointAsync has no TargetVariant: Sluice could neither assign nor report one.

@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
+import hashlib
 import importlib.util
 import ipaddress
 import logging
@@ -62,7 +63,8 @@ class InferenceHandler(Protocol):
 
 def load_handler(path: Path = DEFAULT_HANDLER) -> ModuleType:
     """Import an inference handler by file path, as SageMaker's container imports code/inference.py."""
-    name = "sluice_model_handler"
+    # One module per handler file: several models, each with its own handler, share this process.
+    name = f"sluice_model_handler_{hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:12]}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import an inference handler from {path}")

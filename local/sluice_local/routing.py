@@ -82,19 +82,25 @@ def endpoint_spec(
 ) -> str:
     """The local endpoints (`sluice_local.variant_endpoint`) for the routes of `config`.
 
-    Every variant of a `sluice`-format route hosts the trained model in `model_dir` (one artifact
-    locally, so variants differ in name, not in weights); an `hf-tgi` route gets the labelled
-    stand-in, since no LLM runs offline.
+    Each variant hosts its own model: the one its config names (`endpoint.model` or the variant's
+    `model`, staged as its container sees it, sluice_local.byo), else the trained intent model in
+    `model_dir`; an `hf-tgi` route gets the labelled stand-in, since no LLM runs offline.
     """
+    from sluice_local.byo import hosting_of
     from sluice_local.provision import endpoint_name
 
     endpoints = []
     for route in config.routes:
         hosting = route.endpoint
-        handler = {"handler": str(STANDIN_CHAT)} if hosting.wire_format == "hf-tgi" else {}
-        variants = [
-            {"name": v.name, "model_dir": str(model_dir), **handler} for v in hosting.production_variants
-        ]
+        variants = []
+        for variant in hosting.production_variants:
+            if hosting.wire_format == "hf-tgi":
+                variants.append(
+                    {"name": variant.name, "model_dir": str(model_dir), "handler": str(STANDIN_CHAT)}
+                )
+                continue
+            handler, directory = hosting_of(route.name, variant.name, hosting.model_of(variant), model_dir)
+            variants.append({"name": variant.name, "model_dir": str(directory), "handler": str(handler)})
         endpoints.append({"name": endpoint_name(route.name), "variants": variants})
     spec: dict[str, Any] = {
         "endpoints": endpoints,

@@ -54,6 +54,6 @@ def test_redrive_names_the_queues_it_knows_when_given_another(
 
     assert completed.returncode != 0
     assert (
-        "no queue 'nope' in the outputs; routes with a DLQ: ['chat', 'intent'] (or 'ingest')"
+        "no queue 'nope' in the outputs; routes with a DLQ: ['chat', 'embed', 'intent'] (or 'ingest')"
         in completed.stderr
     )

@@ -24,11 +24,11 @@ def test_route_queue_has_kms_dlq_and_visibility_six_times_worker_timeout(templat
 
 def test_every_queue_is_encrypted_and_tls_only(template: Template) -> None:
     queues = template.find_resources("AWS::SQS::Queue")
-    # two route queues, the ingest queue, the async results queue, the audit inbox and the review
+    # three route queues, the ingest queue, the async results queue, the audit inbox and the review
     # queue, each with its DLQ, and the cost rules' dead-letter queue
-    assert len(queues) == 13
+    assert len(queues) == 15
     assert all("KmsMasterKeyId" in q["Properties"] for q in queues.values())
-    template.resource_count_is("AWS::SQS::QueuePolicy", 13)
+    template.resource_count_is("AWS::SQS::QueuePolicy", 15)
     template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {
@@ -107,7 +107,49 @@ def test_endpoint_runs_on_the_configured_gpu(template: Template) -> None:
             ),
         },
     )
-    template.resource_count_is("AWS::SageMaker::Endpoint", 2)
+    template.resource_count_is("AWS::SageMaker::Endpoint", 3)
+
+
+def test_the_embed_route_runs_its_own_model_on_a_cpu_instance_with_the_customer_key(
+    template: Template,
+) -> None:
+    # ml.c5 is EBS-only: its volume is encrypted with the stack's key (KmsKeyId present)
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "KmsKeyId": Match.any_value(),
+            "ProductionVariants": [
+                Match.object_like({"VariantName": "primary", "InstanceType": "ml.c5.large"})
+            ],
+        },
+    )
+
+
+def test_a_joblib_route_runs_on_the_scikit_learn_image(tmp_path: Path) -> None:
+    from infra.config import load_config
+    from infra.stack import SluiceStack
+
+    # Given a route whose model is a joblib pipeline, on the scikit-learn image
+    route = {
+        "name": "tfidf",
+        "endpoint": {
+            "instance_type": "ml.m5.large",
+            "image": {"framework": "sklearn", "version": "1.4-2-py312", "py_version": "py3"},
+            "model": {"kind": "sklearn", "path": "tests/byo_models"},
+        },
+    }
+    app = make_app(tmp_path, routes=[{"name": "intent"}, route])
+    stack = SluiceStack(app, "Sluice", config=load_config(app))
+    template = Template.from_stack(stack)
+    # Then its Model pulls the scikit-learn image, runs the packed handler, with network isolation
+    models = template.find_resources("AWS::SageMaker::Model")
+    (model,) = [m for name, m in models.items() if "Tfidf" in name or "tfidf" in name.lower()]
+    container = model["Properties"]["PrimaryContainer"]
+    assert model["Properties"]["EnableNetworkIsolation"] is True
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    mapping_id = container["Image"]["Fn::FindInMap"][0]
+    uri = template.find_mappings(mapping_id)[mapping_id]["us-east-1"]["Uri"]
+    assert uri.endswith("sagemaker-scikit-learn:1.4-2-py312-cpu-py3")
 
 
 def test_gpu_instance_type_comes_from_config(tmp_path: Path) -> None:

@@ -18,7 +18,10 @@ def test_the_committed_cdk_json_is_a_valid_deployment_config() -> None:
 
     config = DeploymentConfig.model_validate(context)
 
-    assert [route.name for route in config.routes] == ["intent", "chat"]
+    assert [route.name for route in config.routes] == ["intent", "embed", "chat"]
+    # two different models: the trained intent classifier and a packed embeddings model
+    assert config.route("embed").endpoint.model is not None
+    assert config.route("embed").endpoint.model.task == "feature-extraction"
     assert config.route("intent").endpoint.instance_type == "ml.g5.xlarge"
     # dev runs one GPU fleet per route: a canary exists only with a second model version
     assert [v.name for v in config.route("intent").endpoint.production_variants] == ["primary"]

@@ -24,7 +24,16 @@ class FunctionSettings(BaseModel):
     def environment(self) -> dict[str, str]:
         """Environment variables by alias; structured values as JSON, unset optional values left out."""
         dumped = self.model_dump(mode="json", by_alias=True, round_trip=True, exclude_none=True)
-        return {name: _as_variable(value) for name, value in dumped.items()}
+        # Structured values leave out what equals its default (the reader fills it in again):
+        # Lambda holds 4 KB of variables in all, and the route table and cost policy grow with
+        # every route; their defaults were most of it.
+        lean = self.model_dump(
+            mode="json", by_alias=True, round_trip=True, exclude_none=True, exclude_defaults=True
+        )
+        return {
+            name: _as_variable(lean.get(name, value) if isinstance(value, dict | list) else value)
+            for name, value in dumped.items()
+        }
 
     @classmethod
     def variables(cls) -> frozenset[str]:

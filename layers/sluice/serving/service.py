@@ -184,8 +184,13 @@ class InferenceService:
         return _SyncAnswer(response=checked, model_ms=answer.model_ms)
 
     def _log_served(self, served: ServedInference) -> None:
-        if self._inference_log is None or served.route not in self._feedback_routes:
+        if self._inference_log is None:
             return
+        if served.route not in self._feedback_routes:
+            # A route without feedback learning still takes a rating on its answers (feedback.py:
+            # "it counts, it is not training data"): its record keeps the serving facts, no input.
+            # Without it a sync answer's id was a resource feedback could not find (404).
+            served = served.model_copy(update={"input": {}})
         try:
             self._inference_log.record(served)
         except Exception as error:
