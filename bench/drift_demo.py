@@ -166,6 +166,44 @@ def embedding_cache() -> Path:
     return path
 
 
+def trained_v1(base: Path, cache: Path) -> Path:
+    """v1, by model/train.py on `base`; kept in .sluice/cache and reused while train.py, inference.py
+    and the data are the same (same inputs and seed give the same model, as its version says)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in (
+        ROOT / "model" / "train.py",
+        ROOT / "model" / "inference.py",
+        base / "train.csv",
+        base / "test.csv",
+    ):
+        digest.update(path.read_bytes())
+    model = CACHE / f"drift-demo-v1-{digest.hexdigest()[:16]}"
+    if (model / "metrics.json").exists():
+        say(
+            f"      reused from {model.relative_to(ROOT)} (trained by an earlier run on the same data and code)"
+        )
+        return model
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "model" / "train.py"),
+            "--train",
+            str(base),
+            "--test",
+            str(base),
+            "--model-dir",
+            str(model),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "SLUICE_EMBEDDING_CACHE": str(cache), "TQDM_DISABLE": "1"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return model
+
+
 def broken_artifact(source: Path, target: Path) -> str:
     """A copy of `source` whose head expects 768-dimension embeddings (an artifact paired with the
     wrong encoder at packaging): it loads, and every prediction fails. Returns its version label."""
@@ -359,17 +397,17 @@ class Background(threading.Thread):
     def __init__(self, platform: Platform, rows: Sequence[Row], *, per_second: float = 8) -> None:
         super().__init__(daemon=True)
         self._platform, self._rows, self._pause = platform, list(rows), 1 / per_second
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.answers: list[Answer] = []
 
     def run(self) -> None:
         position = 0
-        while not self._stop.wait(self._pause):
+        while not self._halt.wait(self._pause):
             self.answers.append(self._platform.infer(self._rows[position % len(self._rows)]))
             position += 1
 
     def stop(self) -> list[Answer]:
-        self._stop.set()
+        self._halt.set()
         self.join()
         return self.answers
 
@@ -579,8 +617,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unseen", type=int, default=10, help="intents v1 is trained without")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--normal", type=int, default=200, help="queries of the first, normal hour")
-    parser.add_argument("--shifted", type=int, default=300, help="queries of the shifted traffic")
-    parser.add_argument("--shift", type=float, default=0.5, help="share of them from the unseen intents")
+    parser.add_argument("--shifted", type=int, default=150, help="queries of the shifted traffic")
+    parser.add_argument("--shift", type=float, default=2 / 3, help="share of them from the unseen intents")
     parser.add_argument("--bake-seconds", type=int, default=15, help="each canary bake (AWS: 600)")
     parser.add_argument(
         "--latency-budget-ms",
@@ -610,23 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     say(
         f"[1/10] v1: model/train.py on {len(without(train_rows, unseen_set))} rows of the other {77 - len(unseen)} intents"
     )
-    v1 = WORK / "models" / "v1"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "model" / "train.py"),
-            "--train",
-            str(base),
-            "--test",
-            str(base),
-            "--model-dir",
-            str(v1),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "SLUICE_EMBEDDING_CACHE": str(cache), "TQDM_DISABLE": "1"},
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    v1 = trained_v1(base, cache)
     v1_metrics = json.loads((v1 / "metrics.json").read_text())
     v1_version = v1_metrics["model_version"]
     say(
@@ -709,14 +731,18 @@ def main(argv: list[str] | None = None) -> int:
         say(
             "[6/10] retraining: the pipeline definition `make retrain` runs (prepare, train, golden gate, register)"
         )
-        run = run_pipeline(base, feedback_dir, v1, cache=cache)
-        registry = json.loads((WORK / "lifecycle" / "registry" / f"sluice-local-{ROUTE}.json").read_text())
+        say(
+            f"      parameter LatencyBudgetMs={args.latency_budget_ms} (p95 of one query at a time on this shared "
+            "CPU; the candidate's p95 must also stay within 1.25x the incumbent's, timed in turn)"
+        )
+        run = run_pipeline(base, feedback_dir, v1, cache=cache, parameters=parameters)
         say(
             f"      steps: {', '.join(f'{name} {outcome}' for name, outcome in run.steps)} ({run.seconds:.0f} s)"
         )
         if not run.approved:
             say("      the gate rejected v2: " + "; ".join(run.report["reasons"]))
             return 1
+        registry = json.loads((WORK / "lifecycle" / "registry" / f"sluice-local-{ROUTE}.json").read_text())
         v2_entry = registry[-1]
         v2, v2_version = Path(v2_entry["model_data"]), str(v2_entry["model_version"])
         figures["gate_v2"] = run
@@ -740,7 +766,8 @@ def main(argv: list[str] | None = None) -> int:
         say(
             f"      outcome: {outcome}"
             + (
-                f"; ModelDeployed: {deployed[0]['route']} {deployed[0].get('variant')} -> {deployed[0].get('model_version')}"
+                f"; ModelDeployed: {deployed[0]['route']} {deployed[0]['previous_version']} -> "
+                f"{deployed[0]['model_version']} ({deployed[0]['endpoint_config']})"
                 if deployed
                 else ""
             )
@@ -795,8 +822,13 @@ def main(argv: list[str] | None = None) -> int:
         served = Counter(answer.model_version for answer in during if answer.status == 200)
         say(
             f"      outcome: {outcome}; {len(failed)} of {len(during)} queries failed while the canary ran "
-            f"({broken_version}); answers after: {dict(served)}"
-            + (f"; ModelRolledBack ({rolled_back[0].get('reason', '')})" if rolled_back else "")
+            f"({broken_version}); answers by version: {dict(served)}"
+            + (
+                f"; ModelRolledBack: {rolled_back[0]['model_version']} -> {rolled_back[0]['restored_version']}, "
+                f"reason {rolled_back[0]['reason']}, alarms {rolled_back[0]['alarms']}"
+                if rolled_back
+                else ""
+            )
         )
         figures["rollback"] = (outcome, len(failed), len(during), rolled_back)
 

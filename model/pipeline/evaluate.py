@@ -41,11 +41,14 @@ def score_interleaved(
     timed under the same load of the machine and their latencies compare.
 
     `cache` (text -> embedding, `make drift-demo` only): every CACHED_TIMING_STRIDE-th query is
-    served and timed as always; any other is scored by each model's head on its cached embedding
+    served and timed (the faster of two servings); any other is scored by each model's head on its cached embedding
     (served untimed if it has none), so the latency sample keeps the golden set's mix of queries.
     """
     predictions: dict[str, dict[str, str]] = {name: {} for name in models}
     latencies: dict[str, list[float]] = {name: [] for name in models}
+    # With a cache (a demo on a shared laptop) a sampled query is served twice and the faster
+    # serving counts: fewer samples, so one scheduler stall must not decide the p95 ratio.
+    repeats = 1 if cache is None else 2
     for position, query in enumerate(golden):
         order = list(models.items()) if position % 2 == 0 else list(reversed(models.items()))
         timed = cache is None or position % CACHED_TIMING_STRIDE == 0
@@ -55,10 +58,13 @@ def score_interleaved(
                 logits = model.weights.cpu().numpy() @ vector + model.bias.cpu().numpy()
                 predictions[name][query.id] = model.labels[int(logits.argmax())]
                 continue
-            started = time.perf_counter()
-            [answer] = inference.predict_fn([inference.Instance(query.text, top_k=1)], model)
+            servings = []
+            for _ in range(repeats if timed else 1):
+                started = time.perf_counter()
+                [answer] = inference.predict_fn([inference.Instance(query.text, top_k=1)], model)
+                servings.append((time.perf_counter() - started) * 1000)
             if timed:
-                latencies[name].append((time.perf_counter() - started) * 1000)
+                latencies[name].append(min(servings))
             predictions[name][query.id] = answer.intents[0]["label"]
     if not all(latencies.values()):
         raise ValueError("no golden query was timed: the latency rule needs served queries")
@@ -127,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         from train import load_embedding_cache
 
         cache = load_embedding_cache(os.environ["SLUICE_EMBEDDING_CACHE"])
-        cached = sum(query.text in cache for query in golden)
+        timed = len(range(0, len(golden), CACHED_TIMING_STRIDE))
         print(
-            f"    {cached} golden queries scored from cached embeddings (not timed), {len(golden) - cached} served and timed"
+            f"    {timed} golden queries served and timed, the others scored from cached embeddings",
+            flush=True,
         )
     report = evaluate(
         golden, candidate, incumbent, gate.GateRules(latency_p95_budget_ms=args.latency_budget_ms), cache

@@ -85,8 +85,11 @@ def test_with_a_cache_a_uniform_sample_is_timed_and_the_rest_scored_from_embeddi
     [run] = evaluate.score_interleaved(golden, {"candidate": model}, cache).values()
     # Then the sampled queries were served and timed (a cached one too), the cached one outside the
     # sample took the head's answer on its cached vector, and the uncached one was served untimed
+    # (a sampled query is served twice, the faster serving counting)
     assert encoder.batches == [
         ["cached: card received"],
+        ["cached: card received"],
+        ["my card was stolen"],
         ["my card was stolen"],
         ["not in the cache: received"],
     ]
