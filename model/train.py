@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from a package, never from the Hub
@@ -37,6 +39,10 @@ import baseline  # noqa: E402 - the drift baseline, written beside the model
 import inference  # noqa: E402 - the serving code defines the features, so training cannot drift from it
 
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# Opt-in, for `make drift-demo` only: an .npz of texts and their vectors from this encoder
+# (`texts`, `vectors`, `encoder`); a text found there verbatim is not encoded again. Neither the
+# pipeline nor `make model` sets it, so what they train is unchanged.
+EMBEDDING_CACHE_VARIABLE = "SLUICE_EMBEDDING_CACHE"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,6 +78,35 @@ def read_split(channel: Path, name: str) -> tuple[list[str], list[str]]:
     with (channel / f"{name}.csv").open(newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     return [row["text"] for row in rows], [row["category"] for row in rows]
+
+
+def load_embedding_cache(path: str | None) -> dict[str, np.ndarray]:
+    """Text -> vector from the cache file `path` names (empty when unset or of another encoder)."""
+    if not path:
+        return {}
+    with np.load(path, allow_pickle=False) as cache:
+        if str(cache["encoder"]) != ENCODER_NAME:
+            print(f"      embedding cache {path} is of another encoder; not used", flush=True)
+            return {}
+        return dict(zip(cache["texts"].tolist(), cache["vectors"], strict=True))
+
+
+def embed_texts(
+    texts: list[str],
+    *,
+    cache: dict[str, np.ndarray],
+    encoder: Callable[[], inference.Encoder],
+    device: str,
+    batch_size: int,
+) -> np.ndarray:
+    """Unit-length embeddings of `texts`; those missing from `cache` are encoded (the encoder is
+    loaded only if one is missing)."""
+    missing = sorted({text for text in texts if text not in cache})
+    print(f"      {len(texts) - len(missing)} of {len(texts)} texts from the embedding cache", flush=True)
+    if missing:
+        vectors = inference.embed(encoder(), missing, device=device, batch_size=batch_size, progress=True)
+        cache = {**cache, **dict(zip(missing, vectors.cpu().numpy(), strict=True))}
+    return np.stack([cache[text] for text in texts]).astype(np.float32)
 
 
 def seed_everything(seed: int) -> None:
@@ -122,19 +157,32 @@ def main(argv: list[str] | None = None) -> int:
 
     device = inference.default_device()
     print(f"[2/4] encoding with {ENCODER_NAME} on {device}", flush=True)
-    encoder = inference.load_encoder(device=device)
-    encode_started = time.perf_counter()
-    x_train = inference.embed(encoder, train_texts, device=device, batch_size=args.batch_size, progress=True)
-    x_test = inference.embed(encoder, test_texts, device=device, batch_size=args.batch_size, progress=True)
+    cache = load_embedding_cache(os.environ.get(EMBEDDING_CACHE_VARIABLE))
+    if cache:
+        encode_started = time.perf_counter()
+        encoder = functools.cache(lambda: inference.load_encoder(device=device))  # only if a text is missing
+        x_train, x_test = (
+            embed_texts(texts, cache=cache, encoder=encoder, device=device, batch_size=args.batch_size)
+            for texts in (train_texts, test_texts)
+        )
+    else:  # the pipeline's and `make model`'s path, as it always was
+        loaded = inference.load_encoder(device=device)
+        encode_started = time.perf_counter()
+        x_train, x_test = (
+            inference.embed(loaded, texts, device=device, batch_size=args.batch_size, progress=True)
+            .cpu()
+            .numpy()
+            for texts in (train_texts, test_texts)
+        )
     encode_seconds = time.perf_counter() - encode_started
 
     print(f"[3/4] fitting the logistic-regression head (C={args.c})", flush=True)
     fit_started = time.perf_counter()
     classifier = LogisticRegression(C=args.c, max_iter=args.max_iter, random_state=args.seed)
-    classifier.fit(x_train.cpu().numpy(), train_labels)
+    classifier.fit(x_train, train_labels)
     fit_seconds = time.perf_counter() - fit_started
 
-    probabilities = classifier.predict_proba(x_test.cpu().numpy())
+    probabilities = classifier.predict_proba(x_test)
     predicted = classifier.classes_[probabilities.argmax(axis=1)]
     accuracy = float(accuracy_score(test_labels, predicted))
     macro_f1 = float(f1_score(test_labels, predicted, average="macro"))

@@ -234,8 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     children += motos.values()
 
-    from sluice_local.provision import endpoint_name, function_settings, provision
+    from sluice_local.capture import capture_spec, lifecycle_bucket, provision_lifecycle_bucket
+    from sluice_local.provision import PREFIX, endpoint_name, function_settings, provision
     from sluice_local.routing import endpoint_spec, provision_routing
+
+    # SageMaker DataCapture of the monitored routes, to the lifecycle bucket (sluice_local.capture).
+    capture = capture_spec(config, bucket=lifecycle_bucket(PREFIX), endpoint_name=endpoint_name)
 
     endpoint_names = [endpoint_name(route.name) for route in config.routes]
     print(f"[2/5] model endpoint on {HOST}:{args.endpoint_port} ({', '.join(endpoint_names)})", flush=True)
@@ -256,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             "--port",
             str(args.endpoint_port),
             *fault_options,
+            *(["--capture", capture.model_dump_json()] if capture.endpoints else []),
         ]
     )
     children.append(endpoint)
@@ -274,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             events=session.client("events"),
             region=REGION,
         )
+        provision_lifecycle_bucket(session.client("s3"), capture.bucket)
         from sluice_local.uploads import provision_uploads
 
         resources = provision_uploads(
@@ -494,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
             # The local operators' SigV4 credentials are in .sluice/operators.json (make reviews).
             "OperatorsFile": str(OPERATORS_FILE),
             "MetricsFile": str(args.metrics_file),
+            "LifecycleBucket": capture.bucket,
         }
         args.outputs.parent.mkdir(parents=True, exist_ok=True)
         args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -51,17 +52,17 @@ def local_package(route: str, version: str) -> PackageVersion:
     raise SystemExit(f"no registered version {version} of {route}: see `make models`")
 
 
-def roll_out_locally(
+def local_deployer(
+    outputs: dict[str, Any],
     route: str,
-    version: str,
     *,
-    reason: Literal["approved", "operator"],
     bake_seconds: int,
-    outputs_file: Path,
-) -> str | None:
-    if not outputs_file.exists():
-        raise SystemExit("the local platform is not running: start it with `make run`")
-    outputs = read_outputs(outputs_file)
+    state_dir: Path | None = None,
+    progress: Callable[[str], None] = print,
+) -> tuple[Deployer, str, str]:
+    """The Deployer on a running local platform's endpoint (with its route table and bus), and the
+    endpoint and variant a new version of `route` goes to; `state_dir` keeps its records apart
+    (`make drift-demo`), by default `.sluice/lifecycle/`."""
     config = _config()
     hosting = next(r for r in config.routes if r.name == route).endpoint
     variant = hosting.production_variants[-1].name
@@ -76,8 +77,10 @@ def roll_out_locally(
             endpoint_url=outputs["SageMakerRuntimeEndpointUrl"],
             policy=policy,
             endpoints=(endpoint_name,),
+            progress=progress,
+            **({"state_file": state_dir / "local-endpoints.json"} if state_dir else {}),
         ),
-        ledger=FileRolloutLedger(),
+        ledger=FileRolloutLedger(state_dir / "rollouts") if state_dir else FileRolloutLedger(),
         routes=ParameterRouteVersions(
             session.client("ssm", endpoint_url=aws), outputs["RouteTableParameter"]
         ),
@@ -89,6 +92,22 @@ def roll_out_locally(
         },
         policy=policy,
         clock=lambda: datetime.now(UTC),
+    )
+    return deployer, endpoint_name, variant
+
+
+def roll_out_locally(
+    route: str,
+    version: str,
+    *,
+    reason: Literal["approved", "operator"],
+    bake_seconds: int,
+    outputs_file: Path,
+) -> str | None:
+    if not outputs_file.exists():
+        raise SystemExit("the local platform is not running: start it with `make run`")
+    deployer, endpoint_name, variant = local_deployer(
+        read_outputs(outputs_file), route, bake_seconds=bake_seconds
     )
     package = local_package(route, version)
     print(f"rolling {route} ({endpoint_name}, variant {variant}) to {version} [{reason}]", flush=True)

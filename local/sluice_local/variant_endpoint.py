@@ -378,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fault-timeout-seconds", type=float, default=11.0, help="how late a `timeout` text is answered"
     )
+    parser.add_argument("--capture", help="DataCapture to S3, as JSON (sluice_local.capture.CaptureSpec)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
@@ -388,12 +389,22 @@ def main(argv: list[str] | None = None) -> int:
     spec = Spec.model_validate_json(args.spec)
     log = FaultLog(args.inject_faults) if args.inject_faults else None
     app: Any = build_router(spec, faults=log)
+    writer = None
+    if args.capture:
+        from sluice_local.capture import CaptureMiddleware, CaptureSpec, writer_for
+
+        capture = CaptureSpec.model_validate_json(args.capture)
+        writer = writer_for(capture)
+        app = CaptureMiddleware(app, writer, capture.endpoints)
+        writer.start()
     if log is not None:
         app = EndpointFaults(app, log, timeout_seconds=args.fault_timeout_seconds)
         print(f"endpoint: injecting faults (log: {log.path})", flush=True)
     names = ", ".join(f"{e.name}[{'/'.join(v.name for v in e.variants)}]" for e in spec.endpoints)
     print(f"endpoint: serving {names} on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    if writer is not None:
+        writer.stop()  # what is still buffered reaches S3 before moto stops (the platform stops it last)
     return 0
 
 

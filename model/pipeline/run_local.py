@@ -247,6 +247,7 @@ def local_definition(route: str = "intent") -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global LOCAL
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -255,7 +256,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--incumbent", type=Path, default=ROOT / ".sluice" / "model", help="the model in service"
     )
+    parser.add_argument(
+        "--workdir", type=Path, default=LOCAL, help="what s3://local/ stands for (runs, registry, code)"
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a pipeline parameter's value for this run, as StartPipelineExecution takes them",
+    )
     args = parser.parse_args(argv)
+    LOCAL = args.workdir  # `make drift-demo` keeps its runs and registry apart from `make retrain`'s
 
     definition = local_definition()
     # Stage the inputs where the definition's default locations point.
@@ -272,7 +284,11 @@ def main(argv: list[str] | None = None) -> int:
                 (target / "encoder").symlink_to((source / "encoder").resolve())
         else:
             target.mkdir(parents=True)
-    execution = Execution(definition, {}, execution_id=time.strftime("local-%Y%m%d-%H%M%S"))
+    overrides = dict(item.split("=", 1) for item in args.parameter)
+    unknown = set(overrides) - {parameter["Name"] for parameter in definition["Parameters"]}
+    if unknown:
+        parser.error(f"the pipeline has no parameter {', '.join(sorted(unknown))}")
+    execution = Execution(definition, overrides, execution_id=time.strftime("local-%Y%m%d-%H%M%S"))
     trace = run(definition, execution, RUNNERS)
     print(json.dumps({"execution": execution.execution_id, "steps": trace}, indent=1))
     return 1 if trace and trace[-1][1].startswith("failed") else 0

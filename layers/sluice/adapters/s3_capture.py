@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,28 +25,34 @@ def capture_record(
     request_body: bytes,
     response_body: bytes,
     content_type: str = "application/json",
+    response_content_type: str = "application/json",
+    json_content_types: Sequence[str] = ("application/json",),
 ) -> dict[str, Any]:
-    """One line as SageMaker's DataCapture writes it for JSON content types (what the local endpoint writes)."""
+    """One line as SageMaker's DataCapture writes it (what the local endpoint writes): bodies of
+    `json_content_types` (the endpoint config's CaptureContentTypeHeader) as text, others base64;
+    the inference time to the second, UTC, as in the page's samples ("2022-02-14T17:25:49Z").
+    https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html"""
     return {
         "captureData": {
-            "endpointInput": {
-                "observedContentType": content_type,
-                "mode": "INPUT",
-                "data": request_body.decode(),
-                "encoding": "JSON",
-            },
-            "endpointOutput": {
-                "observedContentType": "application/json",
-                "mode": "OUTPUT",
-                "data": response_body.decode(),
-                "encoding": "JSON",
-            },
+            "endpointInput": _captured(request_body, content_type, "INPUT", json_content_types),
+            "endpointOutput": _captured(response_body, response_content_type, "OUTPUT", json_content_types),
         },
         "eventMetadata": {
             "eventId": event_id,
-            "inferenceTime": inference_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "inferenceTime": inference_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
         "eventVersion": "0",
+    }
+
+
+def _captured(body: bytes, content_type: str, mode: str, json_content_types: Sequence[str]) -> dict[str, str]:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    as_json = media_type in {kind.lower() for kind in json_content_types}
+    return {
+        "observedContentType": content_type,
+        "mode": mode,
+        "data": body.decode() if as_json else base64.b64encode(body).decode(),
+        "encoding": "JSON" if as_json else "BASE64",
     }
 
 
