@@ -40,3 +40,14 @@ def test_error_messages_do_not_echo_the_input() -> None:
 def test_unknown_route_lists_the_known_ones() -> None:
     with pytest.raises(UnknownRoute, match=r"\['intent'\]"):
         RouteTable(routes={"intent": ROUTE}).resolve("chat")
+
+
+def test_the_functions_route_defaults_are_the_configs() -> None:
+    # The ROUTES variable leaves out what equals RouteTarget's defaults, so a default here that
+    # differed from RouteConfig's would silently change a deployed route's limits.
+    from sluice.config import RouteConfig
+
+    shared = ("max_input_bytes", "time_budget_ms", "batch_size", "max_receive_count", "required_text_fields")
+    assert {name: RouteTarget.model_fields[name].default for name in shared} == {
+        name: RouteConfig.model_fields[name].default for name in shared
+    }
