@@ -270,7 +270,10 @@ class RouteConfig(_Frozen):
 
     @property
     def output_policy(self) -> OutputPolicy:
-        return self.output or OutputPolicy.default_for(self.endpoint.wire_format)
+        model = self.endpoint.model_of(self.endpoint.production_variants[0])
+        return self.output or OutputPolicy.default_for(
+            self.endpoint.wire_format, model_kind=model.kind if model else None
+        )
 
     @model_validator(mode="after")
     def _output_kind_fits_wire_format(self) -> RouteConfig:

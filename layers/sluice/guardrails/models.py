@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Action = Literal["block", "flag", "off"]
-OutputKind = Literal["classifier", "generation"]
+# classifier: the built-in intent model's shape; generation: TGI's; structured: any JSON object (a
+# model brought with `make new-route`, whose answer's shape Sluice does not know).
+OutputKind = Literal["classifier", "generation", "structured"]
 # A moderation phrase: matched on word boundaries, case and accents folded (sluice.guardrails.moderation).
 Term = Annotated[str, Field(min_length=2, max_length=100, pattern=r"\w")]
 
@@ -73,12 +75,18 @@ class OutputPolicy(_Frozen):
     review: bool = True
 
     @classmethod
-    def default_for(cls, wire_format: str) -> OutputPolicy:
-        """`sluice` routes are classifiers (labels from a closed set: nothing generated to scan
-        for personal data or to moderate); `hf-tgi` routes generate text (no score to threshold)."""
+    def default_for(cls, wire_format: str, *, model_kind: str | None = None) -> OutputPolicy:
+        """`hf-tgi` routes generate text (no score to threshold). `sluice` routes serving the
+        built-in intent model are classifiers (labels from a closed set: nothing generated to
+        scan for personal data or to moderate); any other model's answer is only held to be a
+        JSON object (its shape is the model's own: embeddings, entities, predictions), until its
+        route declares `output`."""
         if wire_format == "hf-tgi":
             return cls(kind="generation", confidence=ConfidenceCheck(action="off"))
-        return cls(kind="classifier", pii=PiiCheck(action="off"), moderation=ModerationCheck(action="off"))
+        off = {"pii": PiiCheck(action="off"), "moderation": ModerationCheck(action="off")}
+        if model_kind in (None, "intent"):
+            return cls(kind="classifier", **off)
+        return cls(kind="structured", confidence=ConfidenceCheck(action="off"), **off)
 
     def action_of(self, check: CheckName) -> Action:
         return {

@@ -3,7 +3,8 @@
 A classifier answers `{"intents": [{"label", "score"}, ...]}`, scores in [0, 1] by descending
 score (the first is the answer: feedback, confidence and the A/B report read it), each label one
 of the route's label set when the route has one. A generative route answers
-`{"generated_text": "..."}` (the TGI container's shape). Extra fields are allowed: a container
+`{"generated_text": "..."}` (the TGI container's shape). Any other model answers a JSON object
+of its own shape. Extra fields are allowed: a container
 may add details; a missing or mistyped field is a violation.
 """
 
@@ -43,7 +44,17 @@ class GenerationOutput(BaseModel):
     generated_text: str
 
 
-_MODELS: dict[str, type[BaseModel]] = {"classifier": ClassifierOutput, "generation": GenerationOutput}
+class StructuredOutput(BaseModel):
+    """Any JSON object: the shape of a brought model's answer is its own."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+_MODELS: dict[str, type[BaseModel]] = {
+    "classifier": ClassifierOutput,
+    "generation": GenerationOutput,
+    "structured": StructuredOutput,
+}
 
 
 def violations(kind: OutputKind, output: Any, *, labels: Collection[str] = ()) -> list[str]:

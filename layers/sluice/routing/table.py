@@ -128,9 +128,15 @@ class RouteTarget(BaseModel):
             invocation_timeout_seconds=(
                 endpoint.async_inference.invocation_timeout_seconds if endpoint.mode == "async" else None
             ),
-            # None unless configured: the defaults follow from the wire format (and the table,
-            # in every function's 4 KB environment, stays small).
-            output=route.output,
+            # None when the defaults (a classifier, or generation for hf-tgi) follow from the wire
+            # format, so the table, in every function's 4 KB environment, stays small; a brought
+            # model's route carries its policy (sluice.guardrails.models.OutputPolicy.default_for).
+            output=(
+                route.output
+                if route.output is not None
+                or route.output_policy == OutputPolicy.default_for(endpoint.wire_format)
+                else route.output_policy
+            ),
         )
 
 

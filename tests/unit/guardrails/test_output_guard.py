@@ -237,3 +237,18 @@ def test_a_reviewed_output_is_masked_even_where_the_route_does_not_scan_outputs(
     guard(reviews).check("intent", CLASSIFIER, output, CONTEXT)
     [request] = reviews.sent
     assert "jo.bloggs@example.com" not in str(request.output)
+
+
+def test_a_brought_models_answer_is_held_to_a_json_object_not_to_the_intent_classifiers_shape() -> None:
+    # Given the route of a model brought with make new-route (its own answer shape)
+    from sluice.config import ModelSource
+
+    embed = RouteConfig(
+        name="embed",
+        endpoint=EndpointConfig(model=ModelSource(kind="transformers", path="m", task="feature-extraction")),
+    ).output_policy
+
+    # Then its embeddings pass, and an answer that is not a JSON object is blocked
+    assert embed.kind == "structured"
+    assert guard().check("embed", embed, {"embedding": [0.1, 0.2]}, CONTEXT).block is None
+    assert guard().check("embed", embed, ["not", "an", "object"], CONTEXT)  # type: ignore[arg-type].block is not None
