@@ -565,6 +565,7 @@ def package_of(registry_entry: dict[str, Any], version: str) -> Any:
         model_version=version,
         image="local",
         model_data_url=str(registry_entry["model_data"]),
+        baseline_uri=str(Path(registry_entry["model_data"]) / "baseline.json"),
     )
 
 

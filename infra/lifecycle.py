@@ -2,9 +2,7 @@
 (SageMaker Pipelines, defined with the `sagemaker` SDK at synth), its model package group, and the
 EventBridge rules that start it on `DriftDetected` and on a schedule.
 
-One KMS-encrypted bucket holds the lifecycle's data: `datacapture/` (the endpoints' DataCapture),
-`baselines/<model_version>/baseline.json`, `data/base/` and `data/feedback/` (training inputs),
-`models/<route>/current/` (the artifact in service, the gate's incumbent) and `runs/` (pipeline outputs).
+One KMS-encrypted bucket holds the lifecycle's data (its layout: `infra/lifecycle_layout.py`).
 """
 
 from __future__ import annotations
@@ -29,8 +27,17 @@ from infra.functions import SluiceFunction
 from infra.images import regional_image
 from infra.lifecycle_code import build_source_tarball
 from infra.lifecycle_feedback import FeedbackTable
+from infra.lifecycle_layout import (
+    BASE_DATA_PREFIX,
+    BASELINE_PREFIX,
+    CAPTURE_PREFIX,
+    FEEDBACK_PREFIX,
+    MODELS_PREFIX,
+    RUNS_PREFIX,
+)
 from infra.lifecycle_pipeline import PipelineSpec, pipeline_definition
 from infra.lifecycle_rollout import ModelRollout
+from infra.lifecycle_seed import LifecycleSeed
 from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
 from sluice.config import DeploymentConfig, FunctionConfig, RouteConfig
@@ -40,9 +47,6 @@ from sluice.runtime.feedback_export import Settings as FeedbackExportSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".build" / "lifecycle"
-CAPTURE_PREFIX = "datacapture"
-BASELINE_PREFIX = "baselines"
-FEEDBACK_PREFIX = "data/feedback"
 MONITOR_FUNCTION = FunctionConfig(memory_mb=512, timeout_seconds=300)
 # The wildcard actions of CDK's own bucket and key grants.
 CDK_GRANT_FINDINGS = {
@@ -171,10 +175,10 @@ class RetrainingPipeline(Construct):
             inference_image=tokens.add(inference_image.uri),
             source_uri=f"s3://{tokens.add(source.s3_bucket_name)}/{tokens.add(source.s3_object_key)}",
             bootstrap_uri=f"s3://{tokens.add(bootstrap.s3_bucket_name)}/{tokens.add(bootstrap.s3_object_key)}",
-            artifacts_uri=f"{data_uri}/runs/{route.name}",
-            base_data_uri=f"{data_uri}/data/base/{route.name}",
-            feedback_uri=f"{data_uri}/data/feedback/{route.name}",
-            incumbent_model_uri=f"{data_uri}/models/{route.name}/current",
+            artifacts_uri=f"{data_uri}/{RUNS_PREFIX}/{route.name}",
+            base_data_uri=f"{data_uri}/{BASE_DATA_PREFIX}/{route.name}",
+            feedback_uri=f"{data_uri}/{FEEDBACK_PREFIX}/{route.name}",
+            incumbent_model_uri=f"{data_uri}/{MODELS_PREFIX}/{route.name}/current",
             model_package_group=tokens.add(self.group_name),
             kms_key_arn=f"arn:aws:kms:us-east-1:000000000000:key/{tokens.add(key.key_arn, whole=True)}",
             code_version=code_version[:16],
@@ -548,6 +552,20 @@ class ModelLifecycle(Construct):
         if unknown:
             raise ValueError(f"lifecycle.routes names routes that are not configured: {unknown}")
         self.data = LifecycleData(self, "Data", key=key, removal_policy=removal_policy)
+        self.seeds = {
+            name: LifecycleSeed(
+                self,
+                f"Seed-{name}",
+                route=name,
+                base_data=config.lifecycle.base_data[name],
+                artifact=endpoints[name].artifact,
+                bucket=self.data.bucket,
+                key=key,
+                log_retention_days=config.log_retention_days,
+                removal_policy=removal_policy,
+            )
+            for name in config.lifecycle.routes
+        }
         self.pipelines = {
             name: RetrainingPipeline(
                 self,

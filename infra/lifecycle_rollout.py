@@ -16,6 +16,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.functions import SluiceFunction
+from infra.lifecycle_layout import BASELINE_PREFIX, MODELS_PREFIX, ROLLOUT_PREFIX, RUNS_PREFIX
 from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
 from sluice.config import DeploymentConfig, RouteConfig
@@ -23,8 +24,6 @@ from sluice.lifecycle.rollout import RolloutTarget
 from sluice.runtime.deploy import Settings as DeploySettings
 
 DEPLOY_FUNCTION_TIMEOUT_SECONDS = 120
-ROLLOUT_PREFIX = "rollouts"
-RUNS_PREFIX = "runs"
 
 
 def rollout_variant(route: RouteConfig) -> str:
@@ -137,6 +136,8 @@ class ModelRollout(Construct):
                 service_name=self.function.service_name,
                 event_bus_name=bus.event_bus_name,
                 lifecycle_bucket=data.bucket_name,
+                baseline_prefix=BASELINE_PREFIX,
+                models_prefix=MODELS_PREFIX,
                 route_table_parameter=route_table.parameter_name,
                 targets=[
                     RolloutTarget(
@@ -252,6 +253,10 @@ class ModelRollout(Construct):
         route_table.grant_write(role)
         data.grant_read_write(role, f"{ROLLOUT_PREFIX}/*")
         data.grant_read(role, f"{RUNS_PREFIX}/*")
+        # A version that rolls out: its baseline published for the monitor, then its artifact
+        # copied in as the next retraining's incumbent.
+        data.grant_put(role, f"{BASELINE_PREFIX}/*")
+        data.grant_put(role, f"{MODELS_PREFIX}/*")
         key.grant_encrypt_decrypt(role)
         bus.grant_put_events_to(role)
         # New versions' artifacts are in the lifecycle bucket: the models' role reads them.
@@ -272,6 +277,8 @@ class ModelRollout(Construct):
                     "Action::kms:ReEncrypt*",
                     f"Resource::{bucket_arn}/{ROLLOUT_PREFIX}/*",
                     f"Resource::{bucket_arn}/{RUNS_PREFIX}/*",
+                    f"Resource::{bucket_arn}/{BASELINE_PREFIX}/*",
+                    f"Resource::{bucket_arn}/{MODELS_PREFIX}/*",
                     "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint-config/*",
                     "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model/*",
                     *(

@@ -45,6 +45,9 @@ class ModelEndpoint(Construct):
         self._grant_hosting(image)
         self._key = key
         self._packaged: str | None = None
+        # The built-in model's artifact (.sluice/model packed), if a variant serves it: the
+        # lifecycle seeds its bucket with it as the first retraining's incumbent.
+        self.artifact: s3_assets.Asset | None = None
 
         # One Model per variant: each variant is its own model version on its own fleet.
         production_variants = []
@@ -193,6 +196,7 @@ class ModelEndpoint(Construct):
             ),
         )
         self._grant_artifact_read(asset, key)
+        self.artifact = asset
         return asset.s3_object_url
 
     def _grant_artifact_read(self, asset: s3_assets.Asset, key: kms.IKey) -> None:

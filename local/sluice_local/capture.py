@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -228,11 +229,21 @@ class CaptureMiddleware:
         )
 
 
-def provision_lifecycle_bucket(s3: Any, bucket: str) -> str:
-    """The lifecycle bucket on moto (capture, baselines, exported feedback), as the stack's."""
+def provision_lifecycle_bucket(s3: Any, bucket: str, *, served_model: Path | None = None) -> str:
+    """The lifecycle bucket on moto (capture, baselines, exported feedback), as the stack's, with
+    the served model's drift baseline where the monitor looks for it (the stack seeds the same,
+    infra/lifecycle_seed.py): without it the monitor could only answer `no_baseline`."""
+    from sluice.adapters.s3_baselines import S3Baselines
+    from sluice.lifecycle.drift import DriftBaseline
     from sluice_local.provision import ensure_bucket
 
-    return str(ensure_bucket(s3, bucket))
+    name = str(ensure_bucket(s3, bucket))
+    baseline = served_model / "baseline.json" if served_model is not None else None
+    if baseline is not None and baseline.is_file():
+        S3Baselines(s3, bucket=name, prefix="baselines").put(
+            DriftBaseline.model_validate_json(baseline.read_text())
+        )
+    return name
 
 
 def writer_for(spec: CaptureSpec) -> CaptureWriter:

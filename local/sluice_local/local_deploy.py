@@ -226,3 +226,37 @@ class FileRolloutLedger:
             json.dumps(record) + "\n"
         )
         (self._folder / rollout.endpoint / "pending.json").unlink()
+
+
+class LocalServedModels:
+    """The local `ServedModels`: a version's baseline (`baseline.json` in its model directory)
+    published to the lifecycle bucket on moto, where the local drift monitor reads it as the
+    deployed one does; the version in service recorded in `<folder>/<route>.json`, which
+    `make retrain` takes as its incumbent (model/pipeline/run_local.py)."""
+
+    def __init__(self, baselines: Any, folder: Path = ROOT / ".sluice" / "lifecycle" / "incumbents") -> None:
+        self._baselines = baselines
+        self._folder = folder
+
+    def publish_baseline(self, baseline_uri: str) -> str | None:
+        from sluice.lifecycle.drift import DriftBaseline
+
+        path = Path(baseline_uri)
+        if not path.is_file():
+            return None
+        baseline = DriftBaseline.model_validate_json(path.read_text())
+        self._baselines.put(baseline)
+        return baseline.model_version
+
+    def set_incumbent(self, route: str, model_data_url: str) -> None:
+        self._folder.mkdir(parents=True, exist_ok=True)
+        (self._folder / f"{route}.json").write_text(json.dumps({"model_data_url": model_data_url}) + "\n")
+
+
+def local_incumbent(route: str, folder: Path = ROOT / ".sluice" / "lifecycle" / "incumbents") -> Path | None:
+    """The model directory a local rollout last put in service for `route`, if it still exists."""
+    path = folder / f"{route}.json"
+    if not path.exists():
+        return None
+    model_dir = Path(json.loads(path.read_text())["model_data_url"])
+    return model_dir if (model_dir / "model.json").exists() else None

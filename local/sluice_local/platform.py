@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             events=session.client("events"),
             region=REGION,
         )
-        provision_lifecycle_bucket(session.client("s3"), capture.bucket)
+        provision_lifecycle_bucket(session.client("s3"), capture.bucket, served_model=args.model_dir)
         from sluice_local.uploads import provision_uploads
 
         resources = provision_uploads(

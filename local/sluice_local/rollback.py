@@ -20,9 +20,10 @@ from typing import Any, Literal
 
 from sluice.adapters.eventbridge import EventBridgePublisher
 from sluice.adapters.route_versions import ParameterRouteVersions
+from sluice.adapters.s3_baselines import S3Baselines
 from sluice.config import DeploymentConfig
 from sluice.lifecycle.rollout import Deployer, PackageVersion, RolloutTarget
-from sluice_local.local_deploy import FileRolloutLedger, LocalGuardedEndpoint
+from sluice_local.local_deploy import FileRolloutLedger, LocalGuardedEndpoint, LocalServedModels
 from sluice_local.models import REGISTRY, ROOT, SERVING
 from sluice_local.outputs import DEFAULT_OUTPUTS, local_session, read_outputs
 
@@ -35,7 +36,12 @@ def _config() -> DeploymentConfig:
 def local_package(route: str, version: str) -> PackageVersion:
     if version == "v0":
         return PackageVersion(
-            arn="local:v0", route=route, model_version="v0", image="local", model_data_url=str(SERVING)
+            arn="local:v0",
+            route=route,
+            model_version="v0",
+            image="local",
+            model_data_url=str(SERVING),
+            baseline_uri=str(SERVING / "baseline.json"),
         )
     path = REGISTRY / f"sluice-local-{route}.json"
     for package in json.loads(path.read_text()) if path.exists() else []:
@@ -48,6 +54,7 @@ def local_package(route: str, version: str) -> PackageVersion:
                 model_version=version,
                 image="local",
                 model_data_url=str(package["model_data"]),
+                baseline_uri=str(Path(package["model_data"]) / "baseline.json"),
             )
     raise SystemExit(f"no registered version {version} of {route}: see `make models`")
 
@@ -83,6 +90,12 @@ def local_deployer(
         ledger=FileRolloutLedger(state_dir / "rollouts") if state_dir else FileRolloutLedger(),
         routes=ParameterRouteVersions(
             session.client("ssm", endpoint_url=aws), outputs["RouteTableParameter"]
+        ),
+        served=LocalServedModels(
+            S3Baselines(
+                session.client("s3", endpoint_url=aws), bucket=outputs["LifecycleBucket"], prefix="baselines"
+            ),
+            *([state_dir / "incumbents"] if state_dir else []),
         ),
         events=EventBridgePublisher(session.client("events", endpoint_url=aws), outputs["EventBusName"]),
         targets={

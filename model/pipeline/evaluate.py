@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -144,8 +145,21 @@ def main(argv: list[str] | None = None) -> int:
         golden, candidate, incumbent, gate.GateRules(latency_p95_budget_ms=args.latency_budget_ms), cache
     )
     write_outputs(report, args.output)
+    copy_baseline(args.candidate, args.output)
     print(gate.summary(report))
     return 0  # a rejection is a result, not a failure: the condition step acts on it
+
+
+def copy_baseline(candidate: Path, output: Path) -> Path | None:
+    """The candidate's drift baseline beside the gate's report. The registered package points at
+    the report (its ModelQuality statistics), and the deploy function publishes this file under
+    `baselines/` when the version rolls out: the copy inside model.tar.gz is out of a Lambda's
+    reach without reading the whole archive."""
+    source = candidate / "baseline.json"
+    if not source.is_file():
+        return None
+    output.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(source, output / "baseline.json"))
 
 
 def _unpack_if_archive(model_dir: Path) -> None:

@@ -254,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", type=Path, default=ROOT / "data" / "banking77", help="base training data")
     parser.add_argument("--feedback", type=Path, help="labelled feedback (JSON lines) to add")
     parser.add_argument(
-        "--incumbent", type=Path, default=ROOT / ".sluice" / "model", help="the model in service"
+        "--incumbent",
+        type=Path,
+        help="the model in service (default: the version a local rollout last promoted, else .sluice/model)",
     )
     parser.add_argument(
         "--workdir", type=Path, default=LOCAL, help="what s3://local/ stands for (runs, registry, code)"
@@ -268,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     LOCAL = args.workdir  # `make drift-demo` keeps its runs and registry apart from `make retrain`'s
+    if args.incumbent is None:
+        sys.path.insert(0, str(ROOT / "local"))
+        from sluice_local.local_deploy import local_incumbent
+
+        # As in AWS, where the deploy function copies a promoted version to models/<route>/current.
+        args.incumbent = local_incumbent("intent") or ROOT / ".sluice" / "model"
 
     definition = local_definition()
     # Stage the inputs where the definition's default locations point.

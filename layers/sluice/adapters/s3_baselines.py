@@ -33,3 +33,43 @@ class S3Baselines:
         except self._client.exceptions.NoSuchKey:
             return None
         return DriftBaseline.model_validate_json(body)
+
+
+def _bucket_and_key(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError("not an s3://bucket/key URI")
+    bucket, key = uri[5:].split("/", 1)
+    return bucket, key
+
+
+class S3ServedModels:
+    """The lifecycle bucket's record of the versions in service (`sluice.lifecycle.rollout.ServedModels`):
+    each version's baseline under `baselines/`, and the artifact in service as
+    `<models_prefix>/<route>/current/model.tar.gz`, the retraining pipeline's default incumbent."""
+
+    def __init__(
+        self, client: Any, *, bucket: str, baselines: S3Baselines, models_prefix: str = "models"
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._baselines = baselines
+        self._models_prefix = models_prefix.strip("/")
+
+    def incumbent_key(self, route: str) -> str:
+        return f"{self._models_prefix}/{route}/current/model.tar.gz"
+
+    def publish_baseline(self, baseline_uri: str) -> str | None:
+        bucket, key = _bucket_and_key(baseline_uri)
+        try:
+            body = self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except self._client.exceptions.NoSuchKey:
+            return None
+        baseline = DriftBaseline.model_validate_json(body)
+        self._baselines.put(baseline)
+        return baseline.model_version
+
+    def set_incumbent(self, route: str, model_data_url: str) -> None:
+        bucket, key = _bucket_and_key(model_data_url)
+        # A managed copy: one CopyObject up to 5 GB, a multipart copy above; S3 copies, the
+        # function never holds the artifact. The bucket's default encryption (KMS) applies.
+        self._client.copy({"Bucket": bucket, "Key": key}, self._bucket, self.incumbent_key(route))

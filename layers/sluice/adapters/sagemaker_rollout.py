@@ -102,6 +102,7 @@ class SageMakerRollouts:
             model_version=f"v{package['ModelPackageVersion']}",
             image=container["Image"],
             model_data_url=container["ModelDataUrl"],
+            baseline_uri=baseline_uri(package),
         )
 
     def packages(self, group: str) -> list[dict[str, Any]]:
@@ -115,6 +116,17 @@ class SageMakerRollouts:
             for summary in page["ModelPackageSummaryList"]
         ]
         return [self._client.describe_model_package(ModelPackageName=arn) for arn in arns]
+
+
+def baseline_uri(package: dict[str, Any]) -> str | None:
+    """The candidate's baseline, which the golden-query gate writes beside the report the package's
+    ModelQuality statistics point at (infra/lifecycle_pipeline.py, model/pipeline/evaluate.py)."""
+    report = (((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}).get(
+        "S3Uri"
+    )
+    if not report or "/" not in str(report):
+        return None
+    return f"{str(report).rsplit('/', 1)[0]}/baseline.json"
 
 
 class S3RolloutLedger:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sluice.lifecycle.quality import QualityPolicy
 
@@ -51,6 +51,10 @@ class LifecycleConfig(BaseModel):
 
     # Routes whose model the platform monitors and retrains (model/train.py trains the intent model).
     routes: list[str] = Field(default_factory=lambda: ["intent"])
+    # Each monitored route's base training data, a directory of the repository with train.csv and
+    # test.csv (model/train.py's columns): the stack copies it into the lifecycle bucket, where
+    # every retraining reads it beside the labelled feedback.
+    base_data: dict[str, str] = Field(default_factory=lambda: {"intent": "data/banking77"})
     drift: DriftPolicy = DriftPolicy()
     quality: QualityPolicy = QualityPolicy()
     feedback: FeedbackExportPolicy = FeedbackExportPolicy()
@@ -59,3 +63,10 @@ class LifecycleConfig(BaseModel):
     retrain_schedule: str = Field("cron(0 3 ? * SUN *)", pattern=r"^(cron|rate)\(.+\)$")
     training_instance_type: str = Field("ml.g5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     processing_instance_type: str = Field("ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+    @model_validator(mode="after")
+    def _every_route_has_base_data(self) -> LifecycleConfig:
+        missing = [route for route in self.routes if route not in self.base_data]
+        if missing:
+            raise ValueError(f"lifecycle.base_data has no directory for routes {missing}")
+        return self

@@ -72,6 +72,9 @@ class PackageVersion(BaseModel):
     model_version: str
     image: str
     model_data_url: str
+    # Its drift baseline (the golden-query gate's evaluation output holds the candidate's), or None
+    # for a package registered without one: the monitor then reports `no_baseline` for it.
+    baseline_uri: str | None = None
 
 
 class Rollout(BaseModel):
@@ -88,6 +91,9 @@ class Rollout(BaseModel):
     new_config: str
     model_name: str
     model_package_arn: str | None
+    # What becomes the retraining's incumbent once the version is in service (None in a record
+    # written before this field existed: the incumbent is then left as it was).
+    model_data_url: str | None = None
     reason: Literal["approved", "operator"]
     alarms: tuple[str, ...]
     started_at: datetime
@@ -115,6 +121,19 @@ class RolloutLedger(Protocol):
     def start(self, rollout: Rollout) -> None: ...
 
     def finish(self, rollout: Rollout, outcome: str) -> None: ...
+
+
+class ServedModels(Protocol):
+    """What the lifecycle keeps of the versions it serves (sluice.adapters): each one's drift
+    baseline where the monitor looks for it, and the artifact in service, which the next
+    retraining's golden-query gate compares its candidate with."""
+
+    def publish_baseline(self, baseline_uri: str) -> str | None:
+        """Store the baseline found at `baseline_uri` for the monitor; its model version, or None
+        if nothing is there."""
+        ...
+
+    def set_incumbent(self, route: str, model_data_url: str) -> None: ...
 
 
 class RouteVersions(Protocol):
@@ -177,6 +196,7 @@ class Deployer:
         sagemaker: EndpointControl,
         ledger: RolloutLedger,
         routes: RouteVersions,
+        served: ServedModels,
         events: EventSink,
         targets: dict[str, RolloutTarget],
         policy: RolloutPolicy,
@@ -185,6 +205,7 @@ class Deployer:
         self._sagemaker = sagemaker
         self._ledger = ledger
         self._routes = routes
+        self._served = served
         self._events = events
         self._targets = targets
         self._policy = policy
@@ -233,10 +254,13 @@ class Deployer:
             new_config=config_name,
             model_name=model_name,
             model_package_arn=package.arn,
+            model_data_url=package.model_data_url,
             reason=reason,
             alarms=target.alarms,
             started_at=self._clock(),
         )
+        # Published before the canary takes traffic, so the monitor judges its first window too.
+        self._publish_baseline(package)
         # Recorded before the update: an endpoint that settles must find what it was asked to do.
         self._ledger.start(rollout)
         self._sagemaker.update_endpoint(
@@ -252,6 +276,26 @@ class Deployer:
         )
         return rollout
 
+    def _publish_baseline(self, package: PackageVersion) -> None:
+        published = self._served.publish_baseline(package.baseline_uri) if package.baseline_uri else None
+        if published is None:
+            # Not a reason to hold the rollout back (a rollback to a version registered by hand
+            # must still go), but the drift monitor cannot judge this version: say so, and count it.
+            logger.warning(
+                "rollout without a drift baseline",
+                extra={"route": package.route, "model_version": package.model_version},
+            )
+            metrics.add_metric(name="RolloutWithoutBaseline", unit=MetricUnit.Count, value=1)
+        else:
+            logger.info(
+                "drift baseline published",
+                extra={
+                    "route": package.route,
+                    "model_version": package.model_version,
+                    "baseline_of": published,
+                },
+            )
+
     def settle(self, endpoint: str, *, correlation_id: str | None) -> str | None:
         """The endpoint is no longer updating: judge the rollout in flight, if any."""
         rollout = self._ledger.pending(endpoint)
@@ -263,6 +307,8 @@ class Deployer:
         detail: ModelDeployed | ModelRolledBack
         if state.status == "InService" and state.config_name == rollout.new_config:
             self._routes.set_model_version(rollout.route, rollout.variant, rollout.model_version)
+            if rollout.model_data_url is not None:
+                self._served.set_incumbent(rollout.route, rollout.model_data_url)
             outcome = "deployed"
             if rollout.reason == "operator":
                 # An operator's rollback to an earlier version, done: recorded as a rollback.

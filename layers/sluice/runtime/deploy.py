@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 class Settings(shared.PowertoolsSettings, shared.EventSettings):
     lifecycle_bucket: str = Field(alias="LIFECYCLE_BUCKET_NAME", min_length=3)
+    # Where the drift monitor reads each version's baseline, and where the incumbent is kept.
+    baseline_prefix: str = Field(alias="BASELINE_PREFIX", default="baselines")
+    models_prefix: str = Field(alias="MODELS_PREFIX", default="models")
     route_table_parameter: str = Field(alias="ROUTE_TABLE_PARAMETER", min_length=1)
     targets: list[RolloutTarget] = Field(alias="ROLLOUT_TARGETS", min_length=1)
     # Model package group -> route, pipeline name -> route.
@@ -35,6 +38,7 @@ def build(settings: Settings, *, clients: shared.ClientFactory | None = None) ->
     from sluice.adapters.clients import client
     from sluice.adapters.eventbridge import EventBridgePublisher
     from sluice.adapters.route_versions import ParameterRouteVersions
+    from sluice.adapters.s3_baselines import S3Baselines, S3ServedModels
     from sluice.adapters.s3_gate_reports import S3GateReports
     from sluice.adapters.sagemaker_rollout import S3RolloutLedger, SageMakerRollouts
     from sluice.lifecycle.deploy import DeployEvents
@@ -47,6 +51,12 @@ def build(settings: Settings, *, clients: shared.ClientFactory | None = None) ->
         sagemaker=sagemaker,
         ledger=S3RolloutLedger(s3, bucket=settings.lifecycle_bucket),
         routes=ParameterRouteVersions(make("ssm"), settings.route_table_parameter),
+        served=S3ServedModels(
+            s3,
+            bucket=settings.lifecycle_bucket,
+            baselines=S3Baselines(s3, bucket=settings.lifecycle_bucket, prefix=settings.baseline_prefix),
+            models_prefix=settings.models_prefix,
+        ),
         events=events,
         targets={target.route: target for target in settings.targets},
         policy=settings.policy,

@@ -153,3 +153,26 @@ def test_the_drift_monitor_function_reads_the_local_capture(aws: dict[str, Any],
     # Then it judged the captured window and put DriftDetected on the bus
     assert [(w["answers"], w["outcome"]) for w in result["windows"]] == [(220, "drifted")]
     assert len(take_events(aws["sqs"], aws["queue"], wait_seconds=0)) == 1
+
+
+def test_the_local_platform_publishes_its_served_models_baseline_as_the_stack_seeds_it(
+    tmp_path: Path,
+) -> None:
+    from sluice_local.capture import provision_lifecycle_bucket
+
+    # Given the model the platform serves, with the baseline training wrote beside it
+    served = DriftBaseline(
+        model_version="banking77-minilm-lr-served",
+        reference="test.csv",
+        n_reference=3080,
+        label_shares={"card_arrival": 1.0},
+        confidence=ConfidenceBaseline(quantile=0.1, threshold=0.5, rate=0.1),
+    )
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "baseline.json").write_text(served.model_dump_json())
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        # When the platform provisions its lifecycle bucket (at every start)
+        bucket = provision_lifecycle_bucket(s3, BUCKET, served_model=tmp_path / "model")
+        # Then the monitor finds a baseline for the version the endpoint answers with
+        assert S3Baselines(s3, bucket=bucket, prefix="baselines").baseline(served.model_version) == served

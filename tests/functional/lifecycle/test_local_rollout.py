@@ -15,8 +15,14 @@ from starlette.testclient import TestClient
 
 from sluice.events import Event
 from sluice.lifecycle.config import RolloutPolicy
+from sluice.lifecycle.drift import ConfidenceBaseline, DriftBaseline
 from sluice.lifecycle.rollout import Deployer, PackageVersion, RolloutTarget
-from sluice_local.local_deploy import FileRolloutLedger, LocalGuardedEndpoint
+from sluice_local.local_deploy import (
+    FileRolloutLedger,
+    LocalGuardedEndpoint,
+    LocalServedModels,
+    local_incumbent,
+)
 from sluice_local.variant_endpoint import EndpointSpec, Spec, VariantSpec, build_router
 
 HANDLER = Path(__file__).with_name("versioned_handler.py")
@@ -38,6 +44,16 @@ class Versions:
         self.labels[(route, variant)] = version
 
 
+class Baselines:
+    """The lifecycle bucket's `baselines/` (S3Baselines on moto in the platform)."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, DriftBaseline] = {}
+
+    def put(self, baseline: DriftBaseline) -> None:
+        self.stored[baseline.model_version] = baseline
+
+
 class Sink:
     def __init__(self) -> None:
         self.events: list[Event[Any]] = []
@@ -53,6 +69,7 @@ class Traffic:
         self.client = client
         self.now = 0.0
         self.served_by: list[str] = []
+        self.baselines = Baselines()  # where the rollout publishes each version's drift baseline
 
     def clock(self) -> float:
         return self.now
@@ -102,6 +119,7 @@ def running(tmp_path: Path) -> Iterator[tuple[Traffic, Deployer, LocalGuardedEnd
             sagemaker=endpoint,
             ledger=FileRolloutLedger(tmp_path / "rollouts"),
             routes=versions,
+            served=LocalServedModels(traffic.baselines, tmp_path / "incumbents"),
             events=sink,
             targets={
                 "intent": RolloutTarget(
@@ -121,6 +139,7 @@ def package(tmp: Path, name: str, version: str) -> PackageVersion:
         model_version=version,
         image="local",
         model_data_url=str(tmp / name),
+        baseline_uri=str(tmp / name / "baseline.json"),
     )
 
 
@@ -192,3 +211,26 @@ def test_the_local_alarms_apply_the_stacks_thresholds(stats: dict[str, Any], fir
     from sluice_local.local_deploy import alarming
 
     assert alarming(stats, RolloutPolicy()) == fired
+
+
+def test_a_promoted_version_has_its_baseline_published_and_is_the_next_retrainings_incumbent(
+    running: Any, tmp_path: Path
+) -> None:
+    traffic, deployer, _, _, _ = running
+    # Given v2's directory with the baseline training wrote beside the model
+    baseline = DriftBaseline(
+        model_version="digest-v2",
+        reference="held-out rows",
+        n_reference=100,
+        label_shares={"a": 0.5, "b": 0.5},
+        confidence=ConfidenceBaseline(quantile=0.1, threshold=0.6, rate=0.1),
+    )
+    (tmp_path / "v2" / "baseline.json").write_text(baseline.model_dump_json())
+    (tmp_path / "v2" / "model.json").write_text("{}")
+    # When v2 rolls out and is promoted
+    deployer.start(package(tmp_path, "v2", "v2"))
+    assert deployer.settle("ep", correlation_id=None) == "deployed"
+    # Then the monitor can judge v2 (its baseline is stored under its own version), and
+    # `make retrain` compares the next candidate with v2
+    assert traffic.baselines.stored == {"digest-v2": baseline}
+    assert local_incumbent("intent", tmp_path / "incumbents") == tmp_path / "v2"

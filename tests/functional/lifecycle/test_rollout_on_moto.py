@@ -169,3 +169,61 @@ def test_the_route_tables_version_label_changes_for_that_variant_only() -> None:
         assert [v["model_version"] for v in stored["routes"]["intent"]["variants"]] == ["v1", "v2"]
         assert stored["routes"]["intent"]["other"] == "kept"
         assert versions.model_version("intent", "canary") == "v2"
+
+
+def test_a_packages_baseline_is_found_beside_its_gate_report_and_published_under_its_version(
+    sagemaker: Any,
+) -> None:
+    from sluice.adapters.s3_baselines import S3Baselines, S3ServedModels
+    from sluice.lifecycle.drift import ConfidenceBaseline, DriftBaseline
+
+    # Given a package registered by the pipeline: its ModelQuality statistics are the gate's
+    # evaluation.json, and the gate wrote the candidate's baseline beside it
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="lifecycle")
+    evaluation = "s3://lifecycle/runs/intent/exec-1/evaluation"
+    baseline = DriftBaseline(
+        model_version="banking77-minilm-lr-v2",
+        reference="held-out rows",
+        n_reference=100,
+        label_shares={"a": 1.0},
+        confidence=ConfidenceBaseline(quantile=0.1, threshold=0.6, rate=0.1),
+    )
+    s3.put_object(
+        Bucket="lifecycle", Key="runs/intent/exec-1/evaluation/baseline.json", Body=baseline.model_dump_json()
+    )
+    s3.put_object(Bucket="lifecycle", Key="runs/intent/exec-1/model/model.tar.gz", Body=b"weights")
+    sagemaker.create_model_package_group(ModelPackageGroupName="sluice-intent")
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName="sluice-intent",
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [
+                {"Image": "image:2", "ModelDataUrl": "s3://lifecycle/runs/intent/exec-1/model/model.tar.gz"}
+            ],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+        ModelMetrics={
+            "ModelQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"{evaluation}/evaluation.json"}
+            }
+        },
+    )["ModelPackageArn"]
+    package = SageMakerRollouts(sagemaker).package(arn, route="intent")
+    served = S3ServedModels(
+        s3, bucket="lifecycle", baselines=S3Baselines(s3, bucket="lifecycle", prefix="baselines")
+    )
+    # When the rollout publishes its baseline and, once in service, makes it the incumbent
+    assert package.baseline_uri == f"{evaluation}/baseline.json"
+    assert served.publish_baseline(package.baseline_uri) == "banking77-minilm-lr-v2"
+    served.set_incumbent("intent", package.model_data_url)
+    # Then the monitor finds it under the model's own version, and the pipeline's default
+    # incumbent location holds the artifact
+    assert (
+        S3Baselines(s3, bucket="lifecycle", prefix="baselines").baseline("banking77-minilm-lr-v2") == baseline
+    )
+    incumbent = s3.get_object(Bucket="lifecycle", Key="models/intent/current/model.tar.gz")["Body"].read()
+    assert incumbent == b"weights"
+    # And a package whose evaluation holds no baseline is told apart from an error
+    assert served.publish_baseline("s3://lifecycle/runs/intent/exec-0/evaluation/baseline.json") is None

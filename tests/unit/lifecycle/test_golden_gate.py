@@ -169,3 +169,15 @@ class TestEvaluateStep:
         assert (
             json.loads((tmp_path / "out" / "gate_report.json").read_text())["candidate_version"] == "tiny-2"
         )
+
+    def test_puts_the_candidates_baseline_beside_its_report_for_the_rollout(self, tmp_path: Path) -> None:
+        # The registered package points at the report; the deploy function reads the baseline beside it
+        evaluate = load_evaluate()
+        candidate = write_tiny_model(tmp_path / "candidate")
+        (candidate / "baseline.json").write_text('{"model_version": "tiny-1"}')
+        copied = evaluate.copy_baseline(candidate, tmp_path / "out")
+        assert copied == tmp_path / "out" / "baseline.json"
+        assert json.loads(copied.read_text()) == {"model_version": "tiny-1"}
+        # A candidate trained without one leaves nothing there (the rollout then says so)
+        assert evaluate.copy_baseline(write_tiny_model(tmp_path / "bare"), tmp_path / "bare-out") is None
+        assert not (tmp_path / "bare-out" / "baseline.json").exists()

@@ -113,21 +113,43 @@ class Sink:
         self.events.append(event)
 
 
-def package(version: str = "v2") -> PackageVersion:
+class Served:
+    """The lifecycle bucket's baselines and incumbent; `baselines` maps a URI to its version."""
+
+    def __init__(self, baselines: dict[str, str] | None = None) -> None:
+        self.baselines = baselines or {}
+        self.published: list[str] = []
+        self.incumbents: dict[str, str] = {}
+
+    def publish_baseline(self, baseline_uri: str) -> str | None:
+        version = self.baselines.get(baseline_uri)
+        if version is not None:
+            self.published.append(version)
+        return version
+
+    def set_incumbent(self, route: str, model_data_url: str) -> None:
+        self.incumbents[route] = model_data_url
+
+
+def package(version: str = "v2", *, baseline: bool = True) -> PackageVersion:
     return PackageVersion(
         arn=f"arn:aws:sagemaker:us-east-1:1:model-package/g/{version[1:]}",
         route="intent",
         model_version=version,
         image="image:1",
         model_data_url=f"s3://lifecycle/runs/intent/{version}/model.tar.gz",
+        baseline_uri=f"s3://lifecycle/runs/intent/{version}/evaluation/baseline.json" if baseline else None,
     )
 
 
-def deployer(endpoint: GuardedEndpoint, ledger: Ledger, versions: Versions, sink: Sink) -> Deployer:
+def deployer(
+    endpoint: GuardedEndpoint, ledger: Ledger, versions: Versions, sink: Sink, served: Served | None = None
+) -> Deployer:
     return Deployer(
         sagemaker=endpoint,
         ledger=ledger,
         routes=versions,
+        served=served or Served(),
         events=sink,
         targets={"intent": TARGET},
         policy=RolloutPolicy(canary_percent=50, canary_wait_seconds=600, termination_wait_seconds=300),
@@ -399,3 +421,41 @@ def test_names_fit_sagemakers_63_characters_of_letters_digits_and_hyphens() -> N
     )
     assert len(name) <= 63
     assert all(c.isalnum() or c == "-" for c in name)
+
+
+def test_a_version_rolling_out_has_its_baseline_published_and_becomes_the_incumbent_once_in_service() -> None:
+    # Given an approved v2 whose evaluation holds its drift baseline
+    endpoint, ledger, versions, sink = GuardedEndpoint(), Ledger(), Versions(), Sink()
+    served = Served({"s3://lifecycle/runs/intent/v2/evaluation/baseline.json": "digest-v2"})
+    deploy = deployer(endpoint, ledger, versions, sink, served)
+    # When its rollout starts, the baseline is published before the canary takes traffic
+    deploy.start(package("v2"))
+    assert served.published == ["digest-v2"]
+    assert served.incumbents == {}
+    # And once the endpoint settles on it, its artifact is the next retraining's incumbent
+    endpoint.bake()
+    assert deploy.settle("sluice-intent", correlation_id=None) == "deployed"
+    assert served.incumbents == {"intent": "s3://lifecycle/runs/intent/v2/model.tar.gz"}
+
+
+def test_a_rolled_back_version_leaves_the_incumbent_as_it_was() -> None:
+    endpoint, ledger, versions, sink = GuardedEndpoint(), Ledger(), Versions(), Sink()
+    served = Served({"s3://lifecycle/runs/intent/v2/evaluation/baseline.json": "digest-v2"})
+    deploy = deployer(endpoint, ledger, versions, sink, served)
+    deploy.start(package("v2"))
+    endpoint.alarming = {"latency"}
+    endpoint.bake()
+    assert deploy.settle("sluice-intent", correlation_id=None) == "rolled_back"
+    assert served.incumbents == {}
+
+
+def test_a_version_without_a_baseline_still_rolls_out() -> None:
+    # A package registered by hand has no baseline: the rollout goes on, the monitor will say so
+    endpoint, ledger, versions, sink = GuardedEndpoint(), Ledger(), Versions(), Sink()
+    served = Served()
+    deploy = deployer(endpoint, ledger, versions, sink, served)
+    deploy.start(package("v2", baseline=False))
+    endpoint.bake()
+    assert deploy.settle("sluice-intent", correlation_id=None) == "deployed"
+    assert served.published == []
+    assert served.incumbents == {"intent": "s3://lifecycle/runs/intent/v2/model.tar.gz"}
