@@ -380,15 +380,17 @@ def run_feedback_export(outputs: dict[str, Any], when: datetime) -> Any:
     return report
 
 
-def publish_baseline(platform: Platform, model_dir: Path) -> str:
-    """The baseline training wrote beside the model, where the monitor reads a version's baseline."""
+def published_baseline(platform: Platform, model_dir: Path) -> str:
+    """Where the monitor finds this model's baseline, which the platform publishes at start (the
+    stack seeds it) and a rollout publishes for a new version; fails the demo if it is not there."""
     from sluice.adapters.s3_baselines import S3Baselines
     from sluice.lifecycle.drift import DriftBaseline
 
-    baseline = DriftBaseline.model_validate_json((model_dir / "baseline.json").read_text())
+    version = DriftBaseline.model_validate_json((model_dir / "baseline.json").read_text()).model_version
     store = S3Baselines(platform.s3, bucket=platform.outputs["LifecycleBucket"], prefix="baselines")
-    store.put(baseline)
-    return store.key(baseline.model_version)
+    if store.baseline(version) is None:
+        raise SystemExit(f"no baseline for {version} in the lifecycle bucket: the monitor could not judge it")
+    return store.key(version)
 
 
 class Background(threading.Thread):
@@ -658,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
 
     say("[2/10] the local platform with v1 on `intent` (its endpoint captures to the lifecycle bucket)")
     with running_platform(v1) as platform:
-        key = publish_baseline(platform, v1)
+        key = published_baseline(platform, v1)
         baseline = json.loads((v1 / "baseline.json").read_text())["confidence"]
         say(
             f"      ready at {platform.outputs['ApiUrl']}; v1's baseline at s3://{platform.outputs['LifecycleBucket']}/{key}: "
@@ -749,7 +751,6 @@ def main(argv: list[str] | None = None) -> int:
         figures["gate_v2"] = run
 
         say(f"[7/10] the canary: v2 ({v2_version}) on the local endpoint, guarded by the rollback alarms")
-        publish_baseline(platform, v2)
         traffic = mixed_traffic(
             seen_pool[args.normal + args.shifted :],
             unseen_pool,
@@ -761,6 +762,14 @@ def main(argv: list[str] | None = None) -> int:
             platform, package_of(v2_entry, "v2"), traffic, bake_seconds=args.bake_seconds
         )
         deployed = platform.events("ModelDeployed")
+        from sluice_local.local_deploy import local_incumbent
+
+        incumbent = local_incumbent(ROUTE, WORK / "incumbents")
+        say(
+            f"      the rollout published v2's baseline at s3://{platform.outputs['LifecycleBucket']}/"
+            f"{published_baseline(platform, v2)}; the next retraining's incumbent: "
+            + ("v2" if incumbent == v2 else f"{incumbent} (not v2)")
+        )
         by_version: dict[str, list[Answer]] = defaultdict(list)
         for answer in during:
             by_version[answer.model_version].append(answer)
@@ -795,7 +804,14 @@ def main(argv: list[str] | None = None) -> int:
         say(
             f"      {sum(statuses.values())} corrections replaced {dict(statuses)}; {report.exported} labelled rows exported"
         )
-        worse = run_pipeline(base, feedback_dir, v2, cache=cache, parameters=parameters)
+        # Against the incumbent the rollout recorded (v2), as the deployed pipeline's default is.
+        worse = run_pipeline(
+            base,
+            feedback_dir,
+            local_incumbent(ROUTE, WORK / "incumbents") or v2,
+            cache=cache,
+            parameters=parameters,
+        )
         say(
             f"      steps: {', '.join(f'{name} {outcome}' for name, outcome in worse.steps)} ({worse.seconds:.0f} s)"
         )
