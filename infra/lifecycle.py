@@ -37,7 +37,7 @@ from infra.lifecycle_layout import (
 )
 from infra.lifecycle_pipeline import PipelineSpec, pipeline_definition
 from infra.lifecycle_rollout import ModelRollout
-from infra.lifecycle_seed import LifecycleSeed
+from infra.lifecycle_seed import LifecycleSeed, SeededRoute
 from infra.model_endpoint import ModelEndpoint
 from infra.nag import acknowledge
 from sluice.config import DeploymentConfig, FunctionConfig, RouteConfig
@@ -552,20 +552,20 @@ class ModelLifecycle(Construct):
         if unknown:
             raise ValueError(f"lifecycle.routes names routes that are not configured: {unknown}")
         self.data = LifecycleData(self, "Data", key=key, removal_policy=removal_policy)
-        self.seeds = {
-            name: LifecycleSeed(
-                self,
-                f"Seed-{name}",
-                route=name,
-                base_data=config.lifecycle.base_data[name],
-                artifact=endpoints[name].artifact,
-                bucket=self.data.bucket,
-                key=key,
-                log_retention_days=config.log_retention_days,
-                removal_policy=removal_policy,
-            )
-            for name in config.lifecycle.routes
-        }
+        self.seed = LifecycleSeed(
+            self,
+            "Seed",
+            routes={
+                name: SeededRoute(
+                    base_data=config.lifecycle.base_data[name], artifact=endpoints[name].artifact
+                )
+                for name in config.lifecycle.routes
+            },
+            bucket=self.data.bucket,
+            key=key,
+            log_retention_days=config.log_retention_days,
+            removal_policy=removal_policy,
+        )
         self.pipelines = {
             name: RetrainingPipeline(
                 self,

@@ -10,15 +10,18 @@ rolls out: without this construct the first retraining would fail on an empty in
 Each object is copied by S3 itself (CopyObject, one AwsCustomResource call), from the stack's own
 assets: the model artifact the endpoint serves, the baseline training wrote beside it, and the
 route's base data. A copy runs at create and again only when its source changes (a new asset
-hash), so a `cdk deploy` never puts back an older model over a version a rollout promoted.
+hash), so a `cdk deploy` with the same model does not put it back over a version a rollout
+promoted. (A changed packed artifact does: the stack then deploys that model to the endpoint as
+well, and the incumbent follows it.)
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stage
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stage
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -34,6 +37,7 @@ from infra.nag import acknowledge
 
 MODEL_DIR = ROOT / ".sluice" / "model"
 BASE_DATA_FILES = ("train.csv", "test.csv")  # model/pipeline/prepare.py's inputs
+OPTIONAL_BASE_DATA_FILES = ("categories.json",)  # the label set, in order (else train.csv's labels)
 # "You can create a copy of your object up to 5 GB in size in a single atomic action using this
 # API" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html): each seed is one call.
 SINGLE_COPY_LIMIT_BYTES = 5 * 1024**3
@@ -55,6 +59,14 @@ def check_single_copy(path: Path, *, limit: int = SINGLE_COPY_LIMIT_BYTES) -> in
     return size
 
 
+@dataclass(frozen=True)
+class SeededRoute:
+    """A monitored route: its base data directory, and the stack's packed model if it serves it."""
+
+    base_data: str
+    artifact: s3_assets.Asset | None
+
+
 def served_model_version(model_dir: Path = MODEL_DIR) -> str:
     """The version label of the model the stack packs (model/train.py writes it in model.json)."""
     if not (model_dir / "model.json").is_file():
@@ -63,42 +75,28 @@ def served_model_version(model_dir: Path = MODEL_DIR) -> str:
 
 
 class LifecycleSeed(Construct):
-    """Copies a route's base data, its served model and that model's baseline into the bucket."""
+    """Copies each monitored route's base data, its served model and that model's baseline into
+    the bucket. One construct for every route: AwsCustomResource runs all its calls in one
+    function per stack, whose role is the first one given (aws/aws-cdk#32533), so the copies
+    share one role that may read every source and write every key."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        route: str,
-        base_data: str,
-        artifact: s3_assets.Asset | None,
+        routes: dict[str, SeededRoute],
         bucket: s3.IBucket,
         key: kms.IKey,
         log_retention_days: int,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        data_dir = ROOT / base_data
-        missing = [name for name in BASE_DATA_FILES if not (data_dir / name).is_file()]
-        if missing:
-            raise ValueError(f"lifecycle.base_data for route {route} lacks {missing} in {base_data}")
         # Object key -> the asset S3 copies it from.
-        copies: dict[str, s3_assets.Asset] = {
-            f"{BASE_DATA_PREFIX}/{route}/{name}": s3_assets.Asset(
-                self, f"BaseData-{name}", path=str(data_dir / name)
-            )
-            for name in BASE_DATA_FILES
-        }
-        if artifact is not None:
-            # The route serves the model the stack packs: it is the first incumbent, and its
-            # baseline is the one the monitor needs for the version the endpoint starts with.
-            copies[incumbent_key(route)] = artifact
-            copies[f"{BASELINE_PREFIX}/{served_model_version()}/baseline.json"] = s3_assets.Asset(
-                self, "Baseline", path=str(MODEL_DIR / "baseline.json")
-            )
+        copies: dict[str, s3_assets.Asset] = {}
+        for route, seeded in routes.items():
+            copies |= self._route_copies(route, seeded)
 
-        # The copier's own role and log group (KMS, retention), not the singleton's defaults.
         log_group = logs.LogGroup(
             self,
             "Logs",
@@ -110,7 +108,7 @@ class LifecycleSeed(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Sluice {route}: copies the lifecycle's first data, model and baseline into its bucket",
+            description="Sluice lifecycle: copies the first base data, models and baselines into its bucket",
         )
         log_group.grant_write(self.role)
         for target, source in copies.items():
@@ -125,7 +123,7 @@ class LifecycleSeed(Construct):
         # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
         key.grant(self.role, "kms:Decrypt")
 
-        for index, (target, source) in enumerate(sorted(copies.items())):
+        for target, source in sorted(copies.items()):
             copy = cr.AwsSdkCall(
                 service="S3",
                 action="copyObject",
@@ -142,7 +140,8 @@ class LifecycleSeed(Construct):
             )
             cr.AwsCustomResource(
                 self,
-                f"Copy{index}",
+                # Named after its key: adding or removing one copy leaves the others' ids alone.
+                "Copy-" + target.replace("/", "-"),
                 on_create=copy,
                 on_update=copy,
                 # Nothing on delete: the bucket's own removal policy decides what stays.
@@ -152,6 +151,48 @@ class LifecycleSeed(Construct):
                 timeout=Duration.minutes(5),
             )
         self._acknowledge()
+
+    def _route_copies(self, route: str, seeded: SeededRoute) -> dict[str, s3_assets.Asset]:
+        data_dir = ROOT / seeded.base_data
+        missing = [name for name in BASE_DATA_FILES if not (data_dir / name).is_file()]
+        if missing:
+            raise ValueError(f"lifecycle.base_data for route {route} lacks {missing} in {seeded.base_data}")
+        names = [
+            *BASE_DATA_FILES,
+            *(name for name in OPTIONAL_BASE_DATA_FILES if (data_dir / name).is_file()),
+        ]
+        copies = {
+            f"{BASE_DATA_PREFIX}/{route}/{name}": s3_assets.Asset(
+                self, f"BaseData-{route}-{name}", path=str(data_dir / name)
+            )
+            for name in names
+        }
+        if seeded.artifact is None:
+            # A route serving an artifact the stack does not pack (model_data_url, a brought
+            # model): its first retraining needs models/<route>/current/ put there by hand.
+            Annotations.of(self).add_warning_v2(
+                f"sluice:lifecycle-seed-{route}",
+                f"lifecycle route {route} does not serve the model the stack packs: put its artifact at "
+                f"{incumbent_key(route)} and its baseline under {BASELINE_PREFIX}/ before the first retraining",
+            )
+            return copies
+        # The route serves the model the stack packs: it is the first incumbent, and its baseline
+        # is the one the monitor needs for the version the endpoint starts with.
+        version = served_model_version()
+        baseline_file = MODEL_DIR / "baseline.json"
+        baseline_version = (
+            json.loads(baseline_file.read_text()).get("model_version") if baseline_file.is_file() else None
+        )
+        if baseline_version != version:
+            raise ValueError(
+                f"{baseline_file} is not the baseline of the model in {MODEL_DIR} ({version}): "
+                "retrain with `make model`, or write it with model/baseline.py"
+            )
+        copies[incumbent_key(route)] = seeded.artifact
+        copies[f"{BASELINE_PREFIX}/{version}/baseline.json"] = s3_assets.Asset(
+            self, f"Baseline-{route}", path=str(baseline_file)
+        )
+        return copies
 
     def _acknowledge(self) -> None:
         findings = {

@@ -108,7 +108,9 @@ def render(all_samples: list[Sample], image: Path, *, title: str) -> int:
     drawn = 0
     for index, panel in enumerate(PANELS):
         axis = axes[index // columns][index % columns]
-        drawn += _draw(axis, panel, all_samples, bucket, mdates)
+        drawn += _draw(
+            axis, panel, all_samples, bucket, mdates, span=(min(times, default=0), max(times, default=0))
+        )
     for index in range(len(PANELS), rows * columns):
         axes[index // columns][index % columns].axis("off")
     figure.suptitle(f"{title}  ({bucket:.0f} s buckets)", fontsize=14)
@@ -119,7 +121,15 @@ def render(all_samples: list[Sample], image: Path, *, title: str) -> int:
     return drawn
 
 
-def _draw(axis: Any, panel: Panel, all_samples: list[Sample], bucket: float, mdates: Any) -> int:
+def _draw(
+    axis: Any,
+    panel: Panel,
+    all_samples: list[Sample],
+    bucket: float,
+    mdates: Any,
+    *,
+    span: tuple[float, float],
+) -> int:
     axis.set_title(panel.title, fontsize=10)
     axis.set_ylabel(panel.unit, fontsize=9)
     drawn = 0
@@ -136,6 +146,13 @@ def _draw(axis: Any, panel: Panel, all_samples: list[Sample], bucket: float, mda
             drawn += 1
     if drawn:
         axis.legend(fontsize=7, loc="upper left")
+        # Every panel on the run's time range: a panel with one point (a cold start) would
+        # otherwise be centred on an axis of its own, with no time on it.
+        start, end = span
+        axis.set_xlim(
+            datetime.fromtimestamp(math.floor(start / bucket) * bucket, UTC),
+            datetime.fromtimestamp(math.floor(end / bucket) * bucket + bucket, UTC),
+        )
         axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
         axis.tick_params(labelsize=8)
     else:

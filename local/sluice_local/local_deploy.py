@@ -239,12 +239,17 @@ class LocalServedModels:
         self._folder = folder
 
     def publish_baseline(self, baseline_uri: str) -> str | None:
+        from pydantic import ValidationError
+
         from sluice.lifecycle.drift import DriftBaseline
 
         path = Path(baseline_uri)
         if not path.is_file():
             return None
-        baseline = DriftBaseline.model_validate_json(path.read_text())
+        try:
+            baseline = DriftBaseline.model_validate_json(path.read_text())
+        except ValidationError:
+            return None  # not a baseline: the rollout goes on without one, and says so
         self._baselines.put(baseline)
         return baseline.model_version
 

@@ -107,17 +107,23 @@ def write_outputs(report: gate.GateReport, output: Path) -> None:
     (output / "gate_report.json").write_text(report.to_json() + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    # The defaults are where the pipeline's EvaluateOnGolden step puts its inputs and takes its
+    # output from (infra/lifecycle_pipeline.py; tests/unit/lifecycle/test_local_pipeline_run.py).
     processing = Path("/opt/ml/processing")
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--candidate", type=Path, default=processing / "candidate")
-    parser.add_argument("--incumbent", type=Path, default=processing / "incumbent")
+    parser.add_argument("--candidate", type=Path, default=processing / "input" / "candidate")
+    parser.add_argument("--incumbent", type=Path, default=processing / "input" / "incumbent")
     parser.add_argument("--golden", type=Path, default=HERE.parent / "golden" / "intent.jsonl")
-    parser.add_argument("--output", type=Path, default=processing / "evaluation")
+    parser.add_argument("--output", type=Path, default=processing / "output" / "evaluation")
     parser.add_argument("--latency-budget-ms", type=float, default=gate.GateRules.latency_p95_budget_ms)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     _unpack_if_archive(args.candidate)

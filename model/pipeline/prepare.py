@@ -90,7 +90,9 @@ def prepare(
     return ordered, manifest
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    # The defaults are where the pipeline's PrepareData step puts its inputs and takes its outputs
+    # from (infra/lifecycle_pipeline.py; tests/unit/lifecycle/test_local_pipeline_run.py).
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -100,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         "--golden", type=Path, default=Path(__file__).resolve().parents[1] / "golden" / "intent.jsonl"
     )
     parser.add_argument("--output", type=Path, default=PROCESSING / "output")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     labels_file = args.base / "categories.json"
     labels = (

@@ -34,7 +34,7 @@ def seed_policy(template: Template) -> list[dict[str, Any]]:
     [policy] = [
         resource
         for name, resource in template.find_resources("AWS::IAM::Policy").items()
-        if name.startswith("LifecycleSeedintentRole")
+        if name.startswith("LifecycleSeedRole")
     ]
     statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
@@ -48,6 +48,7 @@ def test_the_seed_fills_every_location_the_pipeline_and_the_monitor_read(templat
     assert set(copies(template)) == {
         "data/base/intent/train.csv",
         "data/base/intent/test.csv",
+        "data/base/intent/categories.json",
         incumbent_key("intent"),
         f"{BASELINE_PREFIX}/{version}/baseline.json",
     }
@@ -103,6 +104,31 @@ def test_the_copier_may_read_each_source_and_write_each_destination_and_no_more(
         assert any(source_key in json.dumps(resource) for resource in reads["Resource"]), source_key
     assert {"kms:GenerateDataKey*", "kms:Decrypt"} <= kms_actions
     assert not any(a == "*" or a.endswith(":*") for s in statements for a in s["Action"])
+
+
+def test_the_function_that_makes_the_copies_runs_with_the_copiers_role(template: Template) -> None:
+    # AwsCustomResource runs every call of the stack in one function, with the role of the first
+    # one made (aws/aws-cdk#32533): that must be the role granted above, or the copies are denied.
+    roles = {
+        json.dumps(resource["Properties"]["Role"])
+        for resource in template.find_resources("AWS::Lambda::Function").values()
+        if resource["Properties"].get("Handler") == "index.handler"
+        and "LifecycleSeed" in json.dumps(resource["Properties"].get("LoggingConfig", {}))
+    }
+    [role] = roles
+    assert "LifecycleSeedRole" in role
+    providers = [
+        resource
+        for resource in template.find_resources("Custom::AWS").values()
+        if "copyObject" in json.dumps(resource["Properties"]["Create"])
+    ]
+    [service_token] = {json.dumps(resource["Properties"]["ServiceToken"]) for resource in providers}
+    [function_id] = [
+        name
+        for name, resource in template.find_resources("AWS::Lambda::Function").items()
+        if json.dumps(resource["Properties"]["Role"]) == role
+    ]
+    assert function_id in service_token
 
 
 def test_the_deploy_function_may_keep_the_baselines_and_the_incumbent_current(template: Template) -> None:

@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from sluice.lifecycle.drift import DriftBaseline
+from sluice.observability import logger
 
 
 class S3Baselines:
@@ -59,12 +60,19 @@ class S3ServedModels:
         return f"{self._models_prefix}/{route}/current/model.tar.gz"
 
     def publish_baseline(self, baseline_uri: str) -> str | None:
-        bucket, key = _bucket_and_key(baseline_uri)
+        from botocore.exceptions import ClientError
+        from pydantic import ValidationError
+
         try:
+            bucket, key = _bucket_and_key(baseline_uri)
             body = self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except self._client.exceptions.NoSuchKey:
+            baseline = DriftBaseline.model_validate_json(body)
+        except (ClientError, ValidationError, ValueError) as unreadable:
+            # Missing (404, or 403 without s3:ListBucket), outside what this function may read,
+            # or not a baseline: the version rolls out without one, and the rollout says so.
+            code = unreadable.response["Error"]["Code"] if isinstance(unreadable, ClientError) else "invalid"
+            logger.warning("drift baseline unreadable", extra={"error_code": code})
             return None
-        baseline = DriftBaseline.model_validate_json(body)
         self._baselines.put(baseline)
         return baseline.model_version
 

@@ -234,6 +234,9 @@ class Deployer:
         deployment = deployment_config(
             self._policy, instance_count=variant.instance_count, alarms=target.alarms
         )
+        # Published before the canary takes traffic, so the monitor judges its first window too;
+        # and before anything is created, so a failure here leaves nothing behind.
+        self._publish_baseline(package)
         self._sagemaker.create_model_like(
             name=model_name,
             template_model=variant.model_name,
@@ -259,8 +262,6 @@ class Deployer:
             alarms=target.alarms,
             started_at=self._clock(),
         )
-        # Published before the canary takes traffic, so the monitor judges its first window too.
-        self._publish_baseline(package)
         # Recorded before the update: an endpoint that settles must find what it was asked to do.
         self._ledger.start(rollout)
         self._sagemaker.update_endpoint(
@@ -296,6 +297,18 @@ class Deployer:
                 },
             )
 
+    def _record_incumbent(self, route: str, model_data_url: str) -> None:
+        """After the rollout is settled and announced: a copy that fails must not leave the rollout
+        pending (every later one would be refused as in flight). The next retraining then gates
+        against the previous incumbent; the metric and the log say so."""
+        try:
+            self._served.set_incumbent(route, model_data_url)
+        except Exception as error:  # any failure of the copy, reported below
+            logger.warning(
+                "incumbent not recorded", extra={"route": route, "error_type": type(error).__name__}
+            )
+            metrics.add_metric(name="IncumbentNotRecorded", unit=MetricUnit.Count, value=1)
+
     def settle(self, endpoint: str, *, correlation_id: str | None) -> str | None:
         """The endpoint is no longer updating: judge the rollout in flight, if any."""
         rollout = self._ledger.pending(endpoint)
@@ -307,8 +320,6 @@ class Deployer:
         detail: ModelDeployed | ModelRolledBack
         if state.status == "InService" and state.config_name == rollout.new_config:
             self._routes.set_model_version(rollout.route, rollout.variant, rollout.model_version)
-            if rollout.model_data_url is not None:
-                self._served.set_incumbent(rollout.route, rollout.model_data_url)
             outcome = "deployed"
             if rollout.reason == "operator":
                 # An operator's rollback to an earlier version, done: recorded as a rollback.
@@ -344,6 +355,8 @@ class Deployer:
             outcome = "rolled_back"
         self._ledger.finish(rollout, outcome)
         self._events.publish(Event.wrap(detail, correlation_id=correlation_id))
+        if outcome == "deployed" and rollout.model_data_url is not None:
+            self._record_incumbent(rollout.route, rollout.model_data_url)
         metrics.add_metric(
             name="ModelDeployed" if isinstance(detail, ModelDeployed) else "ModelRolledBack",
             unit=MetricUnit.Count,

@@ -225,5 +225,13 @@ def test_a_packages_baseline_is_found_beside_its_gate_report_and_published_under
     )
     incumbent = s3.get_object(Bucket="lifecycle", Key="models/intent/current/model.tar.gz")["Body"].read()
     assert incumbent == b"weights"
-    # And a package whose evaluation holds no baseline is told apart from an error
-    assert served.publish_baseline("s3://lifecycle/runs/intent/exec-0/evaluation/baseline.json") is None
+    # And a package whose evaluation holds no baseline, or something else, or that lives where
+    # the function cannot read, rolls out without one (the rollout logs and counts it)
+    s3.put_object(Bucket="lifecycle", Key="runs/intent/exec-2/evaluation/baseline.json", Body=b"{}")
+    for missing in (
+        "s3://lifecycle/runs/intent/exec-0/evaluation/baseline.json",
+        "s3://lifecycle/runs/intent/exec-2/evaluation/baseline.json",
+        "s3://another-bucket/baseline.json",
+        "not-an-s3-uri",
+    ):
+        assert served.publish_baseline(missing) is None, missing

@@ -139,3 +139,40 @@ def test_local_locations_map_into_the_lifecycle_folder(runner: ModuleType) -> No
     )
     with pytest.raises(ValueError, match="not a local location"):
         runner.local_path("s3://elsewhere/x")
+
+
+def load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"pipeline_{name}", ROOT / "model" / "pipeline" / f"{name}.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("step_name", "script"), [("PrepareData", "prepare"), ("EvaluateOnGolden", "evaluate")]
+)
+def test_each_processing_script_reads_and_writes_where_its_step_stages_the_data(
+    definition: dict[str, Any], step_name: str, script: str
+) -> None:
+    # In SageMaker the step's arguments carry no paths: the script's defaults must be the local
+    # paths the ProcessingInputs are downloaded to and the ProcessingOutputs uploaded from
+    # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingS3Input.html: LocalPath).
+    [step] = [step for step in definition["Steps"] if step["Name"] == step_name]
+    arguments = step["Arguments"]
+    inputs = {item["InputName"]: item["S3Input"]["LocalPath"] for item in arguments["ProcessingInputs"]}
+    outputs = {
+        item["OutputName"]: item["S3Output"]["LocalPath"]
+        for item in arguments["ProcessingOutputConfig"]["Outputs"]
+    }
+    defaults = vars(load_script(script).build_parser().parse_args([]))
+    for name, local_path in inputs.items():
+        if name not in ("source", "code"):  # the SDK stages bootstrap.py as `code`; it unpacks `source`
+            assert str(defaults[name]) == local_path, name
+    if script == "evaluate":
+        assert {str(defaults["output"])} == set(outputs.values())
+    else:  # prepare writes <output>/<name>/ for each of its outputs
+        assert {f"{defaults['output']}/{name}" for name in outputs} == set(outputs.values())

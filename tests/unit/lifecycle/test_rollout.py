@@ -459,3 +459,22 @@ def test_a_version_without_a_baseline_still_rolls_out() -> None:
     assert deploy.settle("sluice-intent", correlation_id=None) == "deployed"
     assert served.published == []
     assert served.incumbents == {"intent": "s3://lifecycle/runs/intent/v2/model.tar.gz"}
+
+
+def test_an_incumbent_copy_that_fails_leaves_the_rollout_settled_and_announced() -> None:
+    # Given the copy to models/<route>/current/ failing (a denied or timed-out S3 copy)
+    class FailingCopy(Served):
+        def set_incumbent(self, route: str, model_data_url: str) -> None:
+            raise TimeoutError("copy timed out")
+
+    endpoint, ledger, versions, sink = GuardedEndpoint(), Ledger(), Versions(), Sink()
+    deploy = deployer(endpoint, ledger, versions, sink, FailingCopy())
+    deploy.start(package("v2"))
+    endpoint.bake()
+    # When the endpoint settles on v2
+    outcome = deploy.settle("sluice-intent", correlation_id=None)
+    # Then v2 is deployed and announced, nothing is left in flight, and the next rollout may start
+    assert outcome == "deployed"
+    assert [event.metadata.name for event in sink.events] == ["ModelDeployed"]
+    assert ledger.pending("sluice-intent") is None
+    deploy.start(package("v3"))
