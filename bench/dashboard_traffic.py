@@ -38,6 +38,10 @@ TEXTS = [
     "can I change my PIN at an ATM",
     "Anna Kowalska from Berlin here: my transfer is pending",
     "why was I charged a fee for cash withdrawal",
+    # Out of the model's domain: answered with a low top score, so the confidence check flags them
+    # (the guardrails panel and the review queue have something to show).
+    "what will the weather be like on mars next week",
+    "tell me a joke about penguins",
 ]
 
 
