@@ -26,6 +26,11 @@ SOURCE_FILES = {
     # The gate is library code; the evaluation step imports it from beside evaluate.py.
     "pipeline/gate.py": ROOT / "layers" / "sluice" / "lifecycle" / "gate.py",
     "golden/intent.jsonl": MODEL / "golden" / "intent.jsonl",
+    # The training job packs the candidate's serving code with these (model/train.py,
+    # stage_serving_code); package.py finds its lock and handler under model/ from its own place.
+    "model/package.py": MODEL / "package.py",
+    "model/inference.py": MODEL / "inference.py",
+    "model/requirements.txt": MODEL / "requirements.txt",
 }
 
 

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from infra.aws_rules import has_instance_storage
+
 # The inert settings the SDK is built under: a region for the clients it creates on import, no
 # metadata-service credential lookup, no IAM role simulation.
 _SYNTH_ENVIRONMENT = {
@@ -123,7 +125,6 @@ def _build(spec: PipelineSpec) -> Any:
     artifacts = ParameterString("ArtifactsUri", default_value=spec.artifacts_uri)
     code_version = ParameterString("CodeVersion", default_value=spec.code_version)
     approval = ParameterString("ApprovalStatus", default_value="Approved")
-    training_instance = ParameterString("TrainingInstanceType", default_value=spec.training_instance_type)
     latency_budget = ParameterString("LatencyBudgetMs", default_value="1000")
     parameters = [
         base_data,
@@ -132,7 +133,6 @@ def _build(spec: PipelineSpec) -> Any:
         artifacts,
         code_version,
         approval,
-        training_instance,
         latency_budget,
     ]
 
@@ -192,8 +192,14 @@ def _build(spec: PipelineSpec) -> Any:
     trainer = ModelTrainer(
         training_image=spec.training_image,
         role=spec.role_arn,
+        # "You can't request a VolumeKmsKeyId when using an instance type with local storage"
+        # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ResourceConfig.html): the
+        # NVMe disks of g5 and the like are encrypted by the hardware. Hence no run-time
+        # instance-type parameter: the type is the config's, checked here at synth.
         compute=Compute(
-            instance_type=training_instance, instance_count=1, volume_kms_key_id=spec.kms_key_arn
+            instance_type=spec.training_instance_type,
+            instance_count=1,
+            volume_kms_key_id=None if has_instance_storage(spec.training_instance_type) else spec.kms_key_arn,
         ),
         base_job_name="sluice-train",
         # The framework container's script mode: it downloads and unpacks the tarball, runs train.py.
@@ -261,10 +267,17 @@ def _build(spec: PipelineSpec) -> Any:
                     step_name=prepare.name, property_file=manifest, json_path="dataset_hash"
                 ),
                 "code_version": code_version,
-                "golden_accuracy": JsonGet(
-                    step_name=evaluate.name,
-                    property_file=evaluation_file,
-                    json_path="metrics.golden_accuracy.value",
+                # CustomerMetadataProperties is a map of strings: the number joined into one
+                # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html).
+                "golden_accuracy": Join(
+                    on="",
+                    values=[
+                        JsonGet(
+                            step_name=evaluate.name,
+                            property_file=evaluation_file,
+                            json_path="metrics.golden_accuracy.value",
+                        )
+                    ],
                 ),
             },
         ),
@@ -290,5 +303,9 @@ def _build(spec: PipelineSpec) -> Any:
         name=spec.name,
         parameters=parameters,
         steps=[prepare, train, evaluate, gate],
+        # The SDK's default makes every execution create an experiment, a run group and runs, which
+        # needs sagemaker:CreateExperiment and more that the execution role has no use for
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-experiments.html).
+        pipeline_experiment_config=None,
         sagemaker_session=session,
     )

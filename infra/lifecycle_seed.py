@@ -32,12 +32,13 @@ from constructs import Construct
 
 from infra.bundling import ROOT
 from infra.functions import retention
-from infra.lifecycle_layout import BASE_DATA_PREFIX, BASELINE_PREFIX, incumbent_key
+from infra.lifecycle_layout import BASE_DATA_PREFIX, BASELINE_PREFIX, FEEDBACK_PREFIX, incumbent_key
 from infra.nag import acknowledge
 
 MODEL_DIR = ROOT / ".sluice" / "model"
 BASE_DATA_FILES = ("train.csv", "test.csv")  # model/pipeline/prepare.py's inputs
 OPTIONAL_BASE_DATA_FILES = ("categories.json",)  # the label set, in order (else train.csv's labels)
+NO_FEEDBACK_YET = ROOT / "infra" / "assets" / "no-feedback-yet.jsonl"
 # "You can create a copy of your object up to 5 GB in size in a single atomic action using this
 # API" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html): each seed is one call.
 SINGLE_COPY_LIMIT_BYTES = 5 * 1024**3
@@ -167,6 +168,12 @@ class LifecycleSeed(Construct):
             )
             for name in names
         }
+        # The pipeline's feedback input must not be an empty prefix either (a job's S3 input with
+        # no object under it fails), and before the first export there is no feedback: an empty
+        # file, beside the one the export writes, that adds no row.
+        copies[f"{FEEDBACK_PREFIX}/{route}/{NO_FEEDBACK_YET.name}"] = s3_assets.Asset(
+            self, f"NoFeedbackYet-{route}", path=str(NO_FEEDBACK_YET)
+        )
         if seeded.artifact is None:
             # A route serving an artifact the stack does not pack (model_data_url, a brought
             # model): its first retraining needs models/<route>/current/ put there by hand.

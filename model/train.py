@@ -221,7 +221,29 @@ def main(argv: list[str] | None = None) -> int:
     }
     (args.model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))
+    if os.environ.get("SM_MODEL_DIR"):
+        # A SageMaker training job (the retraining pipeline): the artifact it uploads is what the
+        # network-isolated endpoint will serve, so it carries its code as model/package.py packs
+        # the stack's model (the job itself may reach the package index).
+        stage_serving_code(args.model_dir)
     return 0
+
+
+def stage_serving_code(model_dir: Path, wheels: Path | None = None) -> Path:
+    """model_dir/code as the serving container installs it offline: the handler, the wheels of
+    the packages the image lacks, a --no-index requirements.txt (model/package.py)."""
+    import importlib.util
+
+    # Beside this file locally (model/), under model/ in the pipeline's source tarball.
+    location = next(path for path in (HERE / "package.py", HERE / "model" / "package.py") if path.exists())
+    spec = importlib.util.spec_from_file_location("sluice_model_package", location)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {location}")
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    shutil.rmtree(model_dir / "code", ignore_errors=True)
+    code: Path = package.stage_code(model_dir, wheels or package.fetch_wheels(package.IMAGE_PYTHON))
+    return code
 
 
 if __name__ == "__main__":

@@ -16,8 +16,20 @@ import sys
 import tarfile
 from pathlib import Path
 
-SOURCE = Path("/opt/ml/processing/input/source/sourcedir.tar.gz")
+# The `source` input's folder. SageMaker downloads an S3Prefix input under its own key name, and
+# the stack's copy of sourcedir.tar.gz is a CDK asset named after its hash (<hash>.gz).
+SOURCE = Path("/opt/ml/processing/input/source")
 UNPACKED = Path("/opt/ml/processing/source")
+
+
+def source_tarball(folder: Path = SOURCE) -> Path:
+    """The one file of the `source` input, whatever its name."""
+    files = sorted(path for path in folder.iterdir() if path.is_file())
+    if len(files) != 1:
+        raise SystemExit(f"expected the code tarball alone in {folder}, found {len(files)} files")
+    return files[0]
+
+
 STEPS = ("prepare", "evaluate")
 # Steps that load the model need sentence-transformers, which the image lacks (prepare is stdlib only).
 NEEDS_REQUIREMENTS = {"evaluate"}
@@ -27,7 +39,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in STEPS:
         print(f"usage: bootstrap.py {{{','.join(STEPS)}}} [arguments]", file=sys.stderr)
         return 2
-    with tarfile.open(SOURCE) as archive:
+    with tarfile.open(source_tarball()) as archive:
         archive.extractall(UNPACKED, filter="data")
     if argv[0] in NEEDS_REQUIREMENTS:
         subprocess.run(  # noqa: S603 - our own pinned requirements, in our own job

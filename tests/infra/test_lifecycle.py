@@ -83,7 +83,6 @@ class TestPipelineDefinition:
             "ArtifactsUri": "s3://lifecycle/runs/intent",
             "CodeVersion": "0123abcd",
             "ApprovalStatus": "Approved",
-            "TrainingInstanceType": "ml.g5.xlarge",
             "LatencyBudgetMs": "1000",
         }
 
@@ -101,7 +100,20 @@ class TestPipelineDefinition:
             "test": {"Get": "Steps.PrepareData.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"},
         }
         assert train["OutputDataConfig"]["KmsKeyId"] == SPEC.kms_key_arn
-        assert train["ResourceConfig"]["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
+        assert train["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge"
+
+    @pytest.mark.parametrize(("instance_type", "keyed"), [("ml.g5.xlarge", False), ("ml.m5.xlarge", True)])
+    def test_the_training_volume_takes_the_key_only_where_aws_accepts_one(
+        self, instance_type: str, keyed: bool
+    ) -> None:
+        # "You can't request a VolumeKmsKeyId when using an instance type with local storage"
+        # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ResourceConfig.html)
+        from dataclasses import replace
+
+        definition = pipeline_definition(replace(SPEC, training_instance_type=instance_type))
+        resources = steps_by_name(definition)["Train"]["Arguments"]["ResourceConfig"]
+        assert resources["InstanceType"] == instance_type
+        assert resources.get("VolumeKmsKeyId") == (SPEC.kms_key_arn if keyed else None)
 
     def test_evaluation_scores_the_candidate_and_the_incumbent(self, definition: dict[str, Any]) -> None:
         evaluate = steps_by_name(definition)["EvaluateOnGolden"]

@@ -49,6 +49,7 @@ def test_the_seed_fills_every_location_the_pipeline_and_the_monitor_read(templat
         "data/base/intent/train.csv",
         "data/base/intent/test.csv",
         "data/base/intent/categories.json",
+        "data/feedback/intent/no-feedback-yet.jsonl",  # the feedback input is never an empty prefix
         incumbent_key("intent"),
         f"{BASELINE_PREFIX}/{version}/baseline.json",
     }

@@ -113,7 +113,7 @@ def test_an_approved_candidate_is_registered_with_its_dataset_hash(
     assert register["CustomerMetadataProperties"] == {
         "dataset_hash": "d" * 64,
         "code_version": "c0de",
-        "golden_accuracy": 0.9,
+        "golden_accuracy": "0.9",  # CustomerMetadataProperties holds strings
     }
 
 
@@ -176,3 +176,49 @@ def test_each_processing_script_reads_and_writes_where_its_step_stages_the_data(
         assert {str(defaults["output"])} == set(outputs.values())
     else:  # prepare writes <output>/<name>/ for each of its outputs
         assert {f"{defaults['output']}/{name}" for name in outputs} == set(outputs.values())
+
+
+def test_a_processing_step_finds_its_code_tarball_under_the_assets_hashed_name(tmp_path: Path) -> None:
+    # The stack's sourcedir.tar.gz is a CDK asset (<hash>.gz); SageMaker downloads an S3Prefix
+    # input under the object's own name.
+    bootstrap = load_script("bootstrap")
+    (tmp_path / "7b28e02a.gz").write_bytes(b"")
+    assert bootstrap.source_tarball(tmp_path) == tmp_path / "7b28e02a.gz"
+    (tmp_path / "other.gz").write_bytes(b"")
+    with pytest.raises(SystemExit, match="alone"):
+        bootstrap.source_tarball(tmp_path)
+
+
+def test_a_candidate_trained_in_sagemaker_carries_its_serving_code_for_an_offline_endpoint(
+    tmp_path: Path,
+) -> None:
+    # The endpoint runs with network isolation and its image lacks sentence-transformers: the
+    # artifact must hold the handler, the wheels and an offline requirements.txt (model/package.py)
+    spec = importlib.util.spec_from_file_location("pipeline_train", ROOT / "model" / "train.py")
+    assert spec is not None
+    assert spec.loader is not None
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    package = load_module(ROOT / "model" / "package.py")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "sentence_transformers-5.0.0-py3-none-any.whl").write_bytes(b"wheel")
+    model_dir = tmp_path / "model"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "code" / "inference.py").write_text("# the local copy train.py writes")
+    train.stage_serving_code(model_dir, wheels)
+    for required in package.CODE_REQUIRED:
+        assert (model_dir / required).is_file(), required
+    requirements = (model_dir / "code" / "requirements.txt").read_text()
+    assert "--no-index" in requirements
+    assert (model_dir / "code" / "wheels" / "sentence_transformers-5.0.0-py3-none-any.whl").exists()
+    assert (model_dir / "code" / "inference.py").read_text() == (ROOT / "model" / "inference.py").read_text()
+
+
+def load_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
