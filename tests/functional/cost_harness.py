@@ -47,20 +47,32 @@ def lambda_like_client(endpoint_url: str | None) -> Any:
 
 @contextmanager
 def item_writes_in_order() -> Iterator[None]:
+    """UpdateItem applied one at a time, as DynamoDB applies the writes to one item; and GetItem
+    answered from the item as it is between writes, as DynamoDB answers a consistent read. moto's
+    GetItem serializes the live item after its backend call, so a concurrent UpdateItem changed it
+    mid-read ("dictionary changed size during iteration" under load). Both are locked in moto's
+    request handler, which the in-process mock and the threaded server share."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    lock = threading.Lock()
-    original = DynamoDBBackend.update_item
+    lock = threading.RLock()
+    patched = [(DynamoDBBackend, "update_item"), (DynamoHandler, "update_item"), (DynamoHandler, "get_item")]
+    originals = {(owner, name): getattr(owner, name) for owner, name in patched}
 
-    def update_item(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
+    def locked(original: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
 
-    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+        return call
+
+    for (owner, name), original in originals.items():
+        setattr(owner, name, locked(original))
     try:
         yield
     finally:
-        DynamoDBBackend.update_item = original  # type: ignore[method-assign]
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)
 
 
 @contextmanager
