@@ -61,20 +61,13 @@ class SluiceFunction(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
+        self.log_group, self.role = function_identity(
             self,
-            "Logs",
-            retention=retention(log_retention_days),
-            encryption_key=key,
+            description=f"Sluice {handler_folder} function",
+            key=key,
+            log_retention_days=log_retention_days,
             removal_policy=removal_policy,
         )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Sluice {handler_folder} function",
-        )
-        self.log_group.grant_write(self.role)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -175,3 +168,27 @@ def retention(days: int) -> logs.RetentionDays:
     """The shortest CloudWatch retention that keeps logs at least `days` days."""
     chosen = next((d for d in sorted(_RETENTION_DAYS) if d >= days), max(_RETENTION_DAYS))
     return logs.RetentionDays[_RETENTION_DAYS[chosen]]
+
+
+def function_identity(
+    scope: Construct,
+    *,
+    description: str,
+    key: kms.IKey,
+    log_retention_days: int,
+    removal_policy: RemovalPolicy,
+) -> tuple[logs.LogGroup, iam.Role]:
+    """A function's own KMS-encrypted log group with retention, and its role, which may write there
+    (`Logs` and `Role` under `scope`)."""
+    log_group = logs.LogGroup(
+        scope,
+        "Logs",
+        retention=retention(log_retention_days),
+        encryption_key=key,
+        removal_policy=removal_policy,
+    )
+    role = iam.Role(
+        scope, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+    )
+    log_group.grant_write(role)
+    return log_group, role

@@ -22,16 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Annotations, Duration, RemovalPolicy, Stage
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.bundling import ROOT
-from infra.functions import retention
+from infra.functions import function_identity
 from infra.lifecycle_layout import BASE_DATA_PREFIX, BASELINE_PREFIX, FEEDBACK_PREFIX, incumbent_key
 from infra.nag import acknowledge
 
@@ -98,20 +96,13 @@ class LifecycleSeed(Construct):
         for route, seeded in routes.items():
             copies |= self._route_copies(route, seeded)
 
-        log_group = logs.LogGroup(
+        log_group, self.role = function_identity(
             self,
-            "Logs",
-            retention=retention(log_retention_days),
-            encryption_key=key,
+            description="Sluice lifecycle: copies the first base data, models and baselines into its bucket",
+            key=key,
+            log_retention_days=log_retention_days,
             removal_policy=removal_policy,
         )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Sluice lifecycle: copies the first base data, models and baselines into its bucket",
-        )
-        log_group.grant_write(self.role)
         for target, source in copies.items():
             # asset_path is relative to the cloud assembly, where the asset is staged (bundled).
             staged = Path(Stage.of(self).outdir) / source.asset_path  # type: ignore[union-attr]
