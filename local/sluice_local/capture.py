@@ -234,14 +234,14 @@ def provision_lifecycle_bucket(s3: Any, bucket: str, *, served_model: Path | Non
     the served model's drift baseline where the monitor looks for it (the stack seeds the same,
     infra/lifecycle_seed.py): without it the monitor could only answer `no_baseline`."""
     from sluice.adapters.s3_baselines import S3Baselines
-    from sluice.lifecycle.drift import DriftBaseline
+    from sluice_local.local_deploy import LocalServedModels
     from sluice_local.provision import ensure_bucket
 
     name = str(ensure_bucket(s3, bucket))
-    baseline = served_model / "baseline.json" if served_model is not None else None
-    if baseline is not None and baseline.is_file():
-        S3Baselines(s3, bucket=name, prefix="baselines").put(
-            DriftBaseline.model_validate_json(baseline.read_text())
+    if served_model is not None:
+        # As a local rollout publishes a new version's (a model without one is left to the monitor).
+        LocalServedModels(S3Baselines(s3, bucket=name, prefix="baselines")).publish_baseline(
+            str(served_model / "baseline.json")
         )
     return name
 
