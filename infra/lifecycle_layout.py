@@ -6,7 +6,8 @@
 - `models/<route>/current/model.tar.gz`: the artifact in service, the gate's incumbent;
 - `runs/<route>/`: pipeline outputs (candidates, evaluations); `rollouts/`: the rollout ledger.
 
-The stack seeds `data/base/`, `models/` and the first version's baseline (`infra/lifecycle_seed.py`);
+The stack seeds `data/base/`, an empty file under `data/feedback/` (so the pipeline's feedback input
+is never an empty prefix), `models/` and the first version's baseline (`infra/lifecycle_seed.py`);
 the deploy function keeps `models/` and `baselines/` current as versions roll out.
 """
 
