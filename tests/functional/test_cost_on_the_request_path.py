@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from sluice.adapters.dynamodb_cost_actions import DynamoJobAdmission
 from sluice.adapters.dynamodb_usage import DynamoUsageLedger
+from sluice.config import DeploymentConfig, EndpointConfig, RouteConfig, VariantConfig
 from sluice.cost.models import Period
 from sluice.cost.pricing import PriceList
 from sluice.errors import EndpointUnavailable
@@ -48,21 +50,28 @@ CONFIG = DEFAULT_CONFIG.model_copy(
 
 @pytest.fixture
 def metered() -> Iterator[tuple[Platform, Any, str]]:
+    with _metered(CONFIG) as running:
+        yield running
+
+
+@contextmanager
+def _metered(config: DeploymentConfig) -> Iterator[tuple[Platform, Any, str]]:
+    """A platform for `config` whose api and worker keep budgets and meter usage in a cost table."""
     key_file = Path(tempfile.mkdtemp()) / "pii.key"
-    with start_platform(CONFIG, key_file=key_file) as platform:
+    with start_platform(config, key_file=key_file) as platform:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         table = create_cost_table(dynamodb)
-        settings = function_settings(CONFIG, platform.resources).api.model_copy(
+        settings = function_settings(config, platform.resources).api.model_copy(
             update={
                 "pii_key_file": str(key_file),
                 "cost_table": table,
-                "cost_policy": PriceList.from_config(CONFIG).policy(),
+                "cost_policy": PriceList.from_config(config).policy(),
             }
         )
         # The settings survive their rendering, as the stack and the local platform render them.
         settings = api_runtime.Settings.from_environment(settings.environment())
-        cost = {"cost_table": table, "cost_policy": PriceList.from_config(CONFIG).policy()}
-        worker_settings = function_settings(CONFIG, platform.resources).worker.model_copy(update=cost)
+        cost = {"cost_table": table, "cost_policy": PriceList.from_config(config).policy()}
+        worker_settings = function_settings(config, platform.resources).worker.model_copy(update=cost)
         platform.worker = worker_runtime.build(
             worker_runtime.Settings.from_environment(worker_settings.environment()),
             clients=lambda name: boto3.client(name, region_name=REGION),
@@ -195,6 +204,79 @@ def test_a_route_a_cost_action_paused_takes_no_jobs_and_charges_nothing(
         == 1
     )
     assert platform.receive() == []
+
+
+# Two variants ten times apart in price, and a generative route answering at once. The prices are
+# absurd on purpose: the fake model answers in a fraction of a millisecond, and charges are whole
+# micro-dollars, so at real prices every charge would round to nothing.
+PRICED_VARIANTS = DeploymentConfig(
+    routes=(
+        RouteConfig(
+            name="intent",
+            endpoint=EndpointConfig(
+                variants=(
+                    VariantConfig(name="blue", weight=1.0, cost_per_instance_hour=3.6e6),
+                    VariantConfig(
+                        name="green",
+                        weight=0.0,
+                        cost_per_instance_hour=3.6e7,
+                        model_data_url="s3://models/intent-green/model.tar.gz",
+                    ),
+                )
+            ),
+        ),
+        RouteConfig(
+            name="writer",
+            endpoint=EndpointConfig(
+                wire_format="hf-tgi", accepts_batches=False, cost_per_instance_hour=3.6e6
+            ),
+            required_text_fields=("inputs",),
+        ),
+    ),
+    cost=CONFIG.cost.model_copy(
+        update={"default_budget": CONFIG.cost.default_budget.model_copy(update={"monthly_requests": 100})}
+    ),
+)
+
+
+def _meter_rows(table: str) -> list[dict[str, Any]]:
+    return boto3.client("dynamodb", region_name=REGION).scan(
+        TableName=table,
+        FilterExpression="begins_with(id, :m)",
+        ExpressionAttributeValues={":m": {"S": "meter#hour#"}},
+    )["Items"]
+
+
+def test_a_sync_answer_is_charged_and_metered_at_the_price_of_the_variant_that_served_it() -> None:
+    with _metered(PRICED_VARIANTS) as (_, app, table):
+        # Given a sync answer from the cheaper variant (the other one has no weight)
+        status, answer, _ = _call(app, _sync())
+        assert (status, answer["variant"]) == (200, "blue")
+
+        # Then the budget is charged what the meter counted for that variant: the same price
+        (row,) = _meter_rows(table)
+        assert (row["variant"]["S"], int(row["requests"]["N"])) == ("blue", 1)
+        charged = int(row["cost_micros"]["N"])
+        assert charged > 0
+        usage = DynamoUsageLedger(boto3.client("dynamodb", region_name=REGION), table).usage(
+            TENANT, _period()
+        )
+        assert usage.spent_micros == charged
+
+
+def test_a_sync_generation_is_metered_with_its_tokens() -> None:
+    with _metered(PRICED_VARIANTS) as (_, app, table):
+        # Given a sync generation (the fake model reports no token counts, so they are estimated)
+        body = {"route": "writer", "input": {"inputs": "Write two lines about my card"}, "mode": "sync"}
+        status, _, _ = _call(app, api_event("post_inference_sync", body=body))
+        assert status == 200
+
+        # Then its meter counts the tokens in and out, marked as estimated
+        (row,) = _meter_rows(table)
+        assert row["route"]["S"] == "writer"
+        assert int(row["tokens_in"]["N"]) > 0
+        assert int(row["tokens_out"]["N"]) > 0
+        assert int(row["tokens_estimated"]["N"]) == 1
 
 
 def _period() -> Period:

@@ -54,13 +54,33 @@ def test_every_status_the_api_sends_is_declared_with_the_error_envelope(document
 
 
 def test_a_queued_job_links_to_its_status_and_refusals_say_when_to_retry(document: dict[str, Any]) -> None:
-    post = document["paths"]["/v1/inferences"]["post"]
-    get = document["paths"]["/v1/inferences/{job_id}"]["get"]
-    link = post["responses"]["202"]["links"]["GetInference"]
+    paths = document["paths"]
+    post = paths["/v1/inferences"]["post"]["responses"]
+    job_status = paths["/v1/inferences/{job_id}"]["get"]["operationId"]
+    feedback = paths["/v1/inferences/{job_id}/feedback"]["post"]["operationId"]
+    by_id = {"job_id": "$response.body#/id"}
 
-    assert (link["operationId"], link["parameters"]) == (get["operationId"], {"job_id": "$response.body#/id"})
-    assert "Location" in post["responses"]["202"]["headers"]
-    assert "Retry-After" in post["responses"]["503"]["headers"]
+    # A queued job says where its status is, and both kinds of answer lead to their feedback
+    assert post["202"]["links"] == {
+        "GetInference": {"operationId": job_status, "parameters": by_id},
+        "LeaveFeedback": {"operationId": feedback, "parameters": by_id},
+    }
+    assert post["200"]["links"] == {"LeaveFeedback": {"operationId": feedback, "parameters": by_id}}
+    assert set(post["202"]["headers"]) == {"Location"}
+    assert post["202"]["headers"]["Location"]["schema"] == {"type": "string"}
+
+    # and every refusal that asks the client to come back says when, in whole seconds
+    told_to_wait = {
+        (path, method, status): response["headers"]
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if status in ("429", "503", "504")
+    }
+    assert {status for _, _, status in told_to_wait} == {"429", "503", "504"}
+    for where, headers in told_to_wait.items():
+        assert set(headers) == {"Retry-After"}, where
+        assert headers["Retry-After"]["schema"] == {"type": "integer"}, where
 
 
 def test_the_api_key_is_a_declared_security_scheme(document: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tests.functional.conftest import Platform
+from sluice.config import DeploymentConfig, EndpointConfig, RouteConfig
+from tests.functional.conftest import Platform, start_platform
 from tests.sample_events import api_event
 
 
@@ -104,3 +105,67 @@ def test_powertools_validation_schemas_are_not_in_the_document(document: dict[st
     # every schema an operation refers to is there
     assert not schemas & {"HTTPValidationError", "ValidationError", "ResponseValidationError"}
     assert referenced <= schemas
+
+
+# The branches depend on the live route table, so the document is checked over other tables too.
+# One route: a schema branch that lost its `type` or its `required` no longer meets a second
+# branch that `oneOf` would also match, so only here does it let a non-object or a routeless
+# body through. An async-only route: its branch requires `mode` and allows only `async`.
+ONE_ROUTE = DeploymentConfig(routes=(RouteConfig(name="intent"),))
+WITH_ASYNC_ONLY_ROUTE = DeploymentConfig(
+    routes=(
+        RouteConfig(name="intent"),
+        RouteConfig(
+            name="chat",
+            endpoint=EndpointConfig(
+                mode="async", wire_format="hf-tgi", accepts_batches=False, variant_name="llm"
+            ),
+            required_text_fields=("inputs",),
+        ),
+    )
+)
+CHAT_PROMPT = {"inputs": "Summarise my last three card payments"}
+
+
+@pytest.mark.parametrize(
+    ("config", "body", "accepted"),
+    [
+        (ONE_ROUTE, {"route": "intent", "input": {"text": "Why was I charged twice?"}}, True),
+        (ONE_ROUTE, ["intent", "Why was I charged twice?"], False),
+        (ONE_ROUTE, {"input": {"text": "Why was I charged twice?"}}, False),
+        (ONE_ROUTE, {"route": "intent"}, False),
+        (ONE_ROUTE, {"route": "intent", "input": "Why was I charged twice?"}, False),
+        (ONE_ROUTE, {"route": "intent", "input": {"text": "hi"}, "tenant": "someone-else"}, False),
+        (WITH_ASYNC_ONLY_ROUTE, {"route": "chat", "input": CHAT_PROMPT, "mode": "async"}, True),
+        (WITH_ASYNC_ONLY_ROUTE, {"route": "chat", "input": CHAT_PROMPT}, False),
+        (WITH_ASYNC_ONLY_ROUTE, {"route": "chat", "input": CHAT_PROMPT, "mode": "sync"}, False),
+        (WITH_ASYNC_ONLY_ROUTE, {"route": "chat", "input": {"text": "hi"}, "mode": "async"}, False),
+        (WITH_ASYNC_ONLY_ROUTE, {"route": "intent", "input": {"text": "hi"}, "mode": "sync"}, True),
+    ],
+    ids=[
+        "one-route-accepted",
+        "one-route-not-an-object",
+        "one-route-no-route",
+        "one-route-no-input",
+        "one-route-input-not-an-object",
+        "one-route-unknown-field",
+        "async-only-route-queued",
+        "async-only-route-without-mode",
+        "async-only-route-asked-to-answer-now",
+        "async-only-route-without-its-field",
+        "sync-route-beside-it-answers-now",
+    ],
+)
+def test_the_document_over_another_route_table_accepts_what_the_api_accepts(
+    config: DeploymentConfig, body: Any, accepted: bool
+) -> None:
+    with start_platform(config) as platform:
+        # Given what the API answers to the body
+        mode = body.get("mode", "sync") if isinstance(body, dict) else "sync"
+        status, _, _ = platform.call(api_event(f"post_inference_{mode}", body=body))
+        assert (status in (200, 202)) is accepted, status
+        assert accepted or 400 <= status < 500
+
+        # Then the document, generated over the same table, agrees
+        document = json.loads(platform.app.resolve(api_event("get_openapi"), None)["body"])
+        assert _request_validator(document).is_valid(body) is accepted

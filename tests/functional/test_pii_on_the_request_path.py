@@ -84,6 +84,51 @@ def test_only_tenants_with_the_reveal_permission_get_pseudonyms_back(platform: P
     assert "John Smith" not in platform.job(acme_job["id"])["output"]["echo"]
 
 
+def _with_reveal(event: dict[str, object]) -> dict[str, object]:
+    event["queryStringParameters"] = {"reveal": "true"}
+    event["multiValueQueryStringParameters"] = {"reveal": ["true"]}
+    return event
+
+
+def test_a_sync_answer_is_revealed_only_to_a_permitted_tenant_and_kept_pseudonymized(
+    platform: Platform,
+) -> None:
+    # Given a support request (names pseudonymized) answered at once, asked with reveal=true and a
+    # key, by acme (allowed to reveal)
+    body = {"route": "support", "input": {"text": TEXT}, "mode": "sync"}
+    event = _with_reveal(
+        api_event("post_inference_sync", body=body, headers={"Idempotency-Key": "reveal-once"})
+    )
+
+    # When it is served
+    status, answer, _ = platform.call(event)
+
+    # Then acme sees the name again in the output, while the model saw only the pseudonym
+    assert status == 200
+    assert "John Smith" in answer["output"]["echo"]
+    assert "John Smith" not in platform.endpoint.calls[0][0]["text"]
+    # and what the idempotency record keeps for a replay is the pseudonymized answer
+    replay = dict(event, queryStringParameters=None, multiValueQueryStringParameters=None)
+    replay_status, replayed, headers = platform.call(replay)
+    assert (replay_status, headers.get("idempotent-replayed")) == (200, "true")
+    assert "John Smith" not in replayed["output"]["echo"]
+    assert "<PERSON_" in replayed["output"]["echo"]
+
+
+def test_a_tenant_without_the_reveal_permission_is_refused_before_the_model_runs(platform: Platform) -> None:
+    # Given globex, which may not reveal, asking for a revealed sync answer
+    body = {"route": "support", "input": {"text": TEXT}, "mode": "sync"}
+    event = _with_reveal(api_event("post_inference_sync", body=body, tenant="tenant-globex"))
+
+    # When it is sent
+    status, refusal, _ = platform.call(event)
+
+    # Then it is refused at once: nothing reached the model, and the refusal names no value
+    assert (status, refusal["error"]["code"]) == (403, "PII_REVEAL_FORBIDDEN")
+    assert platform.endpoint.calls == []
+    assert "John" not in json.dumps(refusal)
+
+
 def test_redaction_failure_fails_closed_with_503(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a detector that times out
     def times_out(*_: object, **__: object) -> object:

@@ -23,9 +23,6 @@ class Span:
     def overlaps(self, other: Span) -> bool:
         return self.start < other.end and other.start < self.end
 
-    def __len__(self) -> int:
-        return self.end - self.start
-
 
 def resolve(spans: Iterable[Span], text: str) -> list[Span]:
     """Disjoint spans sorted by start: where spans overlap, the better one (higher score, then

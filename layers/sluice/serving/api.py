@@ -532,7 +532,12 @@ def _linked(document: dict[str, Any]) -> dict[str, Any]:
     post = paths.get("/v1/inferences", {}).get("post", {})
     accepted = post.get("responses", {}).get("202")
     if accepted is not None and "operationId" in get_job:
-        accepted["headers"] = {"Location": {"description": "The job's URL", "schema": {"type": "string"}}}
+        accepted["headers"] = {
+            "Location": {
+                "description": "The job's URL",
+                "schema": {"type": "string"},
+            }
+        }
         accepted["links"] = {
             "GetInference": {
                 "operationId": get_job["operationId"],
@@ -549,7 +554,10 @@ def _linked(document: dict[str, Any]) -> dict[str, Any]:
                     "operationId": feedback["operationId"],
                     "parameters": {"job_id": "$response.body#/id"},
                 }
-    retry_after = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+    retry_after = {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "integer"},
+    }
     for operations in paths.values():
         for operation in operations.values():
             for status in ("429", "503", "504"):

@@ -84,9 +84,6 @@ class InferenceService:
         """The route table in force (the live one, when the source is SSM)."""
         return self._routes.current()
 
-    def submit(self, request: InferenceRequest, caller: Caller) -> SyncInferenceResponse | AcceptedJob:
-        return self.submit_within_budget(request, caller)[0]
-
     def submit_within_budget(
         self, request: InferenceRequest, caller: Caller
     ) -> tuple[SyncInferenceResponse | AcceptedJob, tuple[Limit, ...]]:

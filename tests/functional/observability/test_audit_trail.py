@@ -120,12 +120,17 @@ def test_requests_are_audited_with_their_decision_and_outcome_and_never_their_co
         ("inference.refused", "refused"),
     ]
     assert ("job.completed", "succeeded") in actions[3:]
-    first = records[0]
+    first, second = records[:2]
     assert (first.route, first.variant, first.model_version) == ("intent", "AllTraffic", "fake-1")
+    assert (first.decision, first.actor) == ("served", TENANT)
     assert first.correlation_id == "corr-sync-0001"
     assert first.subject == answer["id"]
     assert first.redactions.get("PERSON", 0) >= 1
     assert first.redactions.get("CREDIT_CARD", 0) == 1
+    # the queued one with the variant it was assigned, its job and what was redacted from it
+    assert (second.decision, second.route, second.variant) == ("queued", "intent", "AllTraffic")
+    assert (second.subject, second.actor) == (accepted["id"], TENANT)
+    assert second.redactions == first.redactions
     job = next(r for r in records if r.action == "job.completed")
     assert job.subject == accepted["id"]
     assert job.correlation_id == records[1].correlation_id

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sluice.config import DeploymentConfig, EndpointConfig, RouteConfig
+from sluice.config import DeploymentConfig, EndpointConfig, RouteConfig, VariantConfig
 from sluice.guardrails.models import ConfidenceCheck, ModerationCheck, OutputPolicy, PiiCheck, SchemaCheck
 from tests.functional.conftest import Platform, start_platform
 from tests.sample_events import api_event
@@ -40,6 +40,26 @@ CONFIG = DeploymentConfig(
                 kind="generation",
                 pii=PiiCheck(action="block"),
                 moderation=ModerationCheck(action="flag"),
+                confidence=ConfidenceCheck(action="off"),
+            ),
+        ),
+        # A generative route whose input rules (emails allowed, names pseudonymized) hold for its
+        # output too, on a variant with its own version label.
+        RouteConfig(
+            name="concierge",
+            endpoint=GENERATIVE.model_copy(
+                update={
+                    "model_data_url": "s3://models/concierge.tar.gz",
+                    "variants": (VariantConfig(name="llm", model_version="tgi-2"),),
+                }
+            ),
+            required_text_fields=("inputs",),
+            pii_allow=("EMAIL_ADDRESS",),
+            pii_operators={"PERSON": "pseudonymize"},
+            output=OutputPolicy(
+                kind="generation",
+                pii=PiiCheck(action="flag"),
+                moderation=ModerationCheck(action="off"),
                 confidence=ConfidenceCheck(action="off"),
             ),
         ),
@@ -131,6 +151,35 @@ def test_personal_data_in_generated_text_is_redacted_and_flagged_on_a_flagging_r
     [item] = review_messages(guarded)
     assert "jo.bloggs@example.com" not in json.dumps(item)
     assert item["disposition"] == "flagged"
+
+
+def test_a_sync_generation_is_redacted_by_its_routes_own_rules_and_reviewed_with_where_it_ran(
+    guarded: Platform,
+) -> None:
+    # Given a model that writes an email, a name and a phone number into its answer
+    guarded.endpoint.generate = lambda prompt: (
+        "Write to jo.bloggs@example.com or ask for Jo Bloggs on +44 20 7946 0958."
+    )
+    body = {"route": "concierge", "input": {"inputs": "who do I contact"}, "mode": "sync"}
+    event = api_event("post_inference_sync", body=body, headers={"X-Correlation-Id": "corr-concierge-01"})
+
+    # When it answers at once on `concierge` (emails allowed, names pseudonymized, pii: flag)
+    status, answer, _ = guarded.call(event)
+
+    # Then the returned text keeps the email, carries a pseudonym for the name, masks the phone
+    assert status == 200, answer
+    text = answer["output"]["generated_text"]
+    assert "jo.bloggs@example.com" in text
+    assert "Jo Bloggs" not in text
+    assert "<PERSON_" in text
+    assert "<PHONE_NUMBER>" in text
+    assert answer["guardrails"]["flagged"] == ["pii"]
+    assert answer["guardrails"]["redacted"] == {"PERSON": 1, "PHONE_NUMBER": 1}
+    # And the review item says where it ran and which request it was
+    [item] = review_messages(guarded)
+    assert (item["job_id"], item["variant"], item["model_version"]) == (answer["id"], "llm", "tgi-2")
+    assert item["correlation_id"] == "corr-concierge-01"
+    assert "7946" not in json.dumps(item)
 
 
 def test_personal_data_in_generated_text_is_withheld_on_a_blocking_route(guarded: Platform) -> None:
