@@ -64,6 +64,14 @@ API_TESTS = (
     # What the request path audits and which correlation id it carries.
     "tests/functional/observability/test_audit_trail.py",
     "tests/functional/observability/test_correlation.py",
+    # What it records besides the answer: metrics, job records, charges, the inference log; the
+    # output guardrails and review on sync answers; the fallback route and variants.
+    "tests/functional/test_request_accounting.py",
+    "tests/functional/review/test_output_guardrails.py",
+    "tests/functional/review/test_human_review.py",
+    "tests/functional/lifecycle/test_feedback_api.py",
+    "tests/functional/lifecycle/test_ab_report.py::test_a_sync_answer_through_the_api_is_logged_with_its_latency_and_confidence",
+    "tests/functional/test_routing_faults.py",
     *HEAVY,
 )
 WORKER_TESTS = (

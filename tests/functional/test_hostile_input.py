@@ -116,6 +116,47 @@ def test_a_binary_body_is_measured_by_its_bytes_not_its_base64(platform: Platfor
     assert over_answer["error"]["message"].startswith("The request body exceeds")  # type: ignore[index]
 
 
+def _body_of(size: int, tail: bytes = b"") -> bytes:
+    """A sync request of exactly `size` bytes, ending its text with `tail`."""
+    head, end = b'{"route": "intent", "input": {"text": "', b'"}, "mode": "sync"}'
+    return head + b"a" * (size - len(head) - len(end) - len(tail)) + tail + end
+
+
+def test_the_size_limit_counts_decoded_bytes_exactly_at_its_boundary(platform: Platform) -> None:
+    limit = platform.config.max_request_bytes
+    # Given bodies at the limit and one byte over it: text, and bytes that are not UTF-8 (which stay
+    # base64-encoded, their padding included: the limit's length is not a multiple of three)
+    at_limit_not_utf8 = _body_of(limit, tail=b"\xff")
+    over_not_utf8 = _body_of(limit + 1, tail=b"\xff")
+    over_as_text = _body_of(limit + 1)
+    assert len(at_limit_not_utf8) % 3 != 0
+    assert base64.b64encode(at_limit_not_utf8).endswith(b"=")
+
+    # Then the one at the limit is within it (and refused for its bytes), the ones over it are 413
+    status, answer, _ = platform.call(api_event("post_inference_sync", raw_bytes=at_limit_not_utf8))
+    assert (status, answer["error"]["code"]) == (400, "MALFORMED_JSON")  # type: ignore[index]
+    for over in (over_not_utf8, over_as_text):
+        status, answer, _ = platform.call(api_event("post_inference_sync", raw_bytes=over))
+        assert (status, answer["error"]["code"]) == (413, "INPUT_TOO_LARGE")  # type: ignore[index]
+        assert answer["error"]["message"].startswith("The request body exceeds")  # type: ignore[index]
+    # and so is text handed over as text, not base64
+    status, answer, _ = _post(platform, over_as_text.decode())
+    assert (status, answer["error"]["code"]) == (413, "INPUT_TOO_LARGE")  # type: ignore[index]
+
+
+def test_a_base64_body_with_characters_outside_its_alphabet_is_refused_not_repaired(
+    platform: Platform,
+) -> None:
+    # Given a body marked base64 that is not (a lenient decoder would drop the stray characters
+    # and answer the JSON left over)
+    event = api_event("post_inference_sync", raw_bytes=SYNC.format(text='"hi"', mode="sync").encode())
+    event["body"] = "!" + event["body"]
+
+    # Then it is refused, like any body that is not UTF-8 text
+    status, answer, _ = platform.call(event)
+    assert (status, answer["error"]["code"]) == (400, "MALFORMED_JSON")  # type: ignore[index]
+
+
 def test_a_valid_surrogate_pair_is_an_emoji_not_an_error(platform: Platform) -> None:
     status, _, _ = _post(platform, SYNC.format(text='"card lost \\ud83d\\ude1e"', mode="sync"))
     assert status == 200
@@ -126,7 +167,11 @@ def test_a_valid_surrogate_pair_is_an_emoji_not_an_error(platform: Platform) -> 
     [
         ("APPLICATION/JSON", 200),
         ("Application/Json; charset=UTF-8", 200),
+        ("application/json; charset=utf8", 200),
+        ('application/json; charset="UTF-8"', 200),
         ("application/json; charset=latin-1", 415),
+        ("application/json;boundary=x;charset=latin-1", 415),
+        ("application/json; charset=x=utf-8", 415),
         ("multipart/form-data", 415),
         ("multipart/form-data; boundary=x", 415),
         ("application/x-www-form-urlencoded", 415),
@@ -137,11 +182,13 @@ def test_media_types_are_read_case_insensitively_and_only_utf8_json_is_accepted(
     platform: Platform, content_type: str, status: int
 ) -> None:
     body = json.dumps({"route": "intent", "input": {"text": "where is my card"}, "mode": "sync"})
-    answer_status, answer, _ = _post(platform, body, **{"Content-Type": content_type})
+    answer_status, answer, headers = _post(platform, body, **{"Content-Type": content_type})
 
     assert answer_status == status
     if status == 415:
         assert answer["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"  # type: ignore[index]
+        # a refusal with nothing to wait for says nothing about retrying
+        assert "retry-after" not in headers
 
 
 def test_a_sync_answer_points_to_no_job_and_an_async_one_does(platform: Platform) -> None:

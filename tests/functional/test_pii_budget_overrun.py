@@ -43,3 +43,24 @@ def test_a_redaction_that_overruns_its_budget_is_a_503_and_nothing_is_passed_on(
     assert '"error_code":"PII_DETECTION_TIMEOUT"' in logs
     assert "Priyanka" not in logs
     assert "priyanka.o@example.com" not in logs
+
+
+def test_a_routes_redaction_budget_is_sized_by_its_own_input_limit(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a record of the input limits the redaction budget is sized for
+    sized: list[int] = []
+
+    def budget_for(max_input_bytes: int) -> float:
+        sized.append(max_input_bytes)
+        return float(pii.DEFAULT_TIME_BUDGET_MS)
+
+    monkeypatch.setattr(pii, "time_budget_for", budget_for)
+
+    # When a request on the support route is redacted
+    body = {"route": "support", "input": {"text": "my card never came"}, "mode": "sync"}
+    status, _, _ = platform.call(api_event("post_inference_sync", body=body))
+
+    # Then its budget was sized for that route's limit, not left at the floor
+    assert status == 200
+    assert sized == [platform.config.route("support").max_input_bytes]

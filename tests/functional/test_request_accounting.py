@@ -38,6 +38,22 @@ TWO_VARIANTS = DeploymentConfig(
 )
 
 
+# An even split: which variant a request lands on is the caller's key's draw.
+EVEN_SPLIT = DeploymentConfig(
+    routes=(
+        RouteConfig(
+            name="intent",
+            endpoint=EndpointConfig(
+                variants=(
+                    VariantConfig(name="blue", weight=1.0),
+                    VariantConfig(name="green", weight=1.0, model_data_url=GREEN_MODEL),
+                )
+            ),
+        ),
+    )
+)
+
+
 @pytest.fixture
 def two_variants() -> Iterator[Platform]:
     with start_platform(TWO_VARIANTS) as platform:
@@ -52,8 +68,8 @@ def _request_metrics(printed: str) -> list[dict[str, Any]]:
 
 class _RequestClock:
     """The request path's `time` (its latency clock), moving only when the test says: the model
-    takes 40 ms, queueing a job 5 ms, everything else no time at all. So each figure the path
-    derives from it is known exactly, unit included."""
+    takes 40.1234 ms, queueing a job 5 ms, everything else no time at all. So each figure the path
+    derives from it is known exactly, unit and rounding included."""
 
     def __init__(self) -> None:
         self.now = 1_000.0
@@ -65,12 +81,12 @@ class _RequestClock:
 def test_each_accepted_request_is_counted_where_it_ran_with_its_time_split(
     platform: Platform, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a model that takes 40 ms and a queue that takes 5 ms, on the request path's clock
+    # Given a model that takes 40.1234 ms and a queue that takes 5 ms, on the request path's clock
     clock = _RequestClock()
     monkeypatch.setattr(service, "time", clock)
 
     def answers_in_40_ms(instance: dict[str, Any]) -> dict[str, Any]:
-        clock.now += 0.040
+        clock.now += 0.0401234
         return {"intents": [{"label": "card_arrival", "score": 0.9}]}
 
     platform.endpoint.answer = answers_in_40_ms
@@ -93,16 +109,17 @@ def test_each_accepted_request_is_counted_where_it_ran_with_its_time_split(
     assert (status, queued_status) == (200, 202)
     served, accepted = _request_metrics(capsys.readouterr().out)
 
-    # Then the answer is counted on the variant and version that answered, its 40 ms all model time
+    # Then the answer is counted on the variant and version that answered, all its time the
+    # model's, and the caller is told it to the hundredth of a millisecond
     assert {key: served[key] for key in ("route", "variant", "model_version", "mode")} == {
         "route": "intent",
         "variant": answer["variant"],
         "model_version": answer["model_version"],
         "mode": "sync",
     }
-    assert answer["latency_ms"] == pytest.approx(40.0)
-    assert served["LatencyMs"] == pytest.approx([40.0])
-    assert served["ModelTimeMs"] == pytest.approx([40.0])
+    assert answer["latency_ms"] == 40.12
+    assert served["LatencyMs"] == pytest.approx([40.1234])
+    assert served["ModelTimeMs"] == pytest.approx([40.1234])
     assert served["PlatformOverheadMs"] == pytest.approx([0.0])
     # and the queued one in its mode, its 5 ms all the platform's: no model has run yet
     assert (accepted["route"], accepted["mode"]) == ("intent", "async")
@@ -178,3 +195,52 @@ def test_a_job_the_queue_refuses_is_closed_with_its_reason_and_the_caller_refuse
     assert job["status"] == "failed"
     assert job["error"]["code"] == "ENDPOINT_UNAVAILABLE"
     assert job["error"]["message"] == refusal["error"]["message"]
+
+
+def test_a_callers_key_keeps_it_on_one_variant_and_spreads_callers_across_them() -> None:
+    with start_platform(EVEN_SPLIT) as platform:
+        # Given eight callers of one tenant, each sending twice with its X-Caller-Key
+        served: dict[str, str] = {}
+        for caller in (f"caller-{number}" for number in range(8)):
+            variants = set()
+            for _ in range(2):
+                event = api_event(
+                    "post_inference_sync",
+                    body={"route": "intent", "input": {"text": TEXT}},
+                    headers={"X-Caller-Key": caller},
+                )
+                status, answer, _ = platform.call(event)
+                assert status == 200
+                variants.add(answer["variant"])
+            # Then each caller stays on one variant
+            assert len(variants) == 1, caller
+            served[caller] = variants.pop()
+
+        # And the key, not only the tenant, decides which: the callers are spread over both
+        assert set(served.values()) == {"blue", "green"}
+
+
+def test_the_inference_log_keeps_input_only_for_routes_that_learn_from_feedback(platform: Platform) -> None:
+    # Given a sync answer on a route that learns from feedback and one on a route that does not
+    learns = set(platform.config.lifecycle.routes)
+    assert "intent" in learns
+    assert "support" not in learns
+    text = "Jane Doe here, my card never came"
+    ids = {}
+    for route in ("intent", "support"):
+        body = {"route": route, "input": {"text": text}}
+        status, answer, _ = platform.call(api_event("post_inference_sync", body=body))
+        assert status == 200
+        ids[route] = answer["id"]
+
+    # Then both are in the inference log, answered, so that feedback can find them
+    store = DynamoFeedbackStore(platform.dynamodb, platform.resources.feedback_table)
+    learning, rating_only = store.served(TENANT, ids["intent"]), store.served(TENANT, ids["support"])
+    assert learning is not None
+    assert rating_only is not None
+    assert learning.answered
+    assert rating_only.answered
+    # And only the learning route's record keeps the (redacted) input, as training data
+    assert "card never came" in learning.input["text"]
+    assert "Jane Doe" not in learning.input["text"]
+    assert rating_only.input == {}

@@ -74,10 +74,12 @@ class PriceList:
         return self._prices.get((route, variant))
 
     def model_time_micros(self, route: str, variant: str | None, model_ms: float) -> int:
-        prices = [p for (r, v), p in self._prices.items() if r == route and (variant is None or v == variant)]
+        of_route = [p for (r, _), p in self._prices.items() if r == route]
+        # A variant not named (a reservation) or unknown to the price list (a variant added to
+        # the live route table since) is charged as the dearest of the route: never under-charge.
+        prices = [p for p in of_route if p.variant == variant] or of_route
         if not prices:
             return 0
-        # An unknown variant is charged as the dearest of the route: never under-reserve.
         hourly = max(price.usd_per_instance_hour / price.concurrency for price in prices)
         busy_share = self._cost.expected_utilization
         return round(hourly * MICROS_PER_USD * model_ms / 3_600_000 / busy_share)

@@ -149,13 +149,12 @@ class SluiceResolver(APIGatewayRestResolver):
                 "status": response.get("statusCode"),
             },
         )
-        if "multiValueHeaders" in response:
-            response["multiValueHeaders"] = {
-                **(response.get("multiValueHeaders") or {}),
-                CORRELATION_HEADER: [correlation_id],
-            }
-        else:
-            response["headers"] = {**(response.get("headers") or {}), CORRELATION_HEADER: correlation_id}
+        # A REST API (v1 proxy) answer carries its headers as multiValueHeaders: Powertools'
+        # serializer for these events writes no other kind (MultiValueHeadersSerializer).
+        response["multiValueHeaders"] = {
+            **(response.get("multiValueHeaders") or {}),
+            CORRELATION_HEADER: [correlation_id],
+        }
         return response
 
 

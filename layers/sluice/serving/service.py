@@ -292,7 +292,9 @@ class InferenceService:
         can_reveal = caller.tenant in self._reveal_tenants
         return self._redactor.reveal(output, tenant=caller.tenant, can_reveal=can_reveal)
 
-    def get(self, job_id: str, caller: Caller, *, reveal: bool = False) -> JobView:
+    def get(self, job_id: str, caller: Caller, *, reveal: bool) -> JobView:
+        """A tenant's own job; its pseudonyms re-identified only when asked (`reveal`, no default:
+        each caller decides) and only for a tenant with the reveal permission."""
         job = self._jobs.get(job_id)
         # Another tenant's job is indistinguishable from a missing one.
         if job is None or job.tenant != caller.tenant:

@@ -8,7 +8,8 @@ from tests.functional.conftest import Platform
 from tests.functional.observability.log_capture import log_lines
 from tests.sample_events import api_event
 
-CLIENT_ID = "client-req-7f3a9c2e"
+# Mixed case: an id is echoed as the client wrote it (only the media type is lower-cased).
+CLIENT_ID = "Client-Req-7F3a9c2E"
 
 
 def _submit(platform: Platform, headers: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
@@ -55,12 +56,16 @@ def test_a_clients_correlation_id_reaches_the_worker_logs_the_job_record_and_the
     assert event["detail"]["detail"]["job_id"] == job_id
 
 
-def test_a_malformed_correlation_id_is_replaced_not_echoed(platform: Platform) -> None:
+def test_a_malformed_correlation_id_is_replaced_by_the_gateways_request_id_not_echoed(
+    platform: Platform,
+) -> None:
     # Given a request whose correlation header could carry anything (here an address and spaces)
     _, headers = _submit(platform, {"X-Correlation-Id": "jane.doe@example.com please"})
 
-    # Then the platform made its own id, and the header's text went nowhere
+    # Then the id is API Gateway's request id (what its access log names), and the header's text
+    # went nowhere
     correlation_id = headers["x-correlation-id"]
+    assert correlation_id == api_event("post_inference_async")["requestContext"]["requestId"]
     assert "@" not in correlation_id
     assert " " not in correlation_id
     (message,) = platform.receive()
