@@ -55,3 +55,31 @@ def test_a_hashed_value_is_the_same_across_releases() -> None:
     result = pii.redact("mail john@example.com", policy, tenant="acme", key_provider=key)
 
     assert result.text == "mail <EMAIL_ADDRESS#ae62756c27c8d180>"
+
+
+def test_a_pseudonym_is_the_same_across_releases_and_its_own_per_value() -> None:
+    # Given a known key and tenant (pseudonyms are stored: the vault maps them back, tenants keep
+    # them in their own records), When values are pseudonymized
+    policy = pii.RedactionPolicy(default=pii.Operator.PSEUDONYMIZE)
+    key, vault = pii.StaticKey(b"k" * 32), pii.InMemoryVault()
+
+    result = pii.redact(
+        "mail john@example.com, or call John Smith; jane@example.com",
+        policy,
+        tenant="acme",
+        key_provider=key,
+        vault=vault,
+    )
+
+    # Then each is exactly what earlier releases wrote, and two values never share a token
+    assert result.text == (
+        "mail <EMAIL_ADDRESS_fcdce30125fc>, or call <PERSON_a55d5bea15d2>; <EMAIL_ADDRESS_b96356b72123>"
+    )
+    # and a pseudonym is not the value's hash: the two are derived apart
+    hashed = pii.redact(
+        "mail john@example.com",
+        pii.RedactionPolicy(default=pii.Operator.HASH),
+        tenant="acme",
+        key_provider=key,
+    )
+    assert "fcdce30125fc" not in hashed.text

@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from sluice import pii
-from sluice.pii.logging import REDACTION_FAILED, PiiRedactingFormatter, redact_value
+from sluice.pii.logging import REDACTION_FAILED, PiiRedactingFormatter, redact_log, redact_value
 
 LINE = (
     "Hi, this is Priyanka Oyelaran from Leeds, I lost my card yesterday near the station. "
@@ -172,3 +172,37 @@ def test_a_record_that_cannot_be_formatted_is_logged_as_a_failure_not_printed_ra
     # When it is formatted, then the line says only that it failed, and nothing reached stderr
     assert json.loads(formatter.format(record)) == {"level": "ERROR", "message": REDACTION_FAILED}
     assert "john" not in capsys.readouterr().err
+
+
+def test_a_stack_traces_code_is_kept_as_written_and_its_data_redacted() -> None:
+    # Given Powertools' stack_trace of an exception raised in a function whose name reads as a
+    # person's ("notify_jane_doe"), with an address in the message and in the failing statement
+    trace = {
+        "type": "ValueError",
+        "value": "no account for priyanka.o@example.com",
+        "module": "builtins",
+        "frames": [
+            {
+                "file": "/var/task/sluice/notify_jane_doe.py",
+                "line": 7,
+                "function": "notify_jane_doe",
+                "statement": 'raise ValueError("no account for priyanka.o@example.com")',
+            }
+        ],
+    }
+
+    # When the line is redacted
+    logged = redact_log({"stack_trace": trace, "message": "notify_jane_doe failed"})
+
+    # Then the code it names is as written (it is code, not data), and the data in it is gone
+    (frame,) = logged["stack_trace"]["frames"]
+    assert (frame["file"], frame["line"], frame["function"]) == (
+        "/var/task/sluice/notify_jane_doe.py",
+        7,
+        "notify_jane_doe",
+    )
+    assert (logged["stack_trace"]["type"], logged["stack_trace"]["module"]) == ("ValueError", "builtins")
+    assert frame["statement"] == 'raise ValueError("no account for <EMAIL_ADDRESS>")'
+    assert logged["stack_trace"]["value"] == "no account for <EMAIL_ADDRESS>"
+    # while the same name in free text is taken for what it looks like
+    assert logged["message"] == "notify_<PERSON> failed"

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sluice import pii
+from sluice.pii.normalize import _fold_char, fold
 from sluice.pii.redaction import standalone
 
 # Text that mixes PII-shaped fragments with arbitrary unicode (including invisible characters).
@@ -63,3 +64,11 @@ def test_pseudonymize_is_idempotent(text: str) -> None:
     options = {"key_provider": pii.StaticKey(b"k" * 32), "vault": pii.InMemoryVault(), "time_budget_ms": None}
     once = pii.redact(text, policy, **options).text  # type: ignore[arg-type]
     assert pii.redact(once, policy, **options).text == once  # type: ignore[arg-type]
+
+
+def test_the_fast_path_of_folding_agrees_with_the_full_fold_on_every_plain_character() -> None:
+    # `fold` keeps printable ASCII, tab, newline and carriage return without asking `_fold_char`:
+    # that shortcut must give what the full fold would (so it is only ever faster, never other)
+    plain = [chr(code) for code in range(0x20, 0x7F)] + ["\t", "\n", "\r"]
+    assert [_fold_char(ch) for ch in plain] == plain
+    assert fold("".join(plain) + "\x00é").text == "".join(plain) + "é"

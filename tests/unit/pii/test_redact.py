@@ -105,6 +105,9 @@ def test_internal_error_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
         ("4929\u20135785\u20136933\u20139117", "CREDIT_CARD"),
         (full_width("4929578569339117"), "CREDIT_CARD"),
         ("196\ufeff-20-7761", "US_SSN"),
+        # ASCII control characters, in an otherwise plain ASCII text (no fast path around them)
+        ("jo\x00hn@exam\x1fple.com", "EMAIL_ADDRESS"),
+        ("4929\x7f5785\x086933\x0b9117", "CREDIT_CARD"),
     ],
 )
 def test_invisible_characters_cannot_hide_a_value(hidden: str, entity_type: str) -> None:
@@ -116,3 +119,16 @@ def test_invisible_characters_cannot_hide_a_value(hidden: str, entity_type: str)
 def test_redact_is_idempotent_on_its_own_tokens() -> None:
     once = pii.redact("SSN <US_SSN> and 234567890, John Smith").text
     assert pii.redact(once).text == once
+
+
+def test_a_policy_threshold_drops_what_scores_under_it() -> None:
+    # Given a text with an email (found with certainty) and a name (found with less, 0.85)
+    text = "Hi, I am John Smith, mail john@example.com"
+
+    # When redacted with the default threshold and with one above the name's score
+    default = pii.redact(text)
+    strict = pii.redact(text, pii.RedactionPolicy(min_score=0.9))
+
+    # Then the default removes both, the stricter policy only the email
+    assert default.text == "Hi, I am <PERSON>, mail <EMAIL_ADDRESS>"
+    assert strict.text == "Hi, I am John Smith, mail <EMAIL_ADDRESS>"

@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from sluice.pii.redaction import standalone
+from sluice.pii.redaction import _propagate, standalone
+from sluice.pii.spans import Span
 
 
 @pytest.mark.parametrize(
@@ -21,6 +22,11 @@ from sluice.pii.redaction import standalone
         ("Smith", "(Smith)"),
         ("4929", "PIN 4929, thanks"),
         ("j.doe@example.com", "x j.doe@example.com y"),
+        # An edge that is neither a letter nor a digit has no guard: such a value is found even
+        # where it is glued to a word or a number (the guard is read from the edge character).
+        ("+44 20 7946 0958", "call 0+44 20 7946 0958"),
+        ("+44 20 7946 0958", "ref:XXXX+44 20 7946 0958"),
+        ("(020) 7946-", "ring (020) 7946-XXXX"),
     ],
 )
 def test_a_value_standing_alone_is_found(value: str, text: str) -> None:
@@ -43,3 +49,13 @@ def test_a_value_inside_a_longer_word_or_number_is_not_found(value: str, text: s
     # Given a value and a text where it is only part of a longer word or number
     # Then its pattern does not find it there (the longer word is not personal data by itself)
     assert not re.search(standalone(value), text)
+
+
+def test_a_value_of_three_characters_or_more_is_found_again_and_a_shorter_one_is_not() -> None:
+    # Given two names found once each, "Ann" (three characters) and "Bo" (two), recurring later
+    text = "Ann met Bo. Ann and Bo left"
+    found = [Span(0, 3, "PERSON", 0.9), Span(8, 10, "PERSON", 0.9)]
+
+    # When their recurrences are added, Then Ann's is and Bo's is not: two characters recur by
+    # chance too often to be taken for the same person
+    assert _propagate(text, found) == [*found[:2], Span(12, 15, "PERSON", 0.9)]
