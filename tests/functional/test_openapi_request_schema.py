@@ -131,6 +131,7 @@ CHAT_PROMPT = {"inputs": "Summarise my last three card payments"}
     ("config", "body", "accepted"),
     [
         (ONE_ROUTE, {"route": "intent", "input": {"text": "Why was I charged twice?"}}, True),
+        (ONE_ROUTE, {"route": "intent", "input": {"text": "Why?"}, "variant": "AllTraffic"}, True),
         (ONE_ROUTE, ["intent", "Why was I charged twice?"], False),
         (ONE_ROUTE, {"input": {"text": "Why was I charged twice?"}}, False),
         (ONE_ROUTE, {"route": "intent"}, False),
@@ -144,6 +145,7 @@ CHAT_PROMPT = {"inputs": "Summarise my last three card payments"}
     ],
     ids=[
         "one-route-accepted",
+        "one-route-with-its-variant",
         "one-route-not-an-object",
         "one-route-no-route",
         "one-route-no-input",
@@ -169,3 +171,16 @@ def test_the_document_over_another_route_table_accepts_what_the_api_accepts(
         # Then the document, generated over the same table, agrees
         document = json.loads(platform.app.resolve(api_event("get_openapi"), None)["body"])
         assert _request_validator(document).is_valid(body) is accepted
+
+
+def test_each_routes_request_is_a_component_whose_input_is_a_component_too(document: dict[str, Any]) -> None:
+    # Generated clients get one model per route and one for its input (the names are theirs)
+    schemas = document["components"]["schemas"]
+    for route in ("Intent", "Support"):
+        branch = schemas[f"InferenceRequest{route}"]
+        assert branch["properties"]["input"] == {"$ref": f"#/components/schemas/InferenceRequest{route}Input"}
+        assert schemas[f"InferenceRequest{route}Input"]["type"] == "object"
+    assert schemas["InferenceRequest"]["oneOf"] == [
+        {"$ref": "#/components/schemas/InferenceRequestIntent"},
+        {"$ref": "#/components/schemas/InferenceRequestSupport"},
+    ]
