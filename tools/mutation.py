@@ -127,7 +127,7 @@ GROUPS: dict[str, Group] = {
 }
 
 
-def write_config(group: str) -> Path:
+def write_config(group: str, load: float) -> Path:
     """The group's staging directory: links to the sources and tests, and mutmut's configuration."""
     stage = STAGES / group
     mutants = stage / "mutants"
@@ -161,12 +161,13 @@ def write_config(group: str) -> Path:
         # The OpenAPI document's prose: a route's summary, a parameter's or a response's description.
         r"    ^\s*(summary|description)=",
         r"    ^\s*\d*:?\s*\{?\"description\": \"[^\"]*\",?\s*$",
-        # A mutant is stopped as hanging after (its tests' time + 300 s) x 4 CPU seconds, or half
-        # that in wall time. mutmut times only the test bodies, not their fixtures (a moto
+        # A mutant is stopped as hanging after (its tests' time + constant) x 4 CPU seconds, or
+        # half that in wall time. mutmut times only the test bodies, not their fixtures (a moto
         # platform is 0.3 CPU s per test), and on a shared machine at nice 15 a mutant gets a
         # fraction of a core: with 60 s, survivors running a hundred API tests were stopped
-        # after 141 s of wall time and counted as caught. A real hang costs more, and is rare.
-        "timeout_constant = 300.0",
+        # after 141 s of wall time and counted as caught. So a busy machine gets 300 s; an idle
+        # one 60 s, where a real hang (`j = 1` in a loop) would otherwise hold a worker 10 min.
+        f"timeout_constant = {timeout_constant(load)}",
         "timeout_multiplier = 2.0",
         # A mutant that strict mypy refuses (the project's own gate, pyproject.toml) could never be
         # committed: mutmut counts it as caught without running a test. `unused-ignore` only
@@ -201,16 +202,27 @@ def write_config(group: str) -> Path:
     return stage
 
 
+def timeout_constant(load: float) -> float:
+    """60 s where the machine had a core to spare for each worker when the run began (`load`,
+    the one-minute load average then, before this run's own work), 300 s where it was busy."""
+    return 60.0 if load + MAX_CHILDREN <= (os.cpu_count() or 1) + 0.5 else 300.0
+
+
 def run(groups: list[str], keep: bool, mutants: list[str]) -> int:
     worst = 0
+    load_at_start = os.getloadavg()[0]
     for group in groups:
         stage = STAGES / group
         if not keep and not mutants and (stage / "mutants").exists():
             # A fresh run by default: results kept from older code or tests would mislead.
             shutil.rmtree(stage / "mutants")
-        write_config(group)
+        write_config(group, load_at_start)
         modules = ", ".join(GROUPS[group].modules)
-        print(f"==> {group}: mutmut over {modules} ({MAX_CHILDREN} workers)", flush=True)
+        print(
+            f"==> {group}: mutmut over {modules} ({MAX_CHILDREN} workers, hang limit "
+            f"{timeout_constant(load_at_start):.0f} s + the tests' time)",
+            flush=True,
+        )
         started = time.monotonic()
         load_before = os.getloadavg()[0]
         cpu_before = _children_cpu()
