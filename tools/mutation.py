@@ -105,7 +105,15 @@ GROUPS: dict[str, Group] = {
     ),
     "adapters": Group(
         modules=("adapters/dynamodb_jobs.py",),
-        tests=("tests/functional/test_api_requests.py", *WORKER_TESTS, "tests/functional/test_redrive.py"),
+        tests=(
+            "tests/functional/test_api_requests.py",
+            *WORKER_TESTS,
+            "tests/functional/test_redrive.py",
+            # The batch writes of ingestion, and the hand-over and sweep of asynchronous jobs.
+            "tests/functional/test_batch_ingestion.py",
+            "tests/functional/test_async_endpoints.py",
+            "tests/functional/test_cost_async_jobs.py",
+        ),
     ),
     "routing": Group(
         modules=("routing/breaker.py",),
