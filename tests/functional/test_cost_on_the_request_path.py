@@ -268,12 +268,14 @@ def test_a_sync_generation_is_metered_with_its_tokens() -> None:
     with _metered(PRICED_VARIANTS) as (_, app, table):
         # Given a sync generation (the fake model reports no token counts, so they are estimated)
         body = {"route": "writer", "input": {"inputs": "Write two lines about my card"}, "mode": "sync"}
-        status, _, _ = _call(app, api_event("post_inference_sync", body=body))
+        status, answer, _ = _call(app, api_event("post_inference_sync", body=body))
         assert status == 200
 
-        # Then its meter counts the tokens in and out, marked as estimated
+        # Then its meter counts the tokens in and out, marked as estimated, under the version
+        # the answer named ("unknown" when the container reports none)
         (row,) = _meter_rows(table)
         assert row["route"]["S"] == "writer"
+        assert row["model_version"]["S"] == (answer["model_version"] or "unknown")
         assert int(row["tokens_in"]["N"]) > 0
         assert int(row["tokens_out"]["N"]) > 0
         assert int(row["tokens_estimated"]["N"]) == 1
