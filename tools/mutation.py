@@ -211,9 +211,9 @@ def write_config(group: str, load: float) -> Path:
 
 
 def timeout_constant(load: float) -> float:
-    """60 s where the machine had a core to spare for each worker when the run began (`load`,
-    the one-minute load average then, before this run's own work), 300 s where it was busy."""
-    return 60.0 if load + MAX_CHILDREN <= (os.cpu_count() or 1) + 0.5 else 300.0
+    """60 s where less than half the machine was busy when the run began (`load`, the one-minute
+    load average then, before this run's own work), 300 s where more was."""
+    return 60.0 if load < (os.cpu_count() or 1) / 2 else 300.0
 
 
 def run(groups: list[str], keep: bool, mutants: list[str]) -> int:
