@@ -206,3 +206,14 @@ def test_a_stack_traces_code_is_kept_as_written_and_its_data_redacted() -> None:
     assert logged["stack_trace"]["value"] == "no account for <EMAIL_ADDRESS>"
     # while the same name in free text is taken for what it looks like
     assert logged["message"] == "notify_<PERSON> failed"
+
+
+def test_a_multi_line_value_is_redacted_as_one_text_not_line_by_line() -> None:
+    # Given a logged value whose last line is a town only the address line above it gives away
+    value = "Deliver to: 14 Rue des Lilas\nANGERED"
+
+    # When it is redacted as a log field, Then the town goes too (read line by line, as a
+    # traceback is, it would not)
+    logged = redact_log({"note": value})["note"]
+    assert "ANGERED" not in logged
+    assert logged.endswith("\n<LOCATION>")
