@@ -60,10 +60,14 @@ def two_variants() -> Iterator[Platform]:
         yield platform
 
 
+def _emf(printed: str) -> list[dict[str, Any]]:
+    """The EMF documents among what the functions printed."""
+    return [json.loads(line) for line in printed.splitlines() if line.startswith('{"_aws"')]
+
+
 def _request_metrics(printed: str) -> list[dict[str, Any]]:
-    """The EMF documents of the `Requests` metric among what the functions printed."""
-    documents = [json.loads(line) for line in printed.splitlines() if line.startswith('{"_aws"')]
-    return [document for document in documents if "Requests" in document]
+    """The EMF documents of the `Requests` metric."""
+    return [document for document in _emf(printed) if "Requests" in document]
 
 
 class _RequestClock:
@@ -107,7 +111,8 @@ def test_each_accepted_request_is_counted_where_it_ran_with_its_time_split(
         api_event("post_inference_async", body={"route": "intent", "input": {"text": TEXT}, "mode": "async"})
     )
     assert (status, queued_status) == (200, 202)
-    served, accepted = _request_metrics(capsys.readouterr().out)
+    documents = _emf(capsys.readouterr().out)
+    served, accepted = [d for d in documents if "Requests" in d]
 
     # Then the answer is counted on the variant and version that answered, all its time the
     # model's, and the caller is told it to the hundredth of a millisecond
@@ -121,6 +126,10 @@ def test_each_accepted_request_is_counted_where_it_ran_with_its_time_split(
     assert served["LatencyMs"] == pytest.approx([40.1234])
     assert served["ModelTimeMs"] == pytest.approx([40.1234])
     assert served["PlatformOverheadMs"] == pytest.approx([0.0])
+    # and its output is counted for the confidence panel and alarm (0.9: not a low one)
+    (outputs,) = [d for d in documents if "Outputs" in d]
+    assert (outputs["route"], outputs["variant"]) == ("intent", answer["variant"])
+    assert (outputs["Outputs"], outputs["LowConfidenceOutputs"]) == ([1.0], [0.0])
     # and the queued one in its mode, its 5 ms all the platform's: no model has run yet
     assert (accepted["route"], accepted["mode"]) == ("intent", "async")
     assert accepted["LatencyMs"] == pytest.approx([5.0])

@@ -128,6 +128,9 @@ def test_a_dead_endpoint_opens_its_breaker_the_fallback_serves_and_recovery_clos
     status, body, _ = _sync(routed)
     assert status == 200, body
     assert (body["route"], body["endpoint"]) == ("intent", BACKUP)
+    # on the fallback's own variant: the primary's (blue or green) does not exist there
+    assert body["variant"] == "AllTraffic"
+    assert routed.endpoint.targets[-1] == (BACKUP, "AllTraffic")
     assert routed.breaker.state(PRIMARY) is CircuitState.OPEN
 
     # Then while it is open the primary is not called at all
