@@ -217,3 +217,11 @@ def test_a_multi_line_value_is_redacted_as_one_text_not_line_by_line() -> None:
     logged = redact_log({"note": value})["note"]
     assert "ANGERED" not in logged
     assert logged.endswith("\n<LOCATION>")
+
+
+def test_a_stack_trace_that_is_not_powertools_shape_is_redacted_as_text() -> None:
+    # Given a stack_trace field written as plain text (not Powertools' dict of frames)
+    logged = redact_log({"stack_trace": "raised while mailing priyanka.o@example.com"})
+
+    # Then it is redacted like any other value, not dropped and not passed through
+    assert logged["stack_trace"] == "raised while mailing <EMAIL_ADDRESS>"

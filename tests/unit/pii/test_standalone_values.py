@@ -27,6 +27,7 @@ from sluice.pii.spans import Span
         ("+44 20 7946 0958", "call 0+44 20 7946 0958"),
         ("+44 20 7946 0958", "ref:XXXX+44 20 7946 0958"),
         ("(020) 7946-", "ring (020) 7946-XXXX"),
+        ("(020) 7946-", "ring (020) 7946-1234"),
     ],
 )
 def test_a_value_standing_alone_is_found(value: str, text: str) -> None:
@@ -59,3 +60,19 @@ def test_a_value_of_three_characters_or_more_is_found_again_and_a_shorter_one_is
     # When their recurrences are added, Then Ann's is and Bo's is not: two characters recur by
     # chance too often to be taken for the same person
     assert _propagate(text, found) == [*found[:2], Span(12, 15, "PERSON", 0.9)]
+
+
+def test_a_value_found_once_does_not_stop_the_next_ones_recurrences_being_found() -> None:
+    # Given a name that occurs once, then one that recurs
+    text = "Jo Bloggs met Ann. Ann left."
+    found = [Span(0, 9, "PERSON", 0.9), Span(14, 17, "PERSON", 0.9)]
+
+    # Then the second one's recurrence is added all the same
+    assert _propagate(text, found) == [*found, Span(19, 22, "PERSON", 0.9)]
+
+
+def test_spans_that_touch_do_not_overlap() -> None:
+    # A recurrence right after a detected value ("<PERSON><EMAIL>") is a span of its own
+    assert not Span(0, 3, "PERSON", 0.9).overlaps(Span(3, 5, "PERSON", 0.9))
+    assert not Span(3, 5, "PERSON", 0.9).overlaps(Span(0, 3, "PERSON", 0.9))
+    assert Span(0, 3, "PERSON", 0.9).overlaps(Span(2, 5, "PERSON", 0.9))
