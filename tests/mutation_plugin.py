@@ -9,8 +9,8 @@ So, in the fork server's collection (and only there), this plugin starts one pla
 one request, detects once, and lets every child inherit the result. None of it is mutated code
 run in a mutated state: the fork server runs the original functions (no mutant is active yet), and
 nothing it warms is kept between tests in a mutated module (each test builds its own platform
-and app). The one mutated function whose work it does in advance is `detection.warm`, a latency
-optimisation whose mutants docs/mutation.md lists as equivalent.
+and app). The one mutated function whose work it does in advance is `detection.warm`; its test
+(`tests/unit/pii/test_detection_rules.py`) resets the flag it sets, so its mutants still meet it.
 
 It also puts the unit tests of a mutant before its functional ones: mutmut stops at the first
 failure (`-x`), and a unit test costs milliseconds where a functional one starts a moto platform.
