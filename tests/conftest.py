@@ -47,9 +47,10 @@ def captured_logs() -> Iterator[io.StringIO]:
         logger.removeHandler(handler)
 
 
-# `make mutation` only (tools/mutation.py sets it): warm the fork server, unit tests first.
+# `make mutation` only (tools/mutation.py sets it): warm the fork server, likely killers first.
 if os.environ.get("SLUICE_MUTATION") == "1":
     from tests.mutation_plugin import (  # noqa: F401 (pytest hooks, found by name)
         pytest_collection_finish,
         pytest_collection_modifyitems,
+        pytest_runtest_logreport,
     )

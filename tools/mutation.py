@@ -221,9 +221,12 @@ def run(groups: list[str], keep: bool, mutants: list[str]) -> int:
     load_at_start = os.getloadavg()[0]
     for group in groups:
         stage = STAGES / group
-        if not keep and not mutants and (stage / "mutants").exists():
+        killers = stage / "killers.jsonl"
+        if not keep and not mutants:
             # A fresh run by default: results kept from older code or tests would mislead.
-            shutil.rmtree(stage / "mutants")
+            if (stage / "mutants").exists():
+                shutil.rmtree(stage / "mutants")
+            killers.unlink(missing_ok=True)
         write_config(group, load_at_start)
         modules = ", ".join(GROUPS[group].modules)
         print(
@@ -239,8 +242,10 @@ def run(groups: list[str], keep: bool, mutants: list[str]) -> int:
             "PYTHONDONTWRITEBYTECODE": "1",
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
-            # tests/mutation_plugin.py: warm the fork server once, run a mutant's unit tests first.
+            # tests/mutation_plugin.py: warm the fork server once, run a mutant's likely killers
+            # first (the tests that killed its function's earlier mutants, recorded here).
             "SLUICE_MUTATION": "1",
+            "SLUICE_MUTATION_KILLERS": str(killers),
         }
         code = subprocess.run(  # noqa: S603 (mutmut from this venv, fixed arguments)
             [str(MUTMUT), "run", "--max-children", str(MAX_CHILDREN), *mutants],
