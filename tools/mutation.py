@@ -121,7 +121,7 @@ GROUPS: dict[str, Group] = {
     ),
     "uploads": Group(
         modules=("uploads/batches.py", "uploads/reader.py"),
-        tests=("tests/functional/test_batch_ingestion.py",),
+        tests=("tests/unit/test_upload_reader.py", "tests/functional/test_batch_ingestion.py"),
     ),
     "jobs": Group(modules=("jobs/worker.py",), tests=WORKER_TESTS),
     "cost": Group(
