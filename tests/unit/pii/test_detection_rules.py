@@ -115,8 +115,9 @@ def test_the_word_lists_are_frozen_once_per_process_not_on_every_request(
     assert frozen > frozen_before
 
     # And a later warm-up (every request calls it) freezes nothing more: what a request leaves
-    # behind stays collectable
+    # behind stays collectable. (A frozen object that is freed leaves the count, so it can fall;
+    # a second freeze would add at least the 1000 lists below.)
     after = [[number] for number in range(1000)]
     detection.warm()
-    assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() <= frozen
     assert len(before) == len(after)
