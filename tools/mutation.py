@@ -106,6 +106,8 @@ GROUPS: dict[str, Group] = {
     "adapters": Group(
         modules=("adapters/dynamodb_jobs.py",),
         tests=(
+            # The store's contract on moto: every function's mutants in milliseconds.
+            "tests/unit/adapters/test_dynamodb_job_store.py",
             "tests/functional/test_api_requests.py",
             *WORKER_TESTS,
             "tests/functional/test_redrive.py",
