@@ -32,6 +32,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ROOT / ".mutation"
+# Mutants judged equivalent (they cannot change behaviour), each pinned to the hash mutmut gives
+# its function's source. See `seed_equivalents`.
+EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.json"
+# mutmut's own code for a mutant it does not run ("skipped", 🔇); here: judged equivalent.
+EQUIVALENT = 34
 MUTMUT = Path(sys.executable).parent / "mutmut"
 MAX_CHILDREN = 2
 
@@ -125,7 +130,11 @@ GROUPS: dict[str, Group] = {
         modules=("uploads/batches.py", "uploads/reader.py"),
         tests=("tests/unit/test_upload_reader.py", "tests/functional/test_batch_ingestion.py"),
     ),
-    "jobs": Group(modules=("jobs/worker.py",), tests=WORKER_TESTS),
+    "jobs": Group(
+        modules=("jobs/worker.py",),
+        # The worker's unit tests first: each delivery's outcome on the real store, in milliseconds.
+        tests=("tests/unit/jobs/test_job_worker.py", *WORKER_TESTS),
+    ),
     "cost": Group(
         modules=("cost/budgets.py",),
         tests=(
@@ -220,6 +229,53 @@ def timeout_constant(load: float) -> float:
     return 60.0 if load < (os.cpu_count() or 1) / 2 else 300.0
 
 
+def seed_equivalents(stage: Path, modules: tuple[str, ...]) -> int:
+    """Give mutmut the verdicts already made, so that it does not run those mutants again.
+
+    An equivalent mutant survives every test by definition, and a survivor is the dearest mutant
+    there is: it runs every test that reaches its function (a survivor of the request guards,
+    157 API tests, about 45 CPU seconds). The verdict holds for the code it was made on, so each
+    is pinned to mutmut's hash of its function: a function that changed is mutated and tested
+    afresh, and its survivors need a verdict again. mutmut's own way, `# pragma: no mutate`,
+    skips every mutant of a line (the killable ones too) and never notices that the line changed.
+
+    The seed is a mutmut result file (`<module>.meta`) holding only these functions' hashes and
+    verdicts. mutmut generates the mutants, keeps the result of each mutant whose function hash
+    is unchanged, and runs only mutants without one. Returns how many verdicts were seeded.
+    """
+    if not EQUIVALENTS.exists():
+        return 0
+    verdicts = json.loads(EQUIVALENTS.read_text())
+    seeded = 0
+    for module in modules:
+        dotted = "sluice." + module.removesuffix(".py").replace("/", ".")
+        hashes: dict[str, str] = {}
+        codes: dict[str, int] = {}
+        for function, verdict in verdicts.items():
+            owner, _, name = function.rpartition(".")
+            if owner != dotted:
+                continue
+            hashes[name] = verdict["hash"]
+            codes |= {f"{function}__mutmut_{number}": EQUIVALENT for number in verdict["equivalent"]}
+        if not codes:
+            continue
+        meta = stage / "mutants" / "src" / "sluice" / f"{module}.meta"
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(
+            json.dumps(
+                {
+                    "exit_code_by_key": codes,
+                    "hash_by_function_name": hashes,
+                    "type_check_error_by_key": {},
+                    "durations_by_key": {},
+                    "estimated_durations_by_key": {},
+                }
+            )
+        )
+        seeded += len(codes)
+    return seeded
+
+
 def run(groups: list[str], keep: bool, mutants: list[str]) -> int:
     worst = 0
     load_at_start = os.getloadavg()[0]
@@ -232,10 +288,12 @@ def run(groups: list[str], keep: bool, mutants: list[str]) -> int:
                 shutil.rmtree(stage / "mutants")
             killers.unlink(missing_ok=True)
         write_config(group, load_at_start)
+        seeded = 0 if keep or mutants else seed_equivalents(stage, GROUPS[group].modules)
         modules = ", ".join(GROUPS[group].modules)
         print(
             f"==> {group}: mutmut over {modules} ({MAX_CHILDREN} workers, hang limit "
-            f"{timeout_constant(load_at_start):.0f} s + the tests' time)",
+            f"{timeout_constant(load_at_start):.0f} s + the tests' time; {seeded} mutants judged "
+            "equivalent before, not run again unless their function changed)",
             flush=True,
         )
         started = time.monotonic()
@@ -292,7 +350,7 @@ STATUS = {
     0: "survived",
     5: "no tests",
     33: "no tests",
-    34: "skipped",
+    EQUIVALENT: "equivalent",
     35: "suspicious",
     36: "timeout",
     37: "caught by type check",
@@ -305,6 +363,7 @@ def report() -> None:
     """Score per module and every survivor with its diff, from mutmut's result files."""
     results: dict[str, Counter[str]] = defaultdict(Counter)
     survivors: dict[str, list[tuple[Path, str]]] = defaultdict(list)
+    statuses: dict[str, str] = {}
     timings: list[str] = []
     for group in GROUPS:
         stage = STAGES / group
@@ -322,6 +381,7 @@ def report() -> None:
             data = json.loads(meta.read_text())
             for name, exit_code in data["exit_code_by_key"].items():
                 status = STATUS.get(exit_code, f"exit {exit_code}")
+                statuses[name] = status
                 results[module][status] += 1
                 if status in ("survived", "no tests", "suspicious", "not checked"):
                     survivors[module].append((stage, name))
@@ -330,13 +390,15 @@ def report() -> None:
         "",
         f"Time per group: {'; '.join(timings) or 'none run'}.",
         "",
-        "| module | mutants | killed | mypy | timeout | survived | no tests | not checked | score | tests only |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| module | mutants | killed | mypy | timeout | equivalent | survived | no tests | not checked "
+        "| score | tests only |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for module, counts in sorted(results.items()):
         total = sum(counts.values())
         caught = counts["killed"] + counts["timeout"] + counts["caught by type check"]
-        checked = total - counts["not checked"]
+        # The score leaves out what no test could kill: mutants judged equivalent.
+        checked = total - counts["not checked"] - counts["equivalent"]
         score = f"{100 * caught / checked:.0f}%" if checked else "-"
         # Without mypy's refusals: what the tests themselves catch.
         tested = checked - counts["caught by type check"]
@@ -344,10 +406,18 @@ def report() -> None:
         tests_only = f"{100 * by_tests / tested:.0f}%" if tested else "-"
         lines.append(
             f"| {module} | {total} | {counts['killed']} | {counts['caught by type check']} "
-            f"| {counts['timeout']} | {counts['survived']} "
+            f"| {counts['timeout']} | {counts['equivalent']} | {counts['survived']} "
             f"| {counts['no tests']} | {counts['not checked']} | {score} | {tests_only} |"
         )
     print("\n".join(lines[2:]), flush=True)
+    stale = _stale_verdicts(statuses)
+    if stale:
+        print(
+            f"==> {len(stale)} equivalence verdicts no longer apply (their function changed, so its "
+            f"mutants ran again): {', '.join(sorted(stale))}. Triage those functions' survivors and "
+            f"update {EQUIVALENTS.relative_to(ROOT)}.",
+            flush=True,
+        )
     lines += ["", "## Survivors", ""]
     diffs: dict[str, str] = {}
     for stage in {stage for found in survivors.values() for stage, _ in found}:
@@ -356,12 +426,31 @@ def report() -> None:
         lines += [f"### {module}", ""]
         for _, name in found:
             lines += [f"`{name}`", "", "```diff", diffs.get(name, "").strip(), "```", ""]
+    lines += ["## Judged equivalent (not run again while their function is unchanged)", ""]
+    verdicts = json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else {}
+    for function, verdict in sorted(verdicts.items()):
+        for number, why in verdict["equivalent"].items():
+            name = f"{function}__mutmut_{number}"
+            if statuses.get(name) == "equivalent":
+                lines.append(f"- `{name}`: {why}")
     STAGES.mkdir(exist_ok=True)
     (STAGES / "report.md").write_text("\n".join(lines))
     count = sum(len(found) for found in survivors.values())
     print(
         f"==> {count} survivors or untested mutants, each with its diff: {STAGES / 'report.md'}", flush=True
     )
+
+
+def _stale_verdicts(statuses: dict[str, str]) -> set[str]:
+    """Functions with a verdict whose mutants were run (and so not held equivalent) in the last run."""
+    if not EQUIVALENTS.exists():
+        return set()
+    return {
+        function
+        for function, verdict in json.loads(EQUIVALENTS.read_text()).items()
+        for number in verdict["equivalent"]
+        if statuses.get(f"{function}__mutmut_{number}", "equivalent") != "equivalent"
+    }
 
 
 # One interpreter per stage for all its diffs (`mutmut show` would start one per mutant).
