@@ -172,6 +172,9 @@ def test_a_valid_surrogate_pair_is_an_emoji_not_an_error(platform: Platform) -> 
         ("application/json; charset=latin-1", 415),
         ("application/json;boundary=x;charset=latin-1", 415),
         ("application/json; charset=x=utf-8", 415),
+        # Only the quotes around a charset are stripped, nothing else at its edges.
+        ("application/json; charset=Xutf-8", 415),
+        ('application/json; charset="utf-8X"', 415),
         ("multipart/form-data", 415),
         ("multipart/form-data; boundary=x", 415),
         ("application/x-www-form-urlencoded", 415),

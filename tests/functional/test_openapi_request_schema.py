@@ -184,3 +184,17 @@ def test_each_routes_request_is_a_component_whose_input_is_a_component_too(docum
         {"$ref": "#/components/schemas/InferenceRequestIntent"},
         {"$ref": "#/components/schemas/InferenceRequestSupport"},
     ]
+
+
+def test_a_hyphenated_routes_components_are_named_in_camel_case() -> None:
+    # Generated clients name their models after the components: `card-disputes` gives
+    # InferenceRequestCardDisputes, referred to by the union under that same name
+    config = DeploymentConfig(routes=(RouteConfig(name="intent"), RouteConfig(name="card-disputes")))
+    with start_platform(config) as platform:
+        document = json.loads(platform.app.resolve(api_event("get_openapi"), None)["body"])
+
+    schemas = document["components"]["schemas"]
+    assert {"InferenceRequestCardDisputes", "InferenceRequestCardDisputesInput"} <= set(schemas)
+    assert {"$ref": "#/components/schemas/InferenceRequestCardDisputes"} in schemas["InferenceRequest"][
+        "oneOf"
+    ]

@@ -97,10 +97,7 @@ def redact_value(value: Any) -> Any:
             return REDACTION_FAILED
     if isinstance(value, dict):
         # A nested key can be data too ({address: count}); the log line's own keys are code's.
-        return {
-            redact_value(key) if isinstance(key, str) else key: redact_value(item)
-            for key, item in value.items()
-        }
+        return {_redact_key(key): redact_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [redact_value(item) for item in value]
     if value is None or isinstance(value, bool | int | float):
@@ -108,6 +105,15 @@ def redact_value(value: Any) -> Any:
     # Anything else is serialized as its text (json's default=str), an exception's message
     # included, so that text is what gets redacted.
     return redact_value(str(value))
+
+
+def _redact_key(key: Any) -> Any:
+    """A nested dict's key, redacted like a value. JSON keys are strings, numbers, booleans or
+    null; any other key (a date, a tuple) is logged as its redacted text, where json.dumps would
+    refuse the whole line."""
+    if key is None or isinstance(key, bool | int | float):
+        return key
+    return redact_value(key if isinstance(key, str) else str(key))
 
 
 def redact_traceback(text: str) -> str:

@@ -55,6 +55,7 @@ def operator_call(
     body: Any = None,
     query: dict[str, str] | None = None,
     user_arn: str | None = OPERATOR,
+    content_type: str = "application/json",
 ) -> tuple[int, Any]:
     parts = path.strip("/").split("/")
     resource = "/v1/reviews" + ("/{id}" if len(parts) > 2 else "") + ("/resolution" if len(parts) > 3 else "")
@@ -62,7 +63,7 @@ def operator_call(
         method=method,
         path=path,
         resource=resource,
-        headers={"content-type": "application/json"} if body is not None else {},
+        headers={"content-type": content_type} if body is not None else {},
         query=query or {},
         body=json.dumps(body).encode() if body is not None else None,
         path_parameters={"id": parts[2]} if len(parts) > 2 else None,
@@ -219,6 +220,26 @@ def test_a_resolution_names_a_label_of_the_route(
     answered, refused = operator_call(app, "POST", f"/v1/reviews/{answer['id']}/resolution", body=body)
     assert (answered, refused["error"]["code"]) == (status, code)
     assert "not-a-label" not in json.dumps(refused)
+
+
+def test_a_resolution_sent_with_an_empty_content_type_is_read_as_json_not_failed(
+    platform: Platform, operators: tuple[Any, Any]
+) -> None:
+    # The operator API has no media-type guard of its own: Powertools reads a body whose
+    # Content-Type is empty as JSON, and the resolver must not turn that header into another type
+    app, intake = operators
+    platform.endpoint.answer = lambda item: LOW
+    _, answer, _ = platform.call(
+        api_event("post_inference_sync", body={"route": "intent", "input": {"text": "card?"}, "mode": "sync"})
+    )
+    file_reviews(platform, intake)
+
+    status, receipt = operator_call(
+        app, "POST", f"/v1/reviews/{answer['id']}/resolution", body={"label": "card_arrival"}, content_type=""
+    )
+
+    assert status == 200, receipt
+    assert receipt["item"]["resolution"]["label"] == "card_arrival"
 
 
 def test_operator_calls_need_an_iam_identity_and_unknown_items_are_404(operators: tuple[Any, Any]) -> None:

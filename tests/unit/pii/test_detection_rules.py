@@ -121,3 +121,33 @@ def test_the_word_lists_are_frozen_once_per_process_not_on_every_request(
     detection.warm()
     assert gc.get_freeze_count() <= frozen
     assert len(before) == len(after)
+
+
+class CpuClockAt:
+    """The detector's CPU clock: 1.0 s when the deadline is set, then `later` on every reading."""
+
+    def __init__(self, later: float) -> None:
+        self.readings = 0
+        self.later = later
+
+    def thread_time(self) -> float:
+        self.readings += 1
+        return 1.0 if self.readings == 1 else self.later
+
+
+@pytest.mark.parametrize(("now", "times_out"), [(1.25, False), (1.2500001, True)], ids=["at", "past"])
+def test_detection_times_out_only_past_its_deadline_of_exactly_the_budget(
+    monkeypatch: pytest.MonkeyPatch, now: float, times_out: bool
+) -> None:
+    # Given a 250 ms budget set at 1.0 s of CPU time, and every later reading at `now`
+    detection.warm()
+    monkeypatch.setattr(detection, "time", CpuClockAt(now))
+
+    # When text is scanned, then it is refused only once the clock is past 1.25 s
+    if times_out:
+        with pytest.raises(detection.PiiDetectionTimeout):
+            detection.detect("mail john@example.com", time_budget_ms=250.0)
+    else:
+        assert [s.entity_type for s in detection.detect("mail john@example.com", time_budget_ms=250.0)] == [
+            "EMAIL_ADDRESS"
+        ]

@@ -131,3 +131,37 @@ def test_a_routes_budget_is_the_floor_plus_twice_the_measured_scan_time_of_its_l
     # When the route's budget is derived, Then it is 250 ms plus twice one second, exactly
     assert pii.time_budget_for(limit) == pytest.approx(250.0 + 2 * 1000.0)
     assert pii.time_budget_for(limit // 2) == pytest.approx(250.0 + 1000.0)
+
+
+@pytest.mark.parametrize(
+    ("spent_s", "refused"),
+    [(0.25, True), (0.2499, False), (0.2495, False)],
+    ids=["the-whole-budget", "a-tenth-of-a-millisecond-left", "half-a-millisecond-left"],
+)
+def test_the_deadline_falls_exactly_where_the_budget_ends(
+    monkeypatch: pytest.MonkeyPatch, spent_s: float, refused: bool
+) -> None:
+    # Given a 250 ms budget, a CPU clock starting at 1.0 s (exact in binary), and a first string
+    # whose redaction spends `spent_s` of it
+    clock = SteppedThreadClock()
+    clock.now = 1.0
+    monkeypatch.setattr(input_redactor, "time", clock)
+    budgets: list[float] = []
+
+    def redact_and_spend(text: str, *args: Any, **kwargs: Any) -> Any:
+        budgets.append(kwargs["time_budget_ms"])
+        clock.spend(spent_s if len(budgets) == 1 else 0.0)
+        return pii.RedactionResult(text=text, counts={})
+
+    monkeypatch.setattr(pii, "redact", redact_and_spend)
+    redactor = PiiInputRedactor(time_budget_ms=250.0)
+    value = {"text": "first", "notes": ["second"]}
+
+    # When the input is redacted, then the second string is refused only once nothing is left
+    if refused:
+        with pytest.raises(pii.PiiDetectionTimeout):
+            redactor.redact(value, tenant="acme", allow=())
+    else:
+        assert redactor.redact(value, tenant="acme", allow=()).input == value
+    # And the first string's detector was handed the whole budget, in milliseconds
+    assert budgets[0] == 250.0

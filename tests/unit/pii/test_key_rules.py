@@ -57,6 +57,18 @@ def test_a_hashed_value_is_the_same_across_releases() -> None:
     assert result.text == "mail <EMAIL_ADDRESS#ae62756c27c8d180>"
 
 
+def test_a_value_hashed_without_a_tenant_is_keyed_as_the_default_tenant_as_earlier_releases_did() -> None:
+    # `sluice.pii.redact` called without a tenant (a caller of the library, not the platform's
+    # request path, which always passes one): the hash is the "default" tenant's, as stored before
+    policy = pii.RedactionPolicy(default=pii.Operator.HASH)
+    key = pii.StaticKey(b"k" * 32)
+
+    result = pii.redact("mail john@example.com", policy, key_provider=key)
+
+    assert result.text == "mail <EMAIL_ADDRESS#f6289fc6542e1870>"
+    assert result.text == pii.redact("mail john@example.com", policy, tenant="default", key_provider=key).text
+
+
 def test_a_pseudonym_is_the_same_across_releases_and_its_own_per_value() -> None:
     # Given a known key and tenant (pseudonyms are stored: the vault maps them back, tenants keep
     # them in their own records), When values are pseudonymized

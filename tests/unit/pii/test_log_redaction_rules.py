@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import sys
+from datetime import date
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -225,3 +226,54 @@ def test_a_stack_trace_that_is_not_powertools_shape_is_redacted_as_text() -> Non
 
     # Then it is redacted like any other value, not dropped and not passed through
     assert logged["stack_trace"] == "raised while mailing <EMAIL_ADDRESS>"
+
+
+def test_only_the_frames_of_a_stack_trace_are_read_as_code() -> None:
+    # Given a stack trace with a list beside its frames whose items look like frames
+    logged = redact_log(
+        {
+            "stack_trace": {
+                "type": "ValueError",
+                "frames": [{"function": "notify", "line": 3}],
+                "notes": [{"function": "mail priyanka.o@example.com"}],
+            }
+        }
+    )
+
+    # Then only `frames` keeps its code as written; the other list is data, and redacted
+    assert logged["stack_trace"]["frames"] == [{"function": "notify", "line": 3}]
+    assert logged["stack_trace"]["notes"] == [{"function": "mail <EMAIL_ADDRESS>"}]
+
+
+def test_a_nested_dicts_keys_are_redacted_and_any_key_json_cannot_hold_is_logged_as_text() -> None:
+    # Given a value keyed by data: an address, a date, a tuple holding an address, and numbers
+    value = {
+        "priyanka.o@example.com": 2,
+        date(2024, 5, 1): 3,
+        ("priyanka.o@example.com", 1): 4,
+        7: "seven",
+        2.5: "two and a half",
+        None: "none",
+        False: "no",
+    }
+
+    # Then text keys are redacted, JSON's own keys kept as they are, any other key is its text
+    assert redact_value(value) == {
+        "<EMAIL_ADDRESS>": 2,
+        "<DATE_TIME>": 3,
+        "('<EMAIL_ADDRESS>', 1)": 4,
+        7: "seven",
+        2.5: "two and a half",
+        None: "none",
+        False: "no",
+    }
+
+
+def test_a_log_line_with_a_date_keyed_value_is_written_not_failed() -> None:
+    # Given a line with a value keyed by dates (json.dumps refuses such keys)
+    record = logging.LogRecord("t", logging.INFO, "h.py", 1, "daily counts", (), None)
+    record.counts = {date(2024, 5, 1): 3}
+
+    # Then it is written, the key as its redacted text (a date can be a birth date)
+    line = json.loads(PiiRedactingFormatter(service="sluice-worker").format(record))
+    assert line["counts"] == {"<DATE_TIME>": 3}
