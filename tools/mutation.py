@@ -410,12 +410,12 @@ def report() -> None:
             f"| {counts['no tests']} | {counts['not checked']} | {score} | {tests_only} |"
         )
     print("\n".join(lines[2:]), flush=True)
-    stale = _stale_verdicts(statuses)
-    if stale:
+    contradicted = _contradicted_verdicts(statuses)
+    if contradicted:
         print(
-            f"==> {len(stale)} equivalence verdicts no longer apply (their function changed, so its "
-            f"mutants ran again): {', '.join(sorted(stale))}. Triage those functions' survivors and "
-            f"update {EQUIVALENTS.relative_to(ROOT)}.",
+            f"==> {len(contradicted)} mutants judged equivalent were caught this run (their function "
+            f"changed, and its mutants were numbered anew, or the verdict was wrong): "
+            f"{', '.join(sorted(contradicted))}. Update {EQUIVALENTS.relative_to(ROOT)}.",
             flush=True,
         )
     lines += ["", "## Survivors", ""]
@@ -441,15 +441,16 @@ def report() -> None:
     )
 
 
-def _stale_verdicts(statuses: dict[str, str]) -> set[str]:
-    """Functions with a verdict whose mutants were run (and so not held equivalent) in the last run."""
+def _contradicted_verdicts(statuses: dict[str, str]) -> set[str]:
+    """Mutants judged equivalent that the last run caught: a test, mypy or a timeout stopped them."""
     if not EQUIVALENTS.exists():
         return set()
+    caught = ("killed", "timeout", "caught by type check")
     return {
-        function
+        name
         for function, verdict in json.loads(EQUIVALENTS.read_text()).items()
         for number in verdict["equivalent"]
-        if statuses.get(f"{function}__mutmut_{number}", "equivalent") != "equivalent"
+        if statuses.get(name := f"{function}__mutmut_{number}") in caught
     }
 
 
