@@ -57,6 +57,7 @@ API_TESTS = (
     "tests/unit/test_contracts.py",
     "tests/unit/test_route_limits.py",
     "tests/unit/test_api_tenant_rules.py",
+    "tests/unit/test_openapi_route_schema.py",
     "tests/functional/test_api_requests.py",
     "tests/functional/test_hostile_input.py",
     PII_REQUEST_PATH,
