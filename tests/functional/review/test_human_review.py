@@ -199,6 +199,16 @@ def test_a_message_delivered_twice_is_one_item(platform: Platform, operators: tu
     assert platform.job(accepted["id"])["guardrails"]["in_review"] is True
 
 
+def _low_confidence_answer_in_review(platform: Platform, intake: Any) -> str:
+    """A sync answer the model was unsure of, filed for review; its id is the review item's."""
+    platform.endpoint.answer = lambda item: LOW
+    _, answer, _ = platform.call(
+        api_event("post_inference_sync", body={"route": "intent", "input": {"text": "card?"}, "mode": "sync"})
+    )
+    file_reviews(platform, intake)
+    return str(answer["id"])
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
@@ -212,12 +222,8 @@ def test_a_resolution_names_a_label_of_the_route(
     platform: Platform, operators: tuple[Any, Any], body: dict[str, Any], status: int, code: str
 ) -> None:
     app, intake = operators
-    platform.endpoint.answer = lambda item: LOW
-    _, answer, _ = platform.call(
-        api_event("post_inference_sync", body={"route": "intent", "input": {"text": "card?"}, "mode": "sync"})
-    )
-    file_reviews(platform, intake)
-    answered, refused = operator_call(app, "POST", f"/v1/reviews/{answer['id']}/resolution", body=body)
+    item = _low_confidence_answer_in_review(platform, intake)
+    answered, refused = operator_call(app, "POST", f"/v1/reviews/{item}/resolution", body=body)
     assert (answered, refused["error"]["code"]) == (status, code)
     assert "not-a-label" not in json.dumps(refused)
 
@@ -228,14 +234,10 @@ def test_a_resolution_sent_with_an_empty_content_type_is_read_as_json_not_failed
     # The operator API has no media-type guard of its own: Powertools reads a body whose
     # Content-Type is empty as JSON, and the resolver must not turn that header into another type
     app, intake = operators
-    platform.endpoint.answer = lambda item: LOW
-    _, answer, _ = platform.call(
-        api_event("post_inference_sync", body={"route": "intent", "input": {"text": "card?"}, "mode": "sync"})
-    )
-    file_reviews(platform, intake)
+    item = _low_confidence_answer_in_review(platform, intake)
 
     status, receipt = operator_call(
-        app, "POST", f"/v1/reviews/{answer['id']}/resolution", body={"label": "card_arrival"}, content_type=""
+        app, "POST", f"/v1/reviews/{item}/resolution", body={"label": "card_arrival"}, content_type=""
     )
 
     assert status == 200, receipt
