@@ -101,7 +101,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     path = os.environ.get("SLUICE_MUTATION_KILLERS")
     if mutant is None or not path or not report.failed:
         return
-    line = json.dumps({"function": _function_of(mutant), "test": report.nodeid}) + "\n"
+    # The mutant too: a kill that a later run does not repeat can then be traced to its test.
+    line = json.dumps({"function": _function_of(mutant), "mutant": mutant, "test": report.nodeid}) + "\n"
     # One short append per killed mutant: O_APPEND keeps the two workers' lines whole.
     with open(path, "a", encoding="utf-8") as killers:
         killers.write(line)
