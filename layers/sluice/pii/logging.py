@@ -113,7 +113,7 @@ def _redact_key(key: Any) -> Any:
     refuse the whole line."""
     if key is None or isinstance(key, bool | int | float):
         return key
-    return redact_value(key if isinstance(key, str) else str(key))
+    return redact_value(str(key))  # a string's str() is itself
 
 
 def redact_traceback(text: str) -> str:
