@@ -274,7 +274,7 @@ def store(shared_client: Any) -> Iterator[DynamoJobStore]:
 @pytest.fixture(autouse=True)
 def model_timer(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker times each model call with `time.perf_counter`: here every reading is a tick on."""
-    ticks = itertools.count()
+    ticks = itertools.count(1)  # from 1: a call's start is never 0, so a sum would show
     monkeypatch.setattr(worker_module, "time", SimpleNamespace(perf_counter=lambda: next(ticks) * TICK_S))
 
 
@@ -657,9 +657,14 @@ def test_a_dead_endpoint_is_served_by_the_fallback_on_the_variant_its_weights_gi
 
     number = _number_where(lambda n: backup_variant(n, _id(n)) != backup_variant(n, "None"))
 
-    assert world.worker().run([world.job(number, variant="blue")]) == {f"m{number}": DONE}
+    meter, signals = RecordingMeter(), RecordingSignals()
+    outcomes = world.worker(meter=meter, signals=signals).run([world.job(number, variant="blue")])
+    assert outcomes == {f"m{number}": DONE}
 
     assert world.endpoint.targets[-1] == ("sluice-backup", backup_variant(number, _id(number)))
+    # Metered and counted on the route the job asked for, not the fallback's
+    assert [usage.route for usage in meter.usages] == ["intent"]
+    assert [served.route for served, *_ in signals.batches] == ["intent"]
     job = world.stored(number)
     # Recorded under the route asked for, with the endpoint and variant that served it.
     assert (job.route, job.endpoint, job.variant) == (
@@ -978,6 +983,42 @@ def test_an_output_whose_review_was_not_queued_comes_back_for_another_try(world:
     world.jobs.failing["release"] = None
     assert world.worker(guard=guard).run([world.job(2)]) == {"m2": _retry("REVIEW_QUEUE_UNAVAILABLE")}
     assert world.stored(2).status is JobStatus.RUNNING  # leased until it runs out
+
+
+def test_an_output_sent_back_does_not_hold_back_its_neighbours_outputs(world: World) -> None:
+    # The first output of a micro-batch cannot be scanned, the second one's review is not queued:
+    # each comes back alone, and the third is stored
+    def verdict(output: dict[str, Any]) -> Guarded | None:
+        if output["echo"] == "input 1":
+            raise PiiDetectionTimeout("The output's scan ran out of time")
+        if output["echo"] == "input 2":
+            return Guarded(output=output, report=REPORT, review_failed=True)
+        return None
+
+    route = INTENT.model_copy(update={"batch_size": 3})
+    world.routes.table = RouteTable(routes={**TABLE.routes, "intent": route})
+    deliveries = [world.job(n, variant="blue") for n in (1, 2, 3)]
+
+    outcomes = world.worker(guard=ScriptedGuard(verdict)).run(deliveries)
+
+    assert outcomes == {
+        "m1": _retry("PII_DETECTION_TIMEOUT"),
+        "m2": _retry("REVIEW_QUEUE_UNAVAILABLE"),
+        "m3": DONE,
+    }
+    assert world.stored(3).status is JobStatus.SUCCEEDED
+
+
+def test_a_failed_job_whose_event_does_not_go_out_comes_back_to_announce_it(world: World) -> None:
+    world.endpoint._failures = lambda _: ModelRejectedInput("rejected")
+    world.events.down = True
+
+    assert world.worker().run([world.job(1)]) == {"m1": _retry("EVENT_PUBLISH_FAILED")}
+    assert world.stored(1).status is JobStatus.FAILED
+
+    world.events.down = False
+    assert world.worker().run([world.job(1, receive_count=2)]) == {"m1": DONE}
+    assert world.events.job_ids() == [_id(1)]
 
 
 def test_an_output_the_guard_could_not_scan_is_retried_and_failed_once_out_of_tries(world: World) -> None:
