@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from sluice.config import BreakerConfig
 from sluice.routing.breaker import BreakerRecord, CircuitBreaker, CircuitState, InMemoryBreakerStore
 from tests.fakes import FakeClock
@@ -155,27 +157,18 @@ def test_the_third_failure_exactly_at_the_windows_end_still_counts_in_it() -> No
     assert breaker.state("ep") is CircuitState.OPEN
 
 
-def test_a_failure_written_between_anothers_read_and_write_is_not_lost() -> None:
+@pytest.mark.parametrize("written_between", [1, 2], ids=["a-failure", "the-opening"])
+def test_failures_written_between_anothers_read_and_write_are_not_lost(written_between: int) -> None:
+    # Given one failure counted, and while a second instance counts its own, the first instance
+    # writes one more (the count reaches the threshold) or two more (it opens the circuit)
     clock, store = FakeClock(), InterleavedStore()
     first, second = _breaker(store, clock), _breaker(store, clock)
     first.record_failure("ep")
+    store.between = lambda: [first.record_failure("ep") for _ in range(written_between)]
 
-    # While the second instance counts its failure, the first writes another
-    store.between = lambda: first.record_failure("ep")
     second.record_failure("ep")
 
-    # Then all three count: the second's stale write is refused, read again and retried
-    assert first.state("ep") is CircuitState.OPEN
-
-
-def test_a_circuit_opened_between_anothers_read_and_write_stays_open() -> None:
-    clock, store = FakeClock(), InterleavedStore()
-    first, second = _breaker(store, clock), _breaker(store, clock)
-    first.record_failure("ep")
-
-    store.between = lambda: (first.record_failure("ep"), first.record_failure("ep"))
-    second.record_failure("ep")
-
+    # Then the second's stale write is refused and retried on what is stored: the circuit is open
     assert first.state("ep") is CircuitState.OPEN
 
 
