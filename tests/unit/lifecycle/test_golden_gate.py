@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import io
 import json
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from sluice.lifecycle.gate import GateRules, GoldenQuery, ScoredRun, judge, load_golden, summary
+from sluice.lifecycle.gate import GateRules, GoldenQuery, ScoredRun, judge, load_golden, p95, summary
 from tests.unit.model.tiny_model import KeywordEncoder, write_tiny_model
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -97,6 +98,81 @@ class TestGateOutcomes:
     def test_a_protected_slice_without_queries_is_an_error(self) -> None:
         with pytest.raises(ValueError, match="protected slices with no golden query"):
             judge(golden_set(), run("v2", set()), None, GateRules(protected_slices=("slang",)))
+
+
+class TestGateBoundaries:
+    """Exact boundaries and the report's every field (session 10: survivors of `make mutation`)."""
+
+    def test_the_report_names_both_versions(self) -> None:
+        report = judge(golden_set(), run("v2", set()), run("v1", set()), RULES)
+        assert (report.candidate_version, report.incumbent_version) == ("v2", "v1")
+
+    def test_a_first_model_exactly_on_the_floor_is_approved(self) -> None:
+        # 51 of 60 right is 0.85, the floor, exactly
+        assert judge(golden_set(), run("v1", {f"b{i}" for i in range(9)}), None, RULES).approved
+
+    def test_a_first_model_is_judged_on_every_slice_with_no_incumbent_figure(self) -> None:
+        report = judge(golden_set(), run("v1", set()), None, RULES)
+        assert [result.name for result in report.slices] == ["overall", "banking77", "typos"]
+        assert all(result.incumbent_accuracy is None and result.passed for result in report.slices)
+
+    def test_losing_exactly_the_overall_tolerance_is_allowed(self) -> None:
+        # 45 of 60 (0.75) against 1.0, with a tolerance that puts the bound on 0.75 exactly
+        rules = GateRules(protected_slices=(), overall_tolerance=0.249999999, latency_p95_budget_ms=100)
+        report = judge(golden_set(), run("v2", {f"b{i}" for i in range(15)}), run("v1", set()), rules)
+        assert report.approved
+        assert report.failed_slices == []
+
+    def test_losing_exactly_a_protected_slices_tolerance_is_allowed(self) -> None:
+        # typos from 1.0 to 0.95 (one of 20), overall unchanged
+        report = judge(golden_set(), run("v2", {"t1"}), run("v1", {"b1"}), RULES)
+        assert report.approved
+        assert report.failed_slices == []
+
+    def test_a_latency_exactly_on_both_budgets_is_allowed(self) -> None:
+        # 100 ms: the absolute budget, and 1.25 times the incumbent's 80 ms
+        report = judge(
+            golden_set(), run("v2", set(), latency_ms=100.0), run("v1", set(), latency_ms=80.0), RULES
+        )
+        assert report.approved
+        assert report.failed_slices == []
+
+    def test_the_p95_is_the_nearest_rank(self) -> None:
+        assert p95([float(i) for i in range(20, 0, -1)]) == 19.0
+        assert p95([7.0]) == 7.0
+
+    def test_the_summary_of_a_first_model(self) -> None:
+        assert summary(judge(golden_set(), run("v1", set()), None, RULES)) == (
+            "slice             n  incumbent  candidate  verdict\n"
+            "overall          60          -      1.000  ok\n"
+            "banking77        40          -      1.000  ok\n"
+            "typos            20          -      1.000  ok\n"
+            "approved"
+        )
+
+    def test_the_summary_of_a_rejection_gives_every_reason(self) -> None:
+        report = judge(
+            golden_set(), run("v2", {"t1", "t2"}, latency_ms=20.0), run("v1", {"b1", "b2", "b3"}), RULES
+        )
+        assert summary(report) == (
+            "slice             n  incumbent  candidate  verdict\n"
+            "overall          60      0.950      0.967  ok\n"
+            "banking77        40      0.925      1.000  ok\n"
+            "typos            20      1.000      0.900  FAILED (tolerance 0.05)\n"
+            "rejected: typos: accuracy 0.900 against the incumbent's 1.000 (tolerance 0.05, 2 queries "
+            "regressed); latency: p95 20.0 ms is over 1.25x the incumbent's 10.0 ms"
+        )
+
+    def test_the_golden_set_is_read_as_utf8_whatever_the_locale(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        path = tmp_path / "golden.jsonl"
+        line = {"id": "q1", "text": "café €5", "label": "a", "slices": ["typos"]}
+        path.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+        # An ASCII locale: what `open` and `read_text` use when no encoding is given
+        monkeypatch.setattr(io, "text_encoding", lambda encoding, stacklevel=2: encoding or "ascii")
+
+        assert load_golden(path) == [GoldenQuery("q1", "café €5", "a", ("typos",))]
 
 
 class TestGoldenSet:
