@@ -29,6 +29,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ROOT / ".mutation"
@@ -244,9 +245,7 @@ def seed_equivalents(stage: Path, modules: tuple[str, ...]) -> int:
     verdicts. mutmut generates the mutants, keeps the result of each mutant whose function hash
     is unchanged, and runs only mutants without one. Returns how many verdicts were seeded.
     """
-    if not EQUIVALENTS.exists():
-        return 0
-    verdicts = json.loads(EQUIVALENTS.read_text())
+    verdicts = _verdicts()
     seeded = 0
     for module in modules:
         dotted = "sluice." + module.removesuffix(".py").replace("/", ".")
@@ -411,7 +410,8 @@ def report() -> None:
             f"| {counts['no tests']} | {counts['not checked']} | {score} | {tests_only} |"
         )
     print("\n".join(lines[2:]), flush=True)
-    contradicted = _contradicted_verdicts(statuses)
+    verdicts = _verdicts()
+    contradicted = _contradicted_verdicts(verdicts, statuses)
     if contradicted:
         print(
             f"==> {len(contradicted)} mutants judged equivalent were caught this run (their function "
@@ -428,7 +428,6 @@ def report() -> None:
         for _, name in found:
             lines += [f"`{name}`", "", "```diff", diffs.get(name, "").strip(), "```", ""]
     lines += ["## Judged equivalent (not run again while their function is unchanged)", ""]
-    verdicts = json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else {}
     for function, verdict in sorted(verdicts.items()):
         for number, why in verdict["equivalent"].items():
             name = f"{function}__mutmut_{number}"
@@ -442,14 +441,17 @@ def report() -> None:
     )
 
 
-def _contradicted_verdicts(statuses: dict[str, str]) -> set[str]:
+def _verdicts() -> dict[str, Any]:
+    """tools/mutation_equivalents.json: per function, its hash and its equivalent mutants' reasons."""
+    return json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else {}
+
+
+def _contradicted_verdicts(verdicts: dict[str, Any], statuses: dict[str, str]) -> set[str]:
     """Mutants judged equivalent that the last run caught: a test, mypy or a timeout stopped them."""
-    if not EQUIVALENTS.exists():
-        return set()
     caught = ("killed", "timeout", "caught by type check")
     return {
         name
-        for function, verdict in json.loads(EQUIVALENTS.read_text()).items()
+        for function, verdict in verdicts.items()
         for number in verdict["equivalent"]
         if statuses.get(name := f"{function}__mutmut_{number}") in caught
     }

@@ -172,12 +172,19 @@ def test_failures_written_between_anothers_read_and_write_are_not_lost(written_b
     assert first.state("ep") is CircuitState.OPEN
 
 
-def test_an_instance_with_a_cached_open_record_cannot_probe_after_another_did() -> None:
+def _open_circuit_due_for_a_probe_and_cached_by_another() -> tuple[CircuitBreaker, CircuitBreaker]:
+    """An instance that reads the store every time, and one that caches its reads for a second,
+    sharing a circuit opened by the first whose open period has just passed."""
     clock, store = FakeClock(), InMemoryBreakerStore()
     probing = _breaker(store, clock)
     caching = CircuitBreaker(store, POLICY, clock=clock, cache_seconds=1.0)
     _open(probing)
     clock.advance(POLICY.open_seconds)
+    return probing, caching
+
+
+def test_an_instance_with_a_cached_open_record_cannot_probe_after_another_did() -> None:
+    probing, caching = _open_circuit_due_for_a_probe_and_cached_by_another()
     assert caching.state("ep") is CircuitState.OPEN  # now cached
 
     assert probing.retry_after("ep") is None
@@ -186,11 +193,7 @@ def test_an_instance_with_a_cached_open_record_cannot_probe_after_another_did() 
 
 
 def test_a_probe_claimed_from_a_stale_read_cannot_undo_a_close() -> None:
-    clock, store = FakeClock(), InMemoryBreakerStore()
-    probing = _breaker(store, clock)
-    caching = CircuitBreaker(store, POLICY, clock=clock, cache_seconds=1.0)
-    _open(probing)
-    clock.advance(POLICY.open_seconds)
+    probing, caching = _open_circuit_due_for_a_probe_and_cached_by_another()
     caching.state("ep")  # caches the open record
 
     assert probing.retry_after("ep") is None
